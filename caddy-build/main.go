@@ -1,0 +1,13 @@
+// Command caddy-build is a Caddy binary with Caddy's standard modules and the
+// socketio handler, the same thing `xcaddy build --with` produces elsewhere.
+package main
+
+import (
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+)
+
+func main() {
+	caddycmd.Main()
+}

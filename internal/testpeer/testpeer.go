@@ -1,0 +1,99 @@
+// Package testpeer finds the real peers the tests talk to: Node.js with the
+// npm packages from the repository's package.json, headless Chromium, and
+// redis-server. A missing peer skips the test on a developer's machine, but
+// fails it under CI=true, where .ci/run is expected to have installed it: a
+// skipped test must never be counted as a pass there.
+package testpeer
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// RepoRoot is the directory holding go.mod and package.json.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Missing reports a peer that is not installed: a failure under CI=true, a
+// skip elsewhere.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("required test peer missing (CI=true): "+format, args...)
+	}
+	t.Skipf("test peer missing: "+format, args...)
+}
+
+// Node returns the node binary, after checking that the npm packages are
+// installed (npm ci at the repository root).
+func Node(t testing.TB) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		Missing(t, "node not on PATH")
+	}
+	if _, err := os.Stat(filepath.Join(RepoRoot(), "node_modules", "socket.io-client")); err != nil {
+		Missing(t, "node_modules not installed; run `npm ci` in %s", RepoRoot())
+	}
+	return node
+}
+
+// Chromium returns the path of Debian's chromium binary.
+func Chromium(t testing.TB) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium"} {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	Missing(t, "chromium not installed; run `apt-get install -y chromium`")
+	return ""
+}
+
+// RedisServer returns the path of the redis-server binary.
+func RedisServer(t testing.TB) string {
+	t.Helper()
+	p, err := exec.LookPath("redis-server")
+	if err != nil {
+		Missing(t, "redis-server not installed; run `apt-get install -y redis-server`")
+	}
+	return p
+}
+
+// Result is what a finished Node script printed.
+type Result struct {
+	Stdout, Stderr string
+	Err            error
+}
+
+// RunNode runs a Node script (a path, or a file under the caller's testdata)
+// with the repository's node_modules on NODE_PATH, extra environment
+// variables, and a deadline. Scripts report with their exit code and stdout.
+func RunNode(t testing.TB, timeout time.Duration, script string, env ...string) Result {
+	t.Helper()
+	node := Node(t)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, script)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(RepoRoot(), "node_modules"))
+	cmd.Env = append(cmd.Env, env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 2 * time.Second
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	return Result{Stdout: stdout.String(), Stderr: stderr.String(), Err: err}
+}

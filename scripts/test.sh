@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test of the project: formatting and static checks, the Go tests
+# with the race detector (unit tests, the real-client tests through Node,
+# headless Chromium and redis-server, and the integration tests through a real
+# Caddy), then each fuzz target briefly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:$(go env GOPATH)/bin"
+
+bash scripts/install-deps.sh
+
+echo "== gofmt, go vet, staticcheck"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*'))
+if [[ -n $unformatted ]]; then
+  echo "gofmt would change: $unformatted" >&2
+  exit 1
+fi
+go vet ./...
+staticcheck ./...
+
+echo "== go test -race"
+go test -race -count=1 -timeout 15m ./...
+
+echo "== fuzz targets (${FUZZTIME:=5s} each)"
+for pkg in $(go list ./...); do
+  for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+    echo "-- $pkg $target"
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg" >/tmp/fuzz.$$.log 2>&1 || {
+      cat /tmp/fuzz.$$.log >&2
+      exit 1
+    }
+  done
+done
+rm -f /tmp/fuzz.$$.log
+echo "all tests passed"
