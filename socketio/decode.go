@@ -1,0 +1,276 @@
+package socketio
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
+
+// defaultMaxAttachments is socket.io-parser's limit on the attachments of
+// one packet; a client announcing more is closed.
+const defaultMaxAttachments = 10
+
+// decoder turns the Engine.IO messages of one connection into packets. A
+// BINARY_EVENT or BINARY_ACK text part is held until its attachments have
+// arrived as the following binary messages. It is used by the connection's
+// read loop only.
+type decoder struct {
+	maxAttachments int
+	pending        *Packet // a binary packet waiting for attachments
+	want           int     // how many attachments pending announced
+}
+
+// errIncomplete is not an error for the caller: the packet waits for more
+// attachments.
+var errIncomplete = errors.New("socketio: waiting for binary attachments")
+
+// add decodes one Engine.IO message. It returns errIncomplete while a
+// binary packet lacks attachments, and an error that should close the
+// connection for anything socket.io-parser would refuse. The packet's Args
+// and Data keep referring to data.
+func (d *decoder) add(data []byte, binary bool) (*Packet, error) {
+	if binary {
+		if d.pending == nil {
+			return nil, errors.New("got binary data when not reconstructing a packet")
+		}
+		d.pending.Args.Attachments = append(d.pending.Args.Attachments, data)
+		if len(d.pending.Args.Attachments) < d.want {
+			return nil, errIncomplete
+		}
+		p := d.pending
+		d.pending = nil
+		for _, raw := range p.Args.JSON {
+			if err := checkPlaceholders(raw, len(p.Args.Attachments)); err != nil {
+				return nil, err
+			}
+		}
+		return p, nil
+	}
+	if d.pending != nil {
+		return nil, errors.New("got plaintext data when reconstructing a packet")
+	}
+	max := d.maxAttachments
+	if max == 0 {
+		max = defaultMaxAttachments
+	}
+	p, attachments, err := decodePacket(data, max)
+	if err != nil {
+		return nil, err
+	}
+	if attachments > 0 {
+		d.pending = p
+		d.want = attachments
+		p.Args.Attachments = make([][]byte, 0, attachments)
+		return nil, errIncomplete
+	}
+	return p, nil
+}
+
+// decodePacket parses the text form of a packet with the rules of
+// socket.io-parser 4.2's Decoder. BINARY_EVENT and BINARY_ACK come back as
+// Event and Ack with the number of attachments still to read.
+func decodePacket(s []byte, maxAttachments int) (p *Packet, attachments int, err error) {
+	if len(s) == 0 {
+		return nil, 0, errors.New("empty packet")
+	}
+	if s[0] < '0' || s[0] > '6' {
+		return nil, 0, fmt.Errorf("unknown packet type %q", s[0])
+	}
+	p = &Packet{Type: PacketType(s[0] - '0'), Namespace: "/"}
+	i := 1
+	if p.Type == BinaryEvent || p.Type == BinaryAck {
+		start := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == start || i >= len(s) || s[i] != '-' || i-start > 4 {
+			return nil, 0, errors.New("illegal attachments: expected a count and '-' after the packet type")
+		}
+		n, _ := strconv.Atoi(string(s[start:i]))
+		if n < 1 {
+			return nil, 0, errors.New("illegal attachments: the count must be at least 1")
+		}
+		if n > maxAttachments {
+			return nil, 0, fmt.Errorf("too many attachments: %d, the limit is %d", n, maxAttachments)
+		}
+		attachments = n
+		i++
+		if p.Type == BinaryEvent {
+			p.Type = Event
+		} else {
+			p.Type = Ack
+		}
+	}
+	if i < len(s) && s[i] == '/' {
+		start := i
+		for i < len(s) && s[i] != ',' {
+			i++
+		}
+		p.Namespace = string(s[start:i])
+		if i < len(s) {
+			i++ // the comma
+		}
+	}
+	if i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		start := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		id, err := strconv.ParseUint(string(s[start:i]), 10, 64)
+		if err != nil {
+			return nil, 0, fmt.Errorf("invalid ack id %q", s[start:i])
+		}
+		p.ID, p.HasID = id, true
+	}
+	payload := s[i:]
+	if err := setPayload(p, payload); err != nil {
+		return nil, 0, err
+	}
+	return p, attachments, nil
+}
+
+// setPayload validates the JSON payload against the packet type, as
+// socket.io-parser's isPayloadValid, and stores it in p.
+func setPayload(p *Packet, payload []byte) error {
+	if len(payload) == 0 {
+		switch p.Type {
+		case Connect, Disconnect:
+			return nil
+		}
+		return fmt.Errorf("invalid payload: a %s packet needs one", p.Type)
+	}
+	if p.Type == Disconnect {
+		return errors.New("invalid payload: a DISCONNECT packet carries none")
+	}
+	if !json.Valid(payload) {
+		return fmt.Errorf("invalid payload: not JSON: %.40q", payload)
+	}
+	first := firstByte(payload)
+	switch p.Type {
+	case Connect:
+		if first != '{' {
+			return errors.New("invalid payload: the CONNECT payload must be an object")
+		}
+		p.Data = payload
+	case ConnectError:
+		if first != '{' && first != '"' {
+			return errors.New("invalid payload: the CONNECT_ERROR payload must be an object or a string")
+		}
+		p.Data = payload
+	case Event, Ack:
+		if first != '[' {
+			return fmt.Errorf("invalid payload: the %s payload must be an array", p.Type)
+		}
+		elems := splitArray(payload)
+		if p.Type == Ack {
+			p.Args.JSON = elems
+			return nil
+		}
+		if len(elems) == 0 {
+			return errors.New("invalid payload: an EVENT needs an event name")
+		}
+		name, ok := eventName(elems[0])
+		if !ok {
+			return errors.New("invalid payload: the event name must be a string or a number")
+		}
+		if reservedEvent(name) {
+			return fmt.Errorf("invalid payload: %q is a reserved event name", name)
+		}
+		p.EventName = name
+		p.Args.JSON = elems[1:]
+	}
+	return nil
+}
+
+func eventName(raw []byte) (string, bool) {
+	switch c := raw[0]; {
+	case c == '"':
+		inner := raw[1 : len(raw)-1]
+		for _, b := range inner {
+			if b == '\\' || b >= utf8.RuneSelf {
+				var s string
+				if json.Unmarshal(raw, &s) != nil {
+					return "", false
+				}
+				return s, true
+			}
+		}
+		return string(inner), true
+	case c == '-' || (c >= '0' && c <= '9'):
+		// Node accepts a number as event name; EventEmitter turns it
+		// into its decimal string.
+		f, err := strconv.ParseFloat(string(raw), 64)
+		if err != nil {
+			return "", false
+		}
+		return string(appendFloat(nil, f)), true
+	}
+	return "", false
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func firstByte(b []byte) byte {
+	for _, c := range b {
+		if !isSpace(c) {
+			return c
+		}
+	}
+	return 0
+}
+
+// splitArray cuts a JSON array, already known to be valid, into its
+// elements without decoding them.
+func splitArray(b []byte) []json.RawMessage {
+	i := 0
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	i++ // '['
+	var elems []json.RawMessage
+	for {
+		for i < len(b) && isSpace(b[i]) {
+			i++
+		}
+		if i >= len(b) || b[i] == ']' {
+			return elems
+		}
+		start := i
+		depth := 0
+	scan:
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				for i++; i < len(b) && b[i] != '"'; i++ {
+					if b[i] == '\\' {
+						i++
+					}
+				}
+			case '[', '{':
+				depth++
+			case ']', '}':
+				if depth == 0 {
+					break scan
+				}
+				depth--
+			case ',':
+				if depth == 0 {
+					break scan
+				}
+			}
+		}
+		end := i
+		for end > start && isSpace(b[end-1]) {
+			end--
+		}
+		if elems == nil {
+			elems = make([]json.RawMessage, 0, 4)
+		}
+		elems = append(elems, json.RawMessage(b[start:end:end]))
+		if i < len(b) && b[i] == ',' {
+			i++
+		}
+	}
+}

@@ -1,0 +1,83 @@
+// Package socketio implements the Socket.IO protocol (revision 5, spoken by
+// socket.io-client 3.x and 4.x over Engine.IO 4, and revision 4, spoken by
+// socket.io-client 2.x over Engine.IO 3) on top of package engine:
+// namespaces multiplexed over one Engine.IO session, events and
+// acknowledgements with binary attachments, rooms and broadcasts through an
+// Adapter.
+//
+// The API follows the Node server's: Server.Of returns a Namespace,
+// Namespace.Use adds a connection middleware, Namespace.OnConnection receives
+// each Socket, Socket.On receives the client's events, Socket.Emit and
+// Namespace.To(room).Emit send them.
+package socketio
+
+import "strconv"
+
+// PacketType is the first character of every Socket.IO packet.
+type PacketType byte
+
+// The packet types of the protocol. ConnectError is called ERROR in
+// protocol revision 4 (socket.io-client 2.x); the number is the same.
+const (
+	Connect      PacketType = 0
+	Disconnect   PacketType = 1
+	Event        PacketType = 2
+	Ack          PacketType = 3
+	ConnectError PacketType = 4
+	BinaryEvent  PacketType = 5
+	BinaryAck    PacketType = 6
+)
+
+func (t PacketType) String() string {
+	switch t {
+	case Connect:
+		return "CONNECT"
+	case Disconnect:
+		return "DISCONNECT"
+	case Event:
+		return "EVENT"
+	case Ack:
+		return "ACK"
+	case ConnectError:
+		return "CONNECT_ERROR"
+	case BinaryEvent:
+		return "BINARY_EVENT"
+	case BinaryAck:
+		return "BINARY_ACK"
+	}
+	return "PacketType(" + strconv.Itoa(int(t)) + ")"
+}
+
+// Packet is one Socket.IO packet as an object, before encoding or after
+// decoding. Like socket.io-parser, decoding turns BINARY_EVENT into Event
+// and BINARY_ACK into Ack once the attachments are in, and encoding picks
+// the binary type again when Args carry attachments: code above the codec
+// (adapters included) only sees Connect, Disconnect, Event, Ack and
+// ConnectError.
+type Packet struct {
+	Type      PacketType
+	Namespace string // "/" for the main namespace
+
+	// ID is the acknowledgement id, meaningful when HasID is set.
+	ID    uint64
+	HasID bool
+
+	// EventName and Args are the payload of an Event ([name, ...args] on
+	// the wire); Args alone is the payload of an Ack.
+	EventName string
+	Args      Args
+
+	// Data is the raw JSON payload of Connect (the auth object, or
+	// {"sid":..} from the server) and ConnectError; nil when absent.
+	Data []byte
+}
+
+// reservedEvents are names a client may not emit: they have a meaning on
+// one side or the other (socket.io-parser rejects them the same way).
+func reservedEvent(name string) bool {
+	switch name {
+	case "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener":
+		return true
+	}
+	return false
+}
