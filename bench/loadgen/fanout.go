@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Fanout's patience: how long the sender waits for the receivers to catch
+// up before sending anyway, and how long deliveries may trail the last send.
+const (
+	fanoutCatchUp = 2 * time.Second
+	fanoutDrain   = 5 * time.Second
+)
+
+// runFanout connects s.n receivers and one sender to the namespace, none in
+// a room: the relay sends each of the sender's events to everyone else.
+// The sender keeps at most s.window events in flight (an event is in flight
+// until every receiver has it) so the load generator's single core measures
+// deliveries rather than queues; latencies come from the send time in the
+// payload.
+func runFanout(ctx context.Context, s *scenario) (result, error) {
+	r := result{Scenario: "fanout", Transport: s.transport, N: s.n}
+	if s.idlePoll {
+		r.Variant = "idle-polling"
+	}
+	ns := s.target.namespace
+	hists := make([]histogram, s.n)
+	clients := make([]client, s.n)
+	var (
+		delivered atomic.Int64
+		serving   sync.WaitGroup
+		stopping  atomic.Bool
+	)
+	serve := func(c client, handle func(sioPacket)) {
+		serving.Add(1)
+		go func() {
+			defer serving.Done()
+			err := c.serve(handle)
+			if !stopping.Load() {
+				s.errs.add(err)
+			}
+		}()
+	}
+	opened := s.openClients(ctx, s.n, s.transport, noRoom, func(i int, c client) {
+		clients[i] = c
+		h := &hists[i]
+		serve(c, func(p sioPacket) {
+			if p.Type != sioEvent || p.Namespace != ns {
+				return
+			}
+			if _, at, ok := parseStamp(p.Data); ok {
+				h.record(s.micros() - at)
+			}
+			delivered.Add(1)
+		})
+	})
+	var sender, idle client
+	var closing sync.Once
+	closeAll := func() {
+		closing.Do(func() {
+			stopping.Store(true)
+			for _, c := range append(clients, sender, idle) {
+				if c != nil {
+					c.close()
+				}
+			}
+			serving.Wait()
+		})
+	}
+	defer closeAll()
+	if opened == 0 {
+		s.errs.report(&r)
+		return r, fmt.Errorf("fanout: no receiver connected: %s", r.FirstErr)
+	}
+	var err error
+	if sender, err = s.target.dial(ctx, "websocket", ""); err != nil {
+		return r, fmt.Errorf("fanout sender: %v", err)
+	}
+	serve(sender, func(sioPacket) {})
+	if s.idlePoll {
+		// Connected to the namespace, then never polled again: the server
+		// must queue for it without holding up everyone else.
+		if idle, err = s.target.dial(ctx, "polling", ""); err != nil {
+			return r, fmt.Errorf("fanout idle polling session: %v", err)
+		}
+	}
+	s.logf("fanout: %d receivers connected", opened)
+
+	before, err := s.sample()
+	if err != nil {
+		return r, err
+	}
+	begin := time.Now()
+	deadline := begin.Add(s.duration)
+	receivers := int64(opened)
+	var msg, args []byte
+	var sent int64
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		// Wait until every receiver has all but the last window events.
+		if want := (sent - int64(s.window)) * receivers; want > 0 {
+			waitUntil(func() bool { return delivered.Load() >= want }, fanoutCatchUp)
+		}
+		sent++
+		args = appendStamp(args[:0], "fanout", sent, s.micros(), s.pad)
+		msg = appendSIO(msg[:0], sioEvent, ns, -1, args)
+		if err := sender.send(msg); err != nil {
+			s.errs.add(err)
+			break
+		}
+	}
+	waitUntil(func() bool { return delivered.Load() >= sent*receivers }, fanoutDrain)
+	window := time.Since(begin)
+	after, err := s.sample()
+	if err != nil {
+		return r, err
+	}
+	closeAll() // the receivers stop recording before their histograms are read
+	var all histogram
+	for i := range hists {
+		all.merge(&hists[i])
+	}
+	r.Sent = sent
+	r.Ops = delivered.Load()
+	r.Lost = max(sent*receivers-r.Ops, 0)
+	r.measure(before, after, window)
+	r.latencies(&all)
+	s.errs.report(&r)
+	return r, nil
+}
+
+// waitUntil polls cond until it holds or the timeout passes. A short sleep
+// rather than a wake-up from every receiver: the receivers are the hot path.
+func waitUntil(cond func() bool, timeout time.Duration) bool {
+	end := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(end) {
+			return false
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	return true
+}

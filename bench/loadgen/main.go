@@ -1,0 +1,176 @@
+// Command loadgen measures a Socket.IO server from the outside: its own
+// client implementation of Engine.IO 4 / Socket.IO 5 and Engine.IO 3 /
+// Socket.IO 4, over WebSocket and HTTP long-polling, drives one scenario and
+// prints one JSON result line, reading the server's CPU time and resident
+// memory from /proc when given its process id. It imports nothing of the
+// server it measures.
+//
+//	loadgen -scenario conns     -n 19000 -pid $PID   # idle connections held through a heartbeat
+//	loadgen -scenario echo      -c 50 -d 10s         # emit with ack, each client in its own room
+//	loadgen -scenario fanout    -n 1000 -d 10s       # one sender, relay to every other socket
+//	loadgen -scenario handshake -c 50 -d 10s         # abandoned polling handshakes
+//	loadgen -scenario polling   -c 50 -d 10s         # echo over long-polling only
+//	loadgen table results.jsonl                      # medians and ratios of many result lines
+//
+// The server is expected to relay: join the room of the handshake's `room`
+// query, relay each event to the sender's rooms (or the whole namespace),
+// and answer an ack with no arguments; bench/node/server.js is the Node
+// reference, the Caddy module's `namespace / { relay; join {query.room} }`
+// the same thing.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "table" {
+		if err := runTable(os.Args[2:], os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen table:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r, err := run(ctx, os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+	if err := r.write(os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command-line flags.
+type options struct {
+	scenario, endpoint, namespace, transport, label, variant, sources string
+	proto, n, c, rate, pid, pad, window                               int
+	duration, hold                                                    time.Duration
+	idlePoll                                                          bool
+}
+
+func parseFlags(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.StringVar(&o.scenario, "scenario", "echo", "conns, echo, fanout, handshake or polling")
+	fs.StringVar(&o.endpoint, "url", "http://127.0.0.1:3000/socket.io/", "the server's Engine.IO endpoint")
+	fs.StringVar(&o.namespace, "ns", "/", "the relay namespace")
+	fs.IntVar(&o.proto, "eio", 4, "Engine.IO protocol: 4 (Socket.IO v3/v4 clients) or 3 (v2 clients)")
+	fs.StringVar(&o.transport, "transport", "websocket", "transport of conns, echo and the fanout receivers: websocket or polling")
+	fs.IntVar(&o.n, "n", 1000, "connections (conns) or receivers (fanout)")
+	fs.IntVar(&o.c, "c", 50, "concurrent clients (echo, handshake, polling)")
+	fs.DurationVar(&o.duration, "d", 10*time.Second, "measured duration (echo, fanout, handshake, polling)")
+	fs.DurationVar(&o.hold, "hold", 0, "conns: how long to hold the connections; 0 is one ping interval plus 2s")
+	fs.IntVar(&o.rate, "ramp", 2000, "connections opened per second")
+	fs.IntVar(&o.pid, "pid", 0, "server process id: its CPU time and memory (children included) are read from /proc")
+	fs.StringVar(&o.label, "label", "", "server name written in the result (node, caddy)")
+	fs.StringVar(&o.variant, "variant", "", "free-form variant name written in the result")
+	fs.IntVar(&o.pad, "pad", 0, "extra payload bytes in every event")
+	fs.IntVar(&o.window, "window", 4, "fanout: events in flight before the sender waits for the receivers")
+	fs.BoolVar(&o.idlePoll, "idle-polling", false, "fanout: keep one polling session in the namespace that never polls")
+	fs.StringVar(&o.sources, "src", "auto", "client source addresses: auto (127.0.0.2-5 for a loopback server), none, or a list")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q; every setting is a flag (-h lists them)", fs.Args())
+	}
+	if o.proto != 3 && o.proto != 4 {
+		return o, fmt.Errorf("-eio %d: the load generator speaks Engine.IO 3 and 4", o.proto)
+	}
+	if o.transport != "websocket" && o.transport != "polling" {
+		return o, fmt.Errorf("-transport %q: use websocket or polling", o.transport)
+	}
+	if o.n < 1 || o.c < 1 || o.window < 1 {
+		return o, errors.New("-n, -c and -window must be at least 1")
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string) (result, error) {
+	o, err := parseFlags(args)
+	if err != nil {
+		return result{}, err
+	}
+	endpoint, err := url.Parse(o.endpoint)
+	if err != nil || (endpoint.Scheme != "http" && endpoint.Scheme != "https") {
+		return result{}, fmt.Errorf("-url %q: want the server's endpoint, such as http://127.0.0.1:3000/socket.io/", o.endpoint)
+	}
+	limit, err := raiseFileLimit()
+	if err != nil {
+		return result{}, fmt.Errorf("raising the open-files limit: %v", err)
+	}
+	if need := uint64(o.n + o.c + 64); o.scenario == "conns" || o.scenario == "fanout" {
+		if need > limit {
+			return result{}, fmt.Errorf("-n %d needs about %d open files, the limit is %d; lower -n or raise the hard limit (ulimit -Hn)", o.n, need, limit)
+		}
+	}
+	ips, err := parseSources(o.sources, endpoint.Hostname())
+	if err != nil {
+		return result{}, err
+	}
+	if len(ips) > 0 && !loopbackAliasesWork(ips[0]) {
+		ips = nil // a system without the whole 127/8 on lo: use the kernel's choice
+	}
+	t := newTarget(endpoint, o.proto, o.namespace, &sourceDialer{sources: ips}, max(o.c, 64)*2)
+	s := &scenario{
+		target:    t,
+		transport: o.transport,
+		n:         o.n,
+		c:         o.c,
+		duration:  o.duration,
+		hold:      o.hold,
+		rate:      o.rate,
+		pid:       o.pid,
+		pad:       o.pad,
+		window:    o.window,
+		idlePoll:  o.idlePoll,
+		epoch:     time.Now(),
+		progress:  os.Stderr,
+		dialSlots: 128,
+	}
+	var r result
+	switch o.scenario {
+	case "conns":
+		r, err = runConns(ctx, s)
+	case "echo":
+		r, err = runEcho(ctx, s, "echo")
+	case "polling":
+		s.transport = "polling"
+		r, err = runEcho(ctx, s, "polling")
+	case "fanout":
+		r, err = runFanout(ctx, s)
+	case "handshake":
+		r, err = runHandshake(ctx, s)
+	default:
+		return r, fmt.Errorf("-scenario %q: use conns, echo, fanout, handshake or polling", o.scenario)
+	}
+	r.Server, r.Protocol = o.label, o.proto
+	if o.variant != "" {
+		r.Variant = o.variant
+	}
+	return r, err
+}
+
+// loopbackAliasesWork checks that a source address can be bound (Linux
+// routes all of 127/8 to lo; other systems may not).
+func loopbackAliasesWork(ip net.IP) bool {
+	l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: ip})
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// procSample is the resources a server process and its descendants hold at
+// one moment, read from /proc from the outside: the load generator measures
+// any server the same way, Node or Caddy.
+type procSample struct {
+	CPU   time.Duration // user + system time consumed so far
+	RSS   int64         // resident bytes
+	Procs int           // processes summed
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat times; 100 on every
+// Linux architecture Go supports.
+const clockTicks = 100
+
+// sampleProcessTree sums CPU time and resident memory of pid and all its
+// descendants.
+func sampleProcessTree(pid int) (procSample, error) {
+	var s procSample
+	pids := append([]int{pid}, descendants(pid)...)
+	for i, p := range pids {
+		st, err := readStat(p)
+		if err != nil {
+			if i == 0 {
+				return s, fmt.Errorf("server process %d: %v (is -pid right, and the server still running?)", pid, err)
+			}
+			continue // a child that exited meanwhile
+		}
+		s.CPU += st.cpu
+		s.RSS += st.rss
+		s.Procs++
+	}
+	return s, nil
+}
+
+type procStat struct {
+	ppid int
+	cpu  time.Duration
+	rss  int64
+}
+
+// readStat parses /proc/<pid>/stat. The command name (field 2) may hold
+// spaces and parentheses, so fields are counted after its last ')'.
+func readStat(pid int) (procStat, error) {
+	var st procStat
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return st, err
+	}
+	return parseStat(b)
+}
+
+func parseStat(b []byte) (procStat, error) {
+	var st procStat
+	end := bytes.LastIndexByte(b, ')')
+	if end < 0 {
+		return st, fmt.Errorf("malformed stat line %q", clip(b))
+	}
+	f := bytes.Fields(b[end+1:])
+	// f[0] is field 3 (state): ppid is field 4, utime 14, stime 15, rss 24.
+	if len(f) < 22 {
+		return st, fmt.Errorf("stat line has %d fields after the name, want at least 22", len(f))
+	}
+	num := func(i int) int64 { n, _ := strconv.ParseInt(string(f[i]), 10, 64); return n }
+	st.ppid = int(num(1))
+	ticks := num(11) + num(12)
+	st.cpu = time.Duration(ticks) * time.Second / clockTicks
+	st.rss = num(21) * int64(os.Getpagesize())
+	return st, nil
+}
+
+// descendants lists the processes below pid, found through the parent ids
+// in /proc (children files need a kernel option some machines lack).
+func descendants(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	children := map[int][]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, err := readStat(p)
+		if err != nil {
+			continue
+		}
+		children[st.ppid] = append(children[st.ppid], p)
+	}
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		out = append(out, children[p]...)
+		queue = append(queue, children[p]...)
+	}
+	return out
+}

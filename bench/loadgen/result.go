@@ -1,0 +1,98 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"sync"
+	"time"
+)
+
+// result is the one JSON line a scenario prints. Fields a scenario does not
+// measure are left out.
+type result struct {
+	Scenario  string  `json:"scenario"`
+	Server    string  `json:"server,omitempty"` // the -label flag: node, caddy, ...
+	Variant   string  `json:"variant,omitempty"`
+	Protocol  int     `json:"eio"`
+	Transport string  `json:"transport"`
+	N         int     `json:"n"` // connections (conns, fanout) or concurrent clients (echo, handshake, polling)
+	Seconds   float64 `json:"seconds"`
+
+	Ops       int64   `json:"ops"` // acks, deliveries, handshakes, round trips, or connections held
+	OpsPerSec float64 `json:"ops_per_s"`
+	Errors    int64   `json:"errors"`
+	FirstErr  string  `json:"first_error,omitempty"`
+
+	Up         int   `json:"up,omitempty"`         // conns: connections still open after the hold
+	Heartbeats int   `json:"heartbeats,omitempty"` // conns: connections that completed a heartbeat during the hold
+	Sent       int64 `json:"sent,omitempty"`       // fanout: events the sender emitted
+	Lost       int64 `json:"lost"`                 // fanout: deliveries that never arrived
+
+	P50us int64 `json:"p50_us,omitempty"`
+	P99us int64 `json:"p99_us,omitempty"`
+	MaxUs int64 `json:"max_us,omitempty"`
+
+	ServerCPUus int64   `json:"server_cpu_us,omitempty"` // CPU the server spent in the measured window
+	CPUusPerOp  float64 `json:"cpu_us_per_op,omitempty"`
+	RSSBefore   int64   `json:"rss_before,omitempty"`
+	RSSAfter    int64   `json:"rss_after,omitempty"`
+	BytesPerOp  float64 `json:"bytes_per_op,omitempty"` // conns: resident bytes per connection; handshake: per abandoned session
+}
+
+// errorCount gathers a scenario's failures from all its client goroutines,
+// keeping the first message for the result line.
+type errorCount struct {
+	mu    sync.Mutex
+	n     int64  // guarded by mu
+	first string // guarded by mu
+}
+
+func (e *errorCount) add(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.n == 0 {
+		e.first = err.Error()
+	}
+	e.n++
+}
+
+func (e *errorCount) report(r *result) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r.Errors += e.n
+	if r.FirstErr == "" {
+		r.FirstErr = e.first
+	}
+}
+
+// measure fills the server-side figures from two samples of the server's
+// process tree (none when no -pid was given).
+func (r *result) measure(before, after *procSample, window time.Duration) {
+	r.Seconds = window.Seconds()
+	if r.Seconds > 0 {
+		r.OpsPerSec = float64(r.Ops) / r.Seconds
+	}
+	if before == nil || after == nil {
+		return
+	}
+	r.ServerCPUus = (after.CPU - before.CPU).Microseconds()
+	if r.Ops > 0 {
+		r.CPUusPerOp = float64(r.ServerCPUus) / float64(r.Ops)
+	}
+	r.RSSBefore, r.RSSAfter = before.RSS, after.RSS
+}
+
+func (r *result) latencies(h *histogram) {
+	r.P50us = h.quantile(0.50)
+	r.P99us = h.quantile(0.99)
+	r.MaxUs = h.max
+}
+
+func (r *result) write(w io.Writer) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// scenario holds what every scenario needs: where to connect, the sizes
+// from the flags, and the server process to measure.
+type scenario struct {
+	target    *target
+	transport string        // of the measured clients: websocket or polling
+	n         int           // connections (conns, fanout receivers)
+	c         int           // concurrent clients (echo, handshake, polling)
+	duration  time.Duration // measured window of echo, fanout, handshake, polling
+	hold      time.Duration // conns: how long to hold; 0 is one ping interval and 2 s
+	rate      int           // connections opened per second during a ramp
+	pid       int           // server process to sample; 0 for none
+	pad       int           // extra payload bytes per event
+	window    int           // fanout: events in flight before the sender waits
+	idlePoll  bool          // fanout: keep one idle polling session in the namespace
+	epoch     time.Time     // stamps in payloads are microseconds since epoch
+	progress  io.Writer     // human-readable progress (stderr)
+	errs      errorCount
+	dialSlots int // dials in flight during a ramp
+}
+
+// micros is the time since the epoch, the clock of payload stamps.
+func (s *scenario) micros() int64 { return time.Since(s.epoch).Microseconds() }
+
+// sample reads the server's process tree; nil without -pid.
+func (s *scenario) sample() (*procSample, error) {
+	if s.pid == 0 {
+		return nil, nil
+	}
+	p, err := sampleProcessTree(s.pid)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+func (s *scenario) logf(format string, args ...any) {
+	fmt.Fprintf(s.progress, "loadgen: "+format+"\n", args...)
+}
+
+// openClients dials n clients at most s.rate per second with at most
+// s.dialSlots dials in flight, calling started from the dialing goroutine
+// for each one that connected. Failures go to s.errs. It returns the number
+// connected once every dial has finished.
+func (s *scenario) openClients(ctx context.Context, n int, transport string, room func(int) string, started func(int, client)) int {
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		opened int // guarded by mu
+	)
+	slots := make(chan struct{}, max(s.dialSlots, 1))
+	begin := time.Now()
+	lastReport := begin
+	for i := range n {
+		if ctx.Err() != nil {
+			break
+		}
+		if s.rate > 0 {
+			due := begin.Add(time.Duration(i) * time.Second / time.Duration(s.rate))
+			if d := time.Until(due); d > 0 {
+				time.Sleep(d)
+			}
+		}
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			c, err := s.target.dial(ctx, transport, room(i))
+			if err != nil {
+				s.errs.add(err)
+				return
+			}
+			mu.Lock()
+			opened++
+			mu.Unlock()
+			started(i, c)
+		}()
+		if time.Since(lastReport) > 2*time.Second {
+			lastReport = time.Now()
+			s.logf("ramp: %d/%d dialled", i+1, n)
+		}
+	}
+	wg.Wait()
+	return opened
+}
+
+func noRoom(int) string { return "" }

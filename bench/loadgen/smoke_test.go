@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddy-socketio/caddy-socketio/internal/testpeer"
+)
+
+// startNodeReference starts bench/node/server.js on a free port and returns
+// its endpoint URL and process id; the process is killed when the test ends.
+func startNodeReference(t *testing.T) (string, int) {
+	t.Helper()
+	node := testpeer.Node(t)
+	root := testpeer.RepoRoot()
+	cmd := exec.Command(node, filepath.Join(root, "bench", "node", "server.js"))
+	cmd.Env = append(cmd.Environ(), "NODE_PATH="+filepath.Join(root, "node_modules"), "PORT=0")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	ready := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		ready <- line
+	}()
+	select {
+	case line := <-ready:
+		var hello struct{ Port int }
+		if err := json.Unmarshal([]byte(line), &hello); err != nil || hello.Port == 0 {
+			t.Fatalf("node reference server printed %q (stderr: %s)", line, stderr.String())
+		}
+		return fmt.Sprintf("http://127.0.0.1:%d/socket.io/", hello.Port), cmd.Process.Pid
+	case <-time.After(15 * time.Second):
+		t.Fatalf("node reference server did not start (stderr: %s)", stderr.String())
+	}
+	return "", 0
+}
+
+// TestEveryScenarioRunsAgainstTheNodeReference is the smoke run CI does:
+// each scenario, both protocols, a second each, against the Node reference
+// server. No thresholds: it fails only when a scenario reports errors, loses
+// deliveries, or completes nothing.
+func TestEveryScenarioRunsAgainstTheNodeReference(t *testing.T) {
+	url, pid := startNodeReference(t)
+	pidFlag := fmt.Sprint(pid)
+	for _, eio := range []string{"4", "3"} {
+		for _, tc := range []struct {
+			name string
+			args []string
+		}{
+			{"conns", []string{"-scenario", "conns", "-n", "50", "-hold", "500ms"}},
+			{"conns over polling", []string{"-scenario", "conns", "-n", "20", "-hold", "500ms", "-transport", "polling"}},
+			{"echo", []string{"-scenario", "echo", "-c", "5"}},
+			{"fanout", []string{"-scenario", "fanout", "-n", "20"}},
+			{"fanout with an idle polling session", []string{"-scenario", "fanout", "-n", "20", "-idle-polling"}},
+			{"handshake", []string{"-scenario", "handshake", "-c", "5"}},
+			{"polling", []string{"-scenario", "polling", "-c", "5"}},
+		} {
+			t.Run("EIO"+eio+" "+tc.name, func(t *testing.T) {
+				args := append([]string{"-url", url, "-eio", eio, "-d", "1s", "-pid", pidFlag, "-label", "node"}, tc.args...)
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				r, err := run(ctx, args)
+				if err != nil {
+					t.Fatalf("loadgen %s: %v", strings.Join(args, " "), err)
+				}
+				line, _ := json.Marshal(r)
+				t.Logf("%s", line)
+				if r.Errors != 0 || r.Ops == 0 || r.Lost != 0 {
+					t.Fatalf("%d errors (first: %q), %d operations, %d lost", r.Errors, r.FirstErr, r.Ops, r.Lost)
+				}
+				if fmt.Sprint(r.Protocol) != eio || r.Server != "node" || r.RSSAfter == 0 {
+					t.Fatalf("result misses what the flags asked for: %s", line)
+				}
+			})
+		}
+	}
+}

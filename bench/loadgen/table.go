@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// figure is one number of a result the table shows.
+type figure struct {
+	name  string
+	value func(result) float64
+}
+
+// figures lists, per scenario, the numbers worth comparing.
+var figures = map[string][]figure{
+	"conns": {
+		{"connections up after a heartbeat", func(r result) float64 { return float64(r.Up) }},
+		{"server RSS per connection (bytes)", func(r result) float64 { return r.BytesPerOp }},
+		{"server CPU per connection, ramp and hold (µs)", func(r result) float64 { return r.CPUusPerOp }},
+	},
+	"echo": {
+		{"acks/s", func(r result) float64 { return r.OpsPerSec }},
+		{"p50 ack latency (µs)", func(r result) float64 { return float64(r.P50us) }},
+		{"p99 ack latency (µs)", func(r result) float64 { return float64(r.P99us) }},
+		{"server CPU per ack (µs)", func(r result) float64 { return r.CPUusPerOp }},
+		{"errors", func(r result) float64 { return float64(r.Errors) }},
+	},
+	"fanout": {
+		{"deliveries/s", func(r result) float64 { return r.OpsPerSec }},
+		{"p99 delivery latency (µs)", func(r result) float64 { return float64(r.P99us) }},
+		{"server CPU per delivery (µs)", func(r result) float64 { return r.CPUusPerOp }},
+		{"lost deliveries", func(r result) float64 { return float64(r.Lost) }},
+	},
+	"handshake": {
+		{"handshakes/s", func(r result) float64 { return r.OpsPerSec }},
+		{"server CPU per handshake (µs)", func(r result) float64 { return r.CPUusPerOp }},
+		{"server RSS per abandoned session (bytes)", func(r result) float64 { return r.BytesPerOp }},
+	},
+	"polling": {
+		{"round trips/s", func(r result) float64 { return r.OpsPerSec }},
+		{"p50 round trip (µs)", func(r result) float64 { return float64(r.P50us) }},
+		{"p99 round trip (µs)", func(r result) float64 { return float64(r.P99us) }},
+		{"server CPU per round trip (µs)", func(r result) float64 { return r.CPUusPerOp }},
+		{"errors", func(r result) float64 { return float64(r.Errors) }},
+	},
+}
+
+var scenarioOrder = []string{"conns", "echo", "fanout", "handshake", "polling"}
+
+// phase identifies results that measure the same thing, run after run.
+type phase struct {
+	scenario, variant, transport string
+	eio, n                       int
+}
+
+func (p phase) String() string {
+	s := fmt.Sprintf("%s %s=%d EIO%d %s", p.scenario, map[bool]string{true: "n", false: "c"}[p.scenario == "conns" || p.scenario == "fanout"], p.n, p.eio, p.transport)
+	if p.variant != "" {
+		s += " " + p.variant
+	}
+	return s
+}
+
+// runTable reads result lines and prints, for each phase, the median of
+// every figure per server and its ratio to the reference server's, then
+// Engine.IO 3 against Engine.IO 4 for each server.
+func runTable(args []string, w io.Writer) error {
+	fs := flag.NewFlagSet("table", flag.ContinueOnError)
+	ref := fs.String("ref", "node", "the server the ratios divide by")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	groups := map[phase]map[string][]result{}
+	servers := map[string]bool{}
+	for _, name := range fs.Args() {
+		if err := readResults(name, func(r result) {
+			p := phase{r.Scenario, r.Variant, r.Transport, r.Protocol, r.N}
+			if groups[p] == nil {
+				groups[p] = map[string][]result{}
+			}
+			groups[p][r.Server] = append(groups[p][r.Server], r)
+			servers[r.Server] = true
+		}); err != nil {
+			return err
+		}
+	}
+	if len(groups) == 0 {
+		return fmt.Errorf("no result lines in %q", fs.Args())
+	}
+	var others []string
+	for s := range servers {
+		if s != *ref {
+			others = append(others, s)
+		}
+	}
+	sort.Strings(others)
+	names := append([]string{*ref}, others...)
+
+	phases := sortedPhases(groups)
+	fmt.Fprintf(w, "| phase | figure | %s |", strings.Join(names, " | "))
+	for _, o := range others {
+		fmt.Fprintf(w, " %s/%s |", o, *ref)
+	}
+	fmt.Fprintf(w, "\n|---|---|%s\n", strings.Repeat("---:|", len(names)+len(others)))
+	for _, p := range phases {
+		for _, f := range figures[p.scenario] {
+			fmt.Fprintf(w, "| %s | %s |", p, f.name)
+			meds := map[string]float64{}
+			for _, s := range names {
+				rs := groups[p][s]
+				if len(rs) == 0 {
+					fmt.Fprint(w, " – |")
+					continue
+				}
+				meds[s] = median(rs, f.value)
+				fmt.Fprintf(w, " %s (%d) |", number(meds[s]), len(rs))
+			}
+			for _, o := range others {
+				fmt.Fprintf(w, " %s |", ratio(meds, o, *ref))
+			}
+			fmt.Fprintln(w)
+		}
+	}
+
+	// Engine.IO 3 against 4, per server: the same phase but the protocol.
+	var lines []string
+	for _, p := range phases {
+		if p.eio != 3 {
+			continue
+		}
+		p4 := p
+		p4.eio = 4
+		if groups[p4] == nil {
+			continue
+		}
+		for _, f := range figures[p.scenario] {
+			for _, s := range names {
+				if len(groups[p][s]) == 0 || len(groups[p4][s]) == 0 {
+					continue
+				}
+				m := map[string]float64{"3": median(groups[p][s], f.value), "4": median(groups[p4][s], f.value)}
+				lines = append(lines, fmt.Sprintf("| %s | %s | %s | %s | %s | %s |", p, f.name, s, number(m["3"]), number(m["4"]), ratio(m, "3", "4")))
+			}
+		}
+	}
+	return writeProtocolLines(w, lines)
+}
+
+func writeProtocolLines(w io.Writer, lines []string) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\n| phase (EIO3) | figure | server | EIO3 | EIO4 | EIO3/EIO4 |\n|---|---|---|---:|---:|---:|\n")
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
+	return nil
+}
+
+// sortedPhases orders phases EIO 4 first, then by scenario, size,
+// transport and variant.
+func sortedPhases(groups map[phase]map[string][]result) []phase {
+	rank := map[string]int{}
+	for i, s := range scenarioOrder {
+		rank[s] = i
+	}
+	var ps []phase
+	for p := range groups {
+		ps = append(ps, p)
+	}
+	sort.Slice(ps, func(i, j int) bool {
+		a, b := ps[i], ps[j]
+		if a.eio != b.eio {
+			return a.eio > b.eio
+		}
+		if rank[a.scenario] != rank[b.scenario] {
+			return rank[a.scenario] < rank[b.scenario]
+		}
+		if a.n != b.n {
+			return a.n < b.n
+		}
+		if a.transport != b.transport {
+			return a.transport < b.transport
+		}
+		return a.variant < b.variant
+	})
+	return ps
+}
+
+func readResults(name string, add func(result)) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if !strings.HasPrefix(text, "{") {
+			continue
+		}
+		var r result
+		if err := json.Unmarshal([]byte(text), &r); err != nil {
+			return fmt.Errorf("%s:%d: %v", name, line, err)
+		}
+		add(r)
+	}
+	return sc.Err()
+}
+
+func median(rs []result, value func(result) float64) float64 {
+	vs := make([]float64, len(rs))
+	for i, r := range rs {
+		vs[i] = value(r)
+	}
+	sort.Float64s(vs)
+	if len(vs)%2 == 1 {
+		return vs[len(vs)/2]
+	}
+	return (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2
+}
+
+func ratio(m map[string]float64, a, b string) string {
+	x, okA := m[a]
+	y, okB := m[b]
+	if !okA || !okB || y == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", x/y)
+}
+
+func number(v float64) string {
+	switch {
+	case v == 0:
+		return "0"
+	case v >= 100 || v <= -100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10 || v <= -10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
