@@ -1,0 +1,108 @@
+package engine
+
+import (
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Options configures a Server. Zero values take Node's engine.io defaults.
+type Options struct {
+	PingInterval   time.Duration // 25s when zero
+	PingTimeout    time.Duration // 20s when zero
+	UpgradeTimeout time.Duration // 10s when zero
+	// MaxPayload is Node's maxHttpBufferSize: the largest POST body or
+	// WebSocket message accepted, in bytes. 1e6 when zero.
+	MaxPayload int64
+	// Transports lists the allowed transports, "polling" and "websocket";
+	// both when empty.
+	Transports []string
+	// DisableUpgrades is Node's allowUpgrades=false.
+	DisableUpgrades bool
+	// AllowEIO3 accepts clients speaking protocol 3 (socket.io-client 2.x).
+	AllowEIO3 bool
+	// HTTPCompression compresses polling responses; nil means on, with a
+	// threshold of 1024 bytes.
+	HTTPCompression *CompressionOptions
+	// PerMessageDeflate negotiates WebSocket compression (off by default, as
+	// in Node); messages under 1024 bytes are never compressed.
+	PerMessageDeflate bool
+	// Cookie, when set, is sent on every handshake with the session id as its
+	// value. Name defaults to "io", Path to "/", SameSite to Lax.
+	Cookie *http.Cookie
+	// AllowRequest runs on handshakes only (requests without a sid): the
+	// session's later requests are tied to it by the sid. A non-nil error
+	// refuses the handshake: 403 {"code":4,"message":<error>} on polling,
+	// a plain 400 on a WebSocket.
+	AllowRequest func(*http.Request) error
+	Logger       *zap.Logger
+}
+
+// CompressionOptions configures HTTP compression of polling responses.
+type CompressionOptions struct {
+	Disabled  bool
+	Threshold int // bytes; 1024 when zero
+}
+
+// settings is Options with the defaults applied; sessions keep the one that
+// was current at their handshake.
+type settings struct {
+	Options
+	polling, websocket bool
+	compressThreshold  int // -1: no compression
+}
+
+func newSettings(o Options) *settings {
+	s := &settings{Options: o}
+	if s.PingInterval <= 0 {
+		s.PingInterval = 25 * time.Second
+	}
+	if s.PingTimeout <= 0 {
+		s.PingTimeout = 20 * time.Second
+	}
+	if s.UpgradeTimeout <= 0 {
+		s.UpgradeTimeout = 10 * time.Second
+	}
+	if s.MaxPayload <= 0 {
+		s.MaxPayload = 1e6
+	}
+	if len(s.Transports) == 0 {
+		s.polling, s.websocket = true, true
+	}
+	for _, t := range s.Transports {
+		switch t {
+		case transportPolling:
+			s.polling = true
+		case transportWebSocket:
+			s.websocket = true
+		}
+	}
+	s.compressThreshold = 1024
+	if c := s.HTTPCompression; c != nil {
+		if c.Disabled {
+			s.compressThreshold = -1
+		} else if c.Threshold > 0 {
+			s.compressThreshold = c.Threshold
+		}
+	}
+	if s.Logger == nil {
+		s.Logger = zap.NewNop()
+	}
+	return s
+}
+
+func (s *settings) allows(transport string) bool {
+	switch transport {
+	case transportPolling:
+		return s.polling
+	case transportWebSocket:
+		return s.websocket
+	}
+	return false
+}
+
+const (
+	transportPolling   = "polling"
+	transportWebSocket = "websocket"
+)

@@ -1,0 +1,72 @@
+package engine
+
+import (
+	"encoding/base64"
+	"fmt"
+)
+
+// Packet types as they appear on the wire: the ASCII digit in text
+// encodings, and the same digit's numeric value (0..6) as the type byte of
+// protocol 3 binary packets.
+const (
+	packetOpen    byte = '0'
+	packetClose   byte = '1'
+	packetPing    byte = '2'
+	packetPong    byte = '3'
+	packetMessage byte = '4'
+	packetUpgrade byte = '5'
+	packetNoop    byte = '6'
+)
+
+// Message is what the application sends and receives: text (valid UTF-8 is
+// the caller's business, as with Node) or binary data.
+type Message struct {
+	Data   []byte
+	Binary bool
+}
+
+// packet is one Engine.IO packet inside a session's queue or a decoded
+// payload. Data is shared, never copied: senders promise not to change it.
+type packet struct {
+	typ      byte // packetOpen..packetNoop
+	binary   bool // data is binary (only for message packets)
+	data     []byte
+	prepared *PreparedMessage // set for broadcasts; its encodings are cached
+}
+
+func messagePacket(m Message) packet {
+	return packet{typ: packetMessage, binary: m.Binary, data: m.Data}
+}
+
+func isPacketType(c byte) bool { return c >= packetOpen && c <= packetNoop }
+
+// decodeBase64 accepts padded and unpadded standard base64, as Node's
+// Buffer.from(s, "base64") does.
+func decodeBase64(s []byte) ([]byte, error) {
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(s)))
+	n, err := base64.StdEncoding.Decode(out, s)
+	if err != nil {
+		n, err = base64.RawStdEncoding.Decode(out, s)
+		if err != nil {
+			return nil, fmt.Errorf("engine: binary packet is not valid base64: %w", err)
+		}
+	}
+	return out[:n], nil
+}
+
+func appendBase64(dst, src []byte) []byte {
+	n := base64.StdEncoding.EncodedLen(len(src))
+	dst = grow(dst, n)
+	base64.StdEncoding.Encode(dst[len(dst):len(dst)+n], src)
+	return dst[:len(dst)+n]
+}
+
+// grow makes room for n more bytes without changing len(dst).
+func grow(dst []byte, n int) []byte {
+	if cap(dst)-len(dst) >= n {
+		return dst
+	}
+	out := make([]byte, len(dst), len(dst)+n+len(dst)/4)
+	copy(out, dst)
+	return out
+}

@@ -1,0 +1,275 @@
+package engine
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// servePolling handles a request of an established polling session.
+func (s *Session) servePolling(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		s.servePoll(w, r)
+	case http.MethodPost:
+		s.serveData(w, r)
+	default:
+		writeStatus(w, http.StatusInternalServerError) // as Node answers
+	}
+}
+
+// servePoll answers a long-polling GET with the queued packets, waiting for
+// some if there are none.
+func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if s.state == stateClosed {
+		lingering := s.lingering
+		s.lingering = false
+		s.mu.Unlock()
+		if lingering {
+			s.server.remove(s)
+			s.writePayload(w, r, noopPayload)
+			return
+		}
+		writeError(w, codeUnknownSID, "")
+		return
+	}
+	if s.pollActive {
+		// Two GETs at once mean two clients share the sid, or a broken
+		// client: Node answers the newcomer 400 and closes the session,
+		// which answers the first GET with a close packet.
+		s.mu.Unlock()
+		s.log.Debug("engine: overlapping poll requests", zap.String("sid", s.id))
+		writeStatus(w, http.StatusBadRequest)
+		s.terminate("transport error")
+		return
+	}
+	s.pollActive = true
+	if len(s.queue) == 0 && s.state == stateOpen && !s.probed && s.transport == transportPolling {
+		wake := make(chan struct{})
+		s.pollWake = wake
+		s.mu.Unlock()
+		// A long-poll lasts up to a ping interval: keep the server's write
+		// timeout from cutting it (ignored where unsupported).
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opts.PingInterval + s.opts.PingTimeout + 10*time.Second))
+		select {
+		case <-wake:
+		case <-r.Context().Done():
+			s.mu.Lock()
+			if s.pollWake == wake {
+				s.pollWake = nil
+				s.pollActive = false
+				s.mu.Unlock()
+				s.terminate("transport error") // Node: poll connection closed prematurely
+				return
+			}
+			s.mu.Unlock()
+		}
+		s.mu.Lock()
+	}
+	pkts, closeAfter := s.pollResponseLocked()
+	s.mu.Unlock()
+
+	s.writePayload(w, r, pkts)
+
+	s.mu.Lock()
+	s.pollActive = false
+	s.mu.Unlock()
+	if closeAfter {
+		s.terminate("forced close")
+	}
+}
+
+var (
+	closePayload = []packet{{typ: packetClose}}
+	noopPayload  = []packet{{typ: packetNoop}}
+)
+
+// pollResponseLocked decides what a GET carries, and whether the session
+// ends once it is written.
+func (s *Session) pollResponseLocked() (pkts []packet, closeAfter bool) {
+	switch {
+	case s.state == stateClosed:
+		if s.closeReason == "transport close" {
+			return noopPayload, false // the client closed; just end its GET
+		}
+		return closePayload, false
+	case s.transport != transportPolling:
+		return noopPayload, false // upgraded: end the old transport's GET cleanly
+	case len(s.queue) > 0:
+		pkts = s.takeQueueLocked()
+		if s.state == stateClosing {
+			return append(pkts, packet{typ: packetClose}), true
+		}
+		return pkts, false
+	case s.state == stateClosing:
+		return closePayload, true
+	default:
+		// An upgrade is under way (or a spurious wake-up): a noop ends this
+		// GET so the client can pause polling and switch.
+		return noopPayload, false
+	}
+}
+
+// wakePollLocked wakes the parked GET, if any.
+func (s *Session) wakePollLocked() {
+	if s.pollWake != nil {
+		close(s.pollWake)
+		s.pollWake = nil
+	}
+}
+
+// writePayload encodes packets for this session's polling flavour and writes
+// them, compressed when large enough and the client accepts it.
+func (s *Session) writePayload(w http.ResponseWriter, r *http.Request, pkts []packet) {
+	var body []byte
+	contentType := "text/plain; charset=UTF-8"
+	switch {
+	case s.protocol == 4:
+		body = encodePayloadV4(pkts)
+	case !s.b64 && !s.isJSONP && hasBinary(pkts):
+		body = encodePayloadV3Binary(pkts)
+		contentType = "application/octet-stream"
+	default:
+		body = encodePayloadV3Text(pkts)
+	}
+	if s.isJSONP {
+		body = jsonpWrap(s.jsonp, body)
+	}
+	writeBody(w, r, s.opts, contentType, body)
+}
+
+// writeBody writes a polling response with the headers Node sets. Headers
+// already set by outer middleware (CORS, for one) are left alone.
+func writeBody(w http.ResponseWriter, r *http.Request, opts *settings, contentType string, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "no-store")
+	if ua := r.Header.Get("User-Agent"); strings.Contains(ua, ";MSIE") || strings.Contains(ua, "Trident/") {
+		h.Set("X-XSS-Protection", "0") // Node's workaround for IE's XSS filter
+	}
+	if opts.compressThreshold >= 0 && len(body) >= opts.compressThreshold {
+		if enc := chooseEncoding(r.Header.Get("Accept-Encoding")); enc != "" {
+			if compressed, err := compress(enc, body); err == nil {
+				h.Set("Content-Encoding", enc)
+				body = compressed
+			}
+		}
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+// serveData handles a POST: the client's packets.
+func (s *Session) serveData(w http.ResponseWriter, r *http.Request) {
+	isBinary := r.Header.Get("Content-Type") == "application/octet-stream"
+	s.mu.Lock()
+	if s.state == stateClosed {
+		s.mu.Unlock()
+		writeError(w, codeUnknownSID, "")
+		return
+	}
+	if s.posting || (isBinary && s.protocol == 4) {
+		// Overlapping POSTs (or a binary body, which protocol 4 never
+		// sends) mean a broken or hostile client: Node closes the session.
+		s.mu.Unlock()
+		writeStatus(w, http.StatusBadRequest)
+		s.terminate("transport error")
+		return
+	}
+	s.posting = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.posting = false
+		s.mu.Unlock()
+	}()
+
+	body, err := readBody(r, s.opts.MaxPayload)
+	if errors.Is(err, errTooLarge) {
+		// The body is refused, the session lives (as in Node).
+		writeStatus(w, http.StatusRequestEntityTooLarge)
+		return
+	}
+	if err != nil {
+		s.terminate("transport error") // Node: data request connection closed prematurely
+		return
+	}
+
+	var pkts []packet
+	switch {
+	case s.isJSONP:
+		body, err = jsonpData(body)
+		if err == nil {
+			pkts, err = s.decodeTextPayload(body)
+		}
+	case isBinary:
+		pkts, err = decodePayloadV3Binary(body)
+	default:
+		pkts, err = s.decodeTextPayload(body)
+	}
+	for _, p := range pkts {
+		s.handlePacket(p)
+		if p.typ == packetClose {
+			break
+		}
+	}
+	if err != nil {
+		s.log.Debug("engine: malformed payload", zap.String("sid", s.id), zap.Error(err))
+		writeStatus(w, http.StatusBadRequest)
+		s.terminate("parse error")
+		return
+	}
+	h := w.Header()
+	// text/html rather than text/plain: old user agents offered to download
+	// a text/plain answer (Node's GH-43).
+	h.Set("Content-Type", "text/html")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", "2")
+	w.WriteHeader(http.StatusOK)
+	w.Write([]byte("ok"))
+}
+
+func (s *Session) decodeTextPayload(body []byte) ([]packet, error) {
+	if s.protocol == 3 {
+		return decodePayloadV3Text(body)
+	}
+	return decodePayloadV4(body)
+}
+
+var errTooLarge = errors.New("engine: request body exceeds the maximum payload")
+
+// readBody reads at most limit bytes of the request body.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, errTooLarge
+	}
+	size := r.ContentLength
+	if size < 0 || size > 64<<10 {
+		size = 512
+	}
+	buf := make([]byte, 0, size+1)
+	lr := &io.LimitedReader{R: r.Body, N: limit + 1}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit {
+			return nil, errTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}

@@ -1,0 +1,339 @@
+// Package engine is an Engine.IO server (protocols 4 and 3): HTTP
+// long-polling, WebSocket, the upgrade between them and heartbeats,
+// wire-compatible with Node's engine.io 6 and its clients.
+package engine
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/zap"
+)
+
+// Server is an Engine.IO endpoint; mount it where the clients' path points
+// (Node's default is /engine.io/, Socket.IO's /socket.io/).
+type Server struct {
+	opts         atomic.Pointer[settings]
+	onConnection func(*Session)
+
+	// writeBuffers lends WebSocket connections a write buffer only while
+	// they write, so idle connections hold none.
+	writeBuffers sync.Pool
+
+	mu       sync.Mutex
+	sessions map[string]*Session // guarded by mu
+	shutdown bool                // guarded by mu: refuse new handshakes
+	drained  chan struct{}       // closed when sessions empties after shutdown
+}
+
+// NewServer returns a server with the given options.
+func NewServer(o Options) *Server {
+	srv := &Server{sessions: make(map[string]*Session)}
+	srv.opts.Store(newSettings(o))
+	return srv
+}
+
+// OnConnection sets the function called for each new session, before the
+// session can receive anything: set its OnMessage and OnClose there. Set it
+// before serving.
+func (srv *Server) OnConnection(fn func(*Session)) { srv.onConnection = fn }
+
+// SetOptions replaces the options; they apply to new handshakes only
+// (sessions keep the options they started with). Used on config reloads.
+func (srv *Server) SetOptions(o Options) { srv.opts.Store(newSettings(o)) }
+
+// ServeHTTP serves every Engine.IO request: handshakes, polls, posts and
+// WebSocket upgrades.
+func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	opts := srv.opts.Load()
+	q := r.URL.Query()
+	transport := q.Get("transport")
+	isUpgrade := websocket.IsWebSocketUpgrade(r)
+	fail := func(code int, message string) {
+		if isUpgrade {
+			writeUpgradeError(w, code, message)
+		} else {
+			writeError(w, code, message)
+		}
+	}
+	if !opts.allows(transport) {
+		fail(codeUnknownTransport, "")
+		return
+	}
+	if invalidHeaderValue(r.Header.Get("Origin")) {
+		fail(codeBadRequest, "")
+		return
+	}
+	protocol := 3
+	if q.Get("EIO") == "4" {
+		protocol = 4
+	}
+
+	if sid := q.Get("sid"); sid != "" {
+		s := srv.lookup(sid)
+		switch {
+		case s == nil:
+			fail(codeUnknownSID, "")
+		case s.protocol != protocol:
+			fail(codeBadRequest, "")
+		case isUpgrade && transport == transportWebSocket:
+			srv.upgrade(w, r, s)
+		case isUpgrade || transport != s.Transport():
+			// Polling with the sid of an upgraded session, or a WebSocket
+			// transport without an upgrade.
+			fail(codeBadRequest, "")
+		default:
+			s.servePolling(w, r)
+		}
+		return
+	}
+
+	// A handshake.
+	switch {
+	case r.Method != http.MethodGet:
+		fail(codeBadHandshakeMethod, "")
+		return
+	case (transport == transportWebSocket) != isUpgrade:
+		fail(codeBadRequest, "")
+		return
+	}
+	if opts.AllowRequest != nil {
+		if err := opts.AllowRequest(r); err != nil {
+			fail(codeForbidden, err.Error())
+			return
+		}
+	}
+	if protocol == 3 && !opts.AllowEIO3 {
+		fail(codeUnsupportedProtocol, "")
+		return
+	}
+	srv.mu.Lock()
+	closing := srv.shutdown
+	srv.mu.Unlock()
+	if closing {
+		http.Error(w, "engine: server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	srv.handshake(w, r, opts, protocol, transport)
+}
+
+// handshake opens a session.
+func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, opts *settings, protocol int, transport string) {
+	q := r.URL.Query()
+	s := &Session{
+		id:        newID(),
+		protocol:  protocol,
+		b64:       q.Has("b64"),
+		server:    srv,
+		opts:      opts,
+		log:       opts.Logger,
+		transport: transport,
+	}
+	s.delivered.L = &s.mu
+	if j, ok := q["j"]; ok && transport == transportPolling {
+		s.isJSONP, s.jsonp = true, jsonpIndex(j[0])
+	}
+	req := r.Clone(context.Background())
+	req.Body, req.GetBody = http.NoBody, nil
+	s.req = req
+
+	open := packet{typ: packetOpen, data: handshakeData(s.id, opts, transport)}
+	if transport == transportWebSocket {
+		header := srv.upgradeHeader(w, opts, s.id)
+		conn, err := srv.upgrader(opts).Upgrade(hijackable{w}, r, header)
+		if err != nil {
+			return // the upgrader answered the request
+		}
+		s.ws = conn
+		// The open packet goes first, before anything the connection
+		// callback sends.
+		s.queue = append(s.queue, open)
+	} else if opts.Cookie != nil {
+		w.Header().Add("Set-Cookie", sessionCookie(opts.Cookie, s.id).String())
+	}
+
+	if srv.onConnection != nil {
+		srv.onConnection(s)
+	}
+	// Registered only now: no request can reach the session before its
+	// handlers are in place.
+	srv.mu.Lock()
+	srv.sessions[s.id] = s
+	srv.mu.Unlock()
+	if ce := s.log.Check(zap.DebugLevel, "engine: handshake"); ce != nil {
+		ce.Write(zap.String("sid", s.id), zap.String("transport", transport), zap.Int("protocol", protocol))
+	}
+
+	s.mu.Lock()
+	if s.state == stateOpen {
+		s.startHeartbeatLocked()
+	}
+	if s.ws != nil {
+		s.startFlushLocked()
+	}
+	s.mu.Unlock()
+
+	if s.ws != nil {
+		go s.readWS(s.ws)
+		return
+	}
+	// Polling: the handshake response carries the open packet only; what
+	// the callback sent waits for the first GET, as in Node.
+	s.writePayload(w, r, []packet{open})
+}
+
+// handshakeData is the open packet's JSON, its keys in Node's order.
+func handshakeData(id string, opts *settings, transport string) []byte {
+	b := make([]byte, 0, 128)
+	b = append(b, `{"sid":"`...)
+	b = append(b, id...)
+	b = append(b, `","upgrades":[`...)
+	if transport == transportPolling && opts.websocket && !opts.DisableUpgrades {
+		b = append(b, `"websocket"`...)
+	}
+	b = append(b, `],"pingInterval":`...)
+	b = strconv.AppendInt(b, opts.PingInterval.Milliseconds(), 10)
+	b = append(b, `,"pingTimeout":`...)
+	b = strconv.AppendInt(b, opts.PingTimeout.Milliseconds(), 10)
+	b = append(b, `,"maxPayload":`...)
+	b = strconv.AppendInt(b, opts.MaxPayload, 10)
+	return append(b, '}')
+}
+
+// sessionCookie is the "io" cookie carrying the session id.
+func sessionCookie(tmpl *http.Cookie, id string) *http.Cookie {
+	c := *tmpl
+	if c.Name == "" {
+		c.Name = "io"
+	}
+	if c.Path == "" {
+		c.Path = "/"
+	}
+	if c.SameSite == 0 {
+		c.SameSite = http.SameSiteLaxMode
+	}
+	c.Value = id
+	return &c
+}
+
+// upgrade opens a WebSocket to upgrade the polling session s.
+func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request, s *Session) {
+	opts := s.opts
+	s.mu.Lock()
+	if opts.DisableUpgrades || s.state != stateOpen || s.upgrading || s.upgraded || s.transport != transportPolling {
+		s.mu.Unlock()
+		// Node accepts the WebSocket, then closes it.
+		if conn, err := srv.upgrader(opts).Upgrade(hijackable{w}, r, srv.upgradeHeader(w, opts, "")); err == nil {
+			closeWebSocket(conn)
+		}
+		return
+	}
+	s.upgrading = true // reserved, so a second upgrade is refused
+	s.mu.Unlock()
+
+	conn, err := srv.upgrader(opts).Upgrade(hijackable{w}, r, srv.upgradeHeader(w, opts, ""))
+	s.mu.Lock()
+	if err != nil || s.state != stateOpen {
+		s.upgrading = false
+		s.mu.Unlock()
+		if conn != nil {
+			closeWebSocket(conn)
+		}
+		return
+	}
+	s.probeWS = conn
+	s.upgradeTimer = time.AfterFunc(opts.UpgradeTimeout, func() { s.abortUpgrade(conn) })
+	s.mu.Unlock()
+	go s.probe(conn)
+}
+
+// upgrader is configured per options; the structure is small and building
+// it per upgrade keeps SetOptions simple.
+func (srv *Server) upgrader(opts *settings) *websocket.Upgrader {
+	return &websocket.Upgrader{
+		ReadBufferSize:    1024,
+		WriteBufferPool:   &srv.writeBuffers,
+		EnableCompression: opts.PerMessageDeflate,
+		// The origin is checked by the layer that mounts the server (the
+		// Caddy handler's CORS policy), not here.
+		CheckOrigin: func(*http.Request) bool { return true },
+		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			writeUpgradeError(w, codeBadRequest, "")
+		},
+	}
+}
+
+// upgradeHeader is the extra headers of the 101 response: those outer
+// middleware already set, and the session cookie on a handshake.
+func (srv *Server) upgradeHeader(w http.ResponseWriter, opts *settings, id string) http.Header {
+	h := w.Header().Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	for _, k := range []string{"Sec-Websocket-Extensions", "Sec-Websocket-Accept", "Upgrade", "Connection", "Content-Length", "Content-Type"} {
+		delete(h, k)
+	}
+	if id != "" && opts.Cookie != nil {
+		h.Add("Set-Cookie", sessionCookie(opts.Cookie, id).String())
+	}
+	return h
+}
+
+func (srv *Server) lookup(id string) *Session {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return srv.sessions[id]
+}
+
+// remove forgets a closed session.
+func (srv *Server) remove(s *Session) {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.sessions[s.id] == s {
+		delete(srv.sessions, s.id)
+	}
+	if srv.shutdown && len(srv.sessions) == 0 && srv.drained != nil {
+		close(srv.drained)
+		srv.drained = nil
+	}
+}
+
+// Shutdown refuses new handshakes, closes every session (the clients are
+// told: a close packet on polling, a close frame on WebSocket) and waits
+// until they are gone or ctx ends; then it cuts the rest.
+func (srv *Server) Shutdown(ctx context.Context) error {
+	srv.mu.Lock()
+	srv.shutdown = true
+	sessions := make([]*Session, 0, len(srv.sessions))
+	for _, s := range srv.sessions {
+		sessions = append(sessions, s)
+	}
+	var drained chan struct{}
+	if len(srv.sessions) > 0 {
+		if srv.drained == nil {
+			srv.drained = make(chan struct{})
+		}
+		drained = srv.drained
+	}
+	srv.mu.Unlock()
+	for _, s := range sessions {
+		s.Close()
+	}
+	if drained == nil {
+		return nil
+	}
+	select {
+	case <-drained:
+		return nil
+	case <-ctx.Done():
+		for _, s := range sessions {
+			s.terminate("forced close")
+		}
+		return ctx.Err()
+	}
+}

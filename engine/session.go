@@ -1,0 +1,412 @@
+package engine
+
+import (
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/zap"
+)
+
+// ErrClosed is returned by Send on a session that is closing or closed.
+var ErrClosed = errors.New("engine: session is closed")
+
+// ErrSlowClient is returned by Send when the session's queue of unsent data
+// exceeded its limit: the client stopped reading, and the session is closed
+// rather than allowed to grow without bound.
+var ErrSlowClient = errors.New("engine: client is too far behind; session closed")
+
+type sessionState uint8
+
+const (
+	stateOpen    sessionState = iota
+	stateClosing              // Close was called: flush what is queued, then close
+	stateClosed
+)
+
+// pollingCloseTimeout is how long a closing polling session waits for the
+// client's next GET to deliver the close packet (Node's closeTimeout).
+const pollingCloseTimeout = 30 * time.Second
+
+// closeLinger is how long the sid of a polling session closed by the client
+// still answers one GET (with a noop).
+const closeLinger = time.Second
+
+// Session is one Engine.IO client connection, whatever its transport.
+//
+// Concurrency: mu guards every mutable field below it. It is never held
+// while calling the application (OnMessage, OnClose) or doing network I/O.
+// Network writes are done by one goroutine at a time: on polling, the GET
+// handler that takes the queue; on WebSocket, the flusher goroutine started
+// on demand when the queue gets its first packet (it exits once the queue is
+// empty). The WebSocket reader goroutine is the only reader.
+type Session struct {
+	id       string
+	protocol int
+	b64      bool   // the client wants binary data as base64 text
+	jsonp    string // JSONP callback index when polling over JSONP ("" otherwise)
+	isJSONP  bool
+	server   *Server
+	opts     *settings
+	req      *http.Request
+	log      *zap.Logger
+
+	mu          sync.Mutex
+	delivered   sync.Cond // signalled when a delivery ends; L is &mu
+	state       sessionState
+	closeReason string
+	transport   string
+	queue       []packet
+	queuedBytes int64
+
+	// polling
+	pollActive bool          // a GET is being served (parked or writing)
+	pollWake   chan struct{} // closed to wake the parked GET; nil when none is parked
+	posting    bool          // a POST is being served
+	closeTimer *time.Timer   // a closing polling session waiting for its next GET
+	lingering  bool          // closed by the client, kept in the server's map a moment
+
+	// websocket
+	ws       *websocket.Conn
+	flushing bool // a flusher goroutine owns writes to ws
+
+	// upgrade
+	upgrading    bool
+	upgraded     bool
+	probed       bool // the probe was answered: polling GETs get a noop
+	probeWS      *websocket.Conn
+	upgradeTimer *time.Timer
+
+	// heartbeat: timers are recreated, never Reset, and each callback checks
+	// its sequence number so one that fired while mu was held knows it is stale.
+	pingTimer     *time.Timer
+	pingSeq       uint32
+	pongTimer     *time.Timer
+	pongSeq       uint32
+	pongRefreshed bool
+
+	// application callbacks and their delivery state
+	onMessage     func(Message)
+	onClose       func(reason string)
+	delivering    bool // a goroutine is inside onMessage
+	closeNotified bool // onClose was called, or is being called
+}
+
+// ID is the session id. It is a secret (it authorizes polling requests):
+// never log it above debug level.
+func (s *Session) ID() string { return s.id }
+
+// Protocol is the Engine.IO protocol revision, 3 or 4.
+func (s *Session) Protocol() int { return s.protocol }
+
+// Transport is the current transport, "polling" or "websocket".
+func (s *Session) Transport() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.transport
+}
+
+// Request is a copy of the handshake request without its body, safe to keep
+// for the life of the session. Its context is not the request's: it carries
+// no values and is never cancelled.
+func (s *Session) Request() *http.Request { return s.req }
+
+// OnMessage sets the message handler. Set it inside the connection
+// callback: it is then in place before the first message arrives. Messages
+// of one session are delivered in order and never concurrently.
+func (s *Session) OnMessage(fn func(Message)) {
+	s.mu.Lock()
+	s.onMessage = fn
+	s.mu.Unlock()
+}
+
+// OnClose sets the function called once when the session ends, with Node's
+// reason: "transport close", "transport error", "ping timeout",
+// "parse error" or "forced close". It never runs concurrently with the
+// message handler, and no message is delivered after it.
+func (s *Session) OnClose(fn func(reason string)) {
+	s.mu.Lock()
+	s.onClose = fn
+	s.mu.Unlock()
+}
+
+// Send queues a message. It never blocks on the network; m.Data must not
+// change afterwards.
+func (s *Session) Send(m Message) error {
+	return s.enqueue(messagePacket(m))
+}
+
+// SendPrepared queues a prepared message, whose framing is shared with the
+// other receivers.
+func (s *Session) SendPrepared(pm *PreparedMessage) error {
+	p := messagePacket(pm.msg)
+	p.prepared = pm
+	return s.enqueue(p)
+}
+
+// Close flushes what is queued, tells the client, and ends the session with
+// reason "forced close". It is idempotent and does not wait.
+func (s *Session) Close() {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return
+	}
+	s.state = stateClosing
+	if s.transport == transportWebSocket {
+		s.startFlushLocked()
+		s.mu.Unlock()
+		return
+	}
+	if s.pollWake != nil {
+		s.wakePollLocked()
+	} else {
+		// Node's "shouldClose": the close packet rides on the next GET.
+		s.closeTimer = time.AfterFunc(pollingCloseTimeout, func() { s.terminate("forced close") })
+	}
+	s.mu.Unlock()
+}
+
+// maxQueued is how many bytes of unsent messages a session may hold before
+// the client is considered gone: generous, so only a client that stopped
+// reading reaches it.
+func (s *Session) maxQueued() int64 { return max(16*s.opts.MaxPayload, 1<<20) }
+
+func (s *Session) enqueue(p packet) error {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.queue = append(s.queue, p)
+	s.queuedBytes += int64(len(p.data))
+	if s.queuedBytes > s.maxQueued() {
+		s.mu.Unlock()
+		// terminate may wait briefly to send a close frame; Send must not.
+		go s.terminate("transport error")
+		return ErrSlowClient
+	}
+	s.flushLocked()
+	s.mu.Unlock()
+	return nil
+}
+
+// enqueueLocked queues a control packet (ping, pong) with mu held.
+func (s *Session) enqueueLocked(p packet) {
+	s.queue = append(s.queue, p)
+	s.flushLocked()
+}
+
+// takeQueueLocked hands the queued packets to the writer.
+func (s *Session) takeQueueLocked() []packet {
+	q := s.queue
+	s.queue = nil
+	s.queuedBytes = 0
+	return q
+}
+
+// flushLocked gets the queue moving on the current transport.
+func (s *Session) flushLocked() {
+	if s.transport == transportWebSocket {
+		s.startFlushLocked()
+	} else {
+		s.wakePollLocked()
+	}
+}
+
+// handlePacket acts on one packet from the client, in arrival order. It is
+// called by the POST handler or the WebSocket reader, without mu held.
+func (s *Session) handlePacket(p packet) {
+	s.mu.Lock()
+	if s.state == stateClosed {
+		s.mu.Unlock()
+		return
+	}
+	if p.typ == packetClose {
+		// The client is leaving (polling clients send it; WebSocket ones
+		// close the socket, but treat it the same).
+		s.mu.Unlock()
+		s.terminate("transport close")
+		return
+	}
+	if s.state != stateOpen {
+		s.mu.Unlock() // Node ignores packets once the session is closing
+		return
+	}
+	if s.protocol == 4 && s.pongTimer != nil && !s.pongRefreshed && p.typ != packetPong {
+		// Any packet proves the client is alive while we wait for its
+		// pong; Node extends the deadline once per ping.
+		s.pongRefreshed = true
+		s.armPongTimeoutLocked(s.opts.PingTimeout)
+	}
+	switch p.typ {
+	case packetPing:
+		if s.protocol == 4 {
+			s.mu.Unlock()
+			s.log.Debug("engine: client sent a ping on protocol 4 (invalid heartbeat direction)", zap.String("sid", s.id))
+			s.terminate("transport error")
+			return
+		}
+		s.armPongTimeoutLocked(s.opts.PingInterval + s.opts.PingTimeout)
+		s.enqueueLocked(packet{typ: packetPong})
+		s.mu.Unlock()
+	case packetPong:
+		if s.protocol == 3 {
+			s.mu.Unlock()
+			s.terminate("transport error")
+			return
+		}
+		s.stopPongTimeoutLocked()
+		s.armPingLocked()
+		s.mu.Unlock()
+	case packetMessage:
+		s.mu.Unlock()
+		s.deliver(Message{Data: p.data, Binary: p.binary})
+	default: // open, upgrade and noop mean nothing here
+		s.mu.Unlock()
+	}
+}
+
+// deliver calls the message handler, one message at a time per session.
+func (s *Session) deliver(m Message) {
+	s.mu.Lock()
+	for s.delivering {
+		s.delivered.Wait()
+	}
+	if s.state == stateClosed || s.onMessage == nil {
+		s.mu.Unlock()
+		return
+	}
+	s.delivering = true
+	fn := s.onMessage
+	s.mu.Unlock()
+
+	fn(m)
+
+	s.mu.Lock()
+	s.delivering = false
+	notify := s.state == stateClosed && !s.closeNotified
+	if notify {
+		s.closeNotified = true
+	}
+	onClose, reason := s.onClose, s.closeReason
+	s.delivered.Broadcast()
+	s.mu.Unlock()
+	if notify && onClose != nil {
+		onClose(reason)
+	}
+}
+
+// terminate ends the session at once (idempotent): timers stop, connections
+// close, a parked GET is answered, and OnClose runs (here, or after the
+// message being delivered, if any).
+func (s *Session) terminate(reason string) {
+	s.mu.Lock()
+	if s.state == stateClosed {
+		s.mu.Unlock()
+		return
+	}
+	s.state = stateClosed
+	s.closeReason = reason
+	s.stopTimersLocked()
+	s.queue, s.queuedBytes = nil, 0
+	s.wakePollLocked()
+	ws, probe := s.ws, s.probeWS
+	linger := reason == "transport close" && s.transport == transportPolling && !s.pollActive
+	s.lingering = linger
+	notify := !s.delivering
+	if notify {
+		s.closeNotified = true
+	}
+	onClose := s.onClose
+	s.mu.Unlock()
+
+	s.log.Debug("engine: session closed", zap.String("sid", s.id), zap.String("reason", reason))
+	if linger {
+		// The client said goodbye over POST while its GET may still be on
+		// the way (the two race on separate connections): keep the sid
+		// answerable a moment so that GET ends with a noop, not a 400.
+		time.AfterFunc(closeLinger, func() { s.server.remove(s) })
+	} else {
+		s.server.remove(s)
+	}
+	if ws != nil {
+		closeWebSocket(ws)
+	}
+	if probe != nil {
+		closeWebSocket(probe)
+	}
+	if notify && onClose != nil {
+		onClose(reason)
+	}
+}
+
+func (s *Session) stopTimersLocked() {
+	for _, t := range []*time.Timer{s.pingTimer, s.pongTimer, s.closeTimer, s.upgradeTimer} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	s.pingSeq++
+	s.pongSeq++
+	s.pingTimer, s.pongTimer, s.closeTimer, s.upgradeTimer = nil, nil, nil, nil
+}
+
+// startHeartbeatLocked starts the heartbeat when the handshake is sent: in
+// protocol 4 the server pings, in protocol 3 it waits for the client's pings.
+func (s *Session) startHeartbeatLocked() {
+	if s.protocol == 3 {
+		s.armPongTimeoutLocked(s.opts.PingInterval + s.opts.PingTimeout)
+		return
+	}
+	s.armPingLocked()
+}
+
+func (s *Session) armPingLocked() {
+	if s.pingTimer != nil {
+		s.pingTimer.Stop()
+	}
+	s.pingSeq++
+	seq := s.pingSeq
+	s.pingTimer = time.AfterFunc(s.opts.PingInterval, func() { s.ping(seq) })
+}
+
+func (s *Session) ping(seq uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if seq != s.pingSeq || s.state != stateOpen {
+		return
+	}
+	s.pingTimer = nil
+	s.pongRefreshed = false
+	s.enqueueLocked(packet{typ: packetPing})
+	s.armPongTimeoutLocked(s.opts.PingTimeout)
+}
+
+// armPongTimeoutLocked (re)starts the deadline for the client's next sign
+// of life: its pong (protocol 4) or its ping (protocol 3).
+func (s *Session) armPongTimeoutLocked(d time.Duration) {
+	if s.pongTimer != nil {
+		s.pongTimer.Stop()
+	}
+	s.pongSeq++
+	seq := s.pongSeq
+	s.pongTimer = time.AfterFunc(d, func() {
+		s.mu.Lock()
+		stale := seq != s.pongSeq
+		s.mu.Unlock()
+		if !stale {
+			s.terminate("ping timeout")
+		}
+	})
+}
+
+func (s *Session) stopPongTimeoutLocked() {
+	if s.pongTimer != nil {
+		s.pongTimer.Stop()
+		s.pongTimer = nil
+	}
+	s.pongSeq++
+}

@@ -1,0 +1,247 @@
+package engine
+
+import (
+	"errors"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/zap"
+)
+
+// WebSocket transport. Each connection has one reader goroutine (readWS, or
+// probe during an upgrade), owned by the connection: it ends when the
+// connection closes. Writes go through a flusher goroutine that exists only
+// while the session has queued packets, so an idle connection costs one
+// goroutine, a small read buffer and no write buffer (writes borrow one from
+// a pool).
+
+// compressThreshold is the smallest message per-message deflate compresses,
+// as in Node.
+const compressThreshold = 1024
+
+// closeGrace bounds how long closing a WebSocket waits to send its close frame.
+const closeGrace = time.Second
+
+// writeTimeout bounds one batch of writes to a client; a client that does
+// not read for that long is gone.
+func (s *Session) writeTimeout() time.Duration {
+	return s.opts.PingInterval + s.opts.PingTimeout
+}
+
+// startFlushLocked starts the flusher unless one is running.
+func (s *Session) startFlushLocked() {
+	if s.flushing || s.ws == nil {
+		return
+	}
+	s.flushing = true
+	go s.flushWS()
+}
+
+// flushWS writes the queue to the WebSocket until it is empty, then exits.
+// When the session is closing it ends with a close frame.
+func (s *Session) flushWS() {
+	for {
+		s.mu.Lock()
+		if s.state == stateClosed {
+			s.flushing = false
+			s.mu.Unlock()
+			return
+		}
+		conn := s.ws
+		pkts := s.takeQueueLocked()
+		if len(pkts) == 0 {
+			closing := s.state == stateClosing
+			if !closing {
+				s.flushing = false
+			}
+			s.mu.Unlock()
+			if closing {
+				s.terminate("forced close") // sends the close frame
+			}
+			return
+		}
+		s.mu.Unlock()
+
+		conn.SetWriteDeadline(time.Now().Add(s.writeTimeout()))
+		for _, p := range pkts {
+			if err := s.writeWS(conn, p); err != nil {
+				s.log.Debug("engine: websocket write failed", zap.String("sid", s.id), zap.Error(err))
+				s.mu.Lock()
+				s.flushing = false
+				s.mu.Unlock()
+				s.terminate("transport error")
+				return
+			}
+		}
+	}
+}
+
+// writeWS writes one packet as one WebSocket message.
+func (s *Session) writeWS(conn *websocket.Conn, p packet) error {
+	if s.opts.PerMessageDeflate {
+		conn.EnableWriteCompression(len(p.data) >= compressThreshold)
+	}
+	if p.prepared != nil && !s.b64 {
+		if pm := p.prepared.websocketFrame(s.protocol); pm != nil {
+			return conn.WritePreparedMessage(pm)
+		}
+	}
+	return writePacketWS(conn, s.protocol, p, s.b64)
+}
+
+// writePacketWS encodes p straight into the connection's pooled write buffer.
+func writePacketWS(conn *websocket.Conn, protocol int, p packet, b64 bool) error {
+	kind := websocket.TextMessage
+	if p.binary && !b64 {
+		kind = websocket.BinaryMessage
+	}
+	w, err := conn.NextWriter(kind)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !p.binary:
+		w.Write([]byte{p.typ})
+		w.Write(p.data)
+	case b64 && protocol == 3:
+		w.Write(appendPacketV3(nil, p))
+	case b64:
+		w.Write(appendPacketV4(nil, p))
+	case protocol == 3:
+		w.Write([]byte{p.typ - '0'})
+		w.Write(p.data)
+	default:
+		w.Write(p.data)
+	}
+	return w.Close()
+}
+
+// decodeWS decodes one WebSocket message into a packet.
+func decodeWS(protocol int, kind int, data []byte) (packet, error) {
+	if kind == websocket.BinaryMessage {
+		if protocol == 3 {
+			return decodePacketV3Binary(data)
+		}
+		return packet{typ: packetMessage, binary: true, data: data}, nil
+	}
+	if protocol == 3 {
+		return decodePacketV3Text(data)
+	}
+	return decodePacketV4(data)
+}
+
+// readWS is the reader of a session's WebSocket, until it closes.
+func (s *Session) readWS(conn *websocket.Conn) {
+	for {
+		kind, data, err := conn.ReadMessage()
+		if err != nil {
+			s.terminate(readErrorReason(err))
+			return
+		}
+		p, err := decodeWS(s.protocol, kind, data)
+		if err != nil {
+			s.log.Debug("engine: malformed websocket message", zap.String("sid", s.id), zap.Error(err))
+			s.terminate("parse error")
+			return
+		}
+		s.handlePacket(p)
+	}
+}
+
+// readErrorReason maps a read error to Node's close reason: the peer going
+// away is a "transport close", a protocol violation (such as a message over
+// the size limit) a "transport error".
+func readErrorReason(err error) string {
+	if errors.Is(err, websocket.ErrReadLimit) {
+		return "transport error"
+	}
+	return "transport close"
+}
+
+// closeWebSocket sends a close frame (best effort, bounded) and closes.
+func closeWebSocket(conn *websocket.Conn) {
+	conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(closeGrace))
+	conn.Close()
+}
+
+// probe reads a WebSocket opened to upgrade a polling session: it answers
+// "2probe" with "3probe", and on "5" makes the WebSocket the session's
+// transport and goes on reading it. Anything else, or the upgrade timeout,
+// drops the WebSocket and leaves the session on polling.
+func (s *Session) probe(conn *websocket.Conn) {
+	for {
+		kind, data, err := conn.ReadMessage()
+		if err != nil {
+			s.abortUpgrade(conn)
+			return
+		}
+		p, err := decodeWS(s.protocol, kind, data)
+		switch {
+		case err == nil && p.typ == packetPing && string(p.data) == "probe":
+			conn.SetWriteDeadline(time.Now().Add(s.writeTimeout()))
+			if err := writePacketWS(conn, s.protocol, packet{typ: packetPong, data: []byte("probe")}, false); err != nil {
+				s.abortUpgrade(conn)
+				return
+			}
+			s.mu.Lock()
+			if s.probeWS == conn {
+				// The client now pauses polling; a noop ends its pending GET.
+				s.probed = true
+				s.wakePollLocked()
+			}
+			s.mu.Unlock()
+		case err == nil && p.typ == packetUpgrade:
+			if !s.completeUpgrade(conn) {
+				closeWebSocket(conn)
+				return
+			}
+			s.readWS(conn)
+			return
+		default:
+			s.abortUpgrade(conn)
+			return
+		}
+	}
+}
+
+// completeUpgrade switches the session to conn.
+func (s *Session) completeUpgrade(conn *websocket.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.probeWS != conn || s.state == stateClosed {
+		return false
+	}
+	if s.upgradeTimer != nil {
+		s.upgradeTimer.Stop()
+		s.upgradeTimer = nil
+	}
+	s.probeWS = nil
+	s.upgrading, s.probed, s.upgraded = false, false, true
+	s.transport = transportWebSocket
+	s.ws = conn
+	s.wakePollLocked() // a GET still parked gets a noop
+	if s.closeTimer != nil {
+		s.closeTimer.Stop() // the flusher closes the WebSocket instead
+		s.closeTimer = nil
+	}
+	if len(s.queue) > 0 || s.state == stateClosing {
+		s.startFlushLocked()
+	}
+	s.log.Debug("engine: upgraded to websocket", zap.String("sid", s.id))
+	return true
+}
+
+// abortUpgrade drops conn, an upgrade that did not complete.
+func (s *Session) abortUpgrade(conn *websocket.Conn) {
+	s.mu.Lock()
+	if s.probeWS == conn {
+		s.probeWS = nil
+		s.upgrading, s.probed = false, false
+		if s.upgradeTimer != nil {
+			s.upgradeTimer.Stop()
+			s.upgradeTimer = nil
+		}
+	}
+	s.mu.Unlock()
+	closeWebSocket(conn)
+}
