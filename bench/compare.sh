@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Runs every benchmark scenario against this Caddy module and against the
+# Node Socket.IO reference (bench/node/server.js), in the same run, and
+# prints each figure with its ratio to Node's (medians over the runs).
+#
+#   bench/compare.sh                 # full sizes, 3 runs, EIO 4 and 3
+#   bench/compare.sh --quick         # tiny sizes, 1 run: a smoke test of the whole pipeline
+#   bench/compare.sh --runs 5 --eio 4 --servers "node caddy" --scenarios "echo fanout"
+#   bench/compare.sh --profile       # also save Caddy CPU/heap profiles (pprof) per phase
+#
+# Each server starts fresh for every phase, pinned to CPU 0 with `taskset -c
+# 0`; the load generator runs on CPU 1. Both servers use a 10 s ping interval
+# (Node's default is 25 s) so a conns phase holds its connections through a
+# heartbeat round in 12 s rather than 27 s; nothing else differs from the
+# defaults. Results go to bench/results/<time>/ (results.jsonl, table.md,
+# server logs, profiles).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+runs=3 quick=0 profile=0
+eios="4 3"
+servers="node caddy"
+scenarios="conns echo fanout handshake polling"
+out=""
+ping_interval_ms=10000
+while (($#)); do
+  case $1 in
+  --quick) quick=1 runs=1 ;;
+  --runs) runs=$2; shift ;;
+  --eio) eios=$2; shift ;;
+  --servers) servers=$2; shift ;;
+  --scenarios) scenarios=$2; shift ;;
+  --out) out=$2; shift ;;
+  --profile) profile=1 ;;
+  -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+  *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+out=${out:-bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$out"
+tmp=$(mktemp -d)
+server_pid=""
+cleanup() {
+  if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# The servers and the load generator hold up to ~19,000 sockets each.
+ulimit -n "$(ulimit -Hn)"
+
+echo "== building ./caddy-build and bench/loadgen"
+go build -o "$tmp/caddy" ./caddy-build
+go build -o "$tmp/loadgen" ./bench/loadgen
+
+if [[ " $servers " == *" caddy "* ]] && ! "$tmp/caddy" list-modules 2>/dev/null | grep -qx 'http.handlers.socketio'; then
+  echo "compare.sh: this build of ./caddy-build has no http.handlers.socketio module yet; measuring node only" >&2
+  servers=${servers//caddy/}
+fi
+
+node_bin=$(command -v node)
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "cpus: $(nproc) ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
+  echo "memory: $(free -h | awk '/^Mem:/ {print $2}')"
+  echo "kernel: $(uname -r)"
+  echo "go: $(go version | cut -d' ' -f3)"
+  echo "node: $($node_bin --version), socket.io $(node -p 'require("./node_modules/socket.io/package.json").version'), engine.io $(node -p 'require("./node_modules/engine.io/package.json").version')"
+  echo "open files hard limit: $(ulimit -Hn)"
+} | tee "$out/machine.txt"
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_port() { # port pid log
+  for _ in $(seq 1 150); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    if ! kill -0 "$2" 2>/dev/null; then
+      echo "compare.sh: the server exited before listening; its log ($3):" >&2
+      tail -20 "$3" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "compare.sh: nothing listens on 127.0.0.1:$1 after 15 s; log $3" >&2
+  return 1
+}
+
+# start_server <node|caddy> <log>: sets server_pid, server_url, admin_port.
+start_server() {
+  local port
+  port=$(free_port)
+  server_url="http://127.0.0.1:$port/socket.io/"
+  case $1 in
+  node)
+    PORT=$port PING_INTERVAL=$ping_interval_ms NODE_PATH="$root/node_modules" \
+      taskset -c 0 "$node_bin" bench/node/server.js >"$2" 2>&1 &
+    ;;
+  caddy)
+    admin_port=$(free_port)
+    cat >"$tmp/Caddyfile" <<CADDY
+{
+	admin 127.0.0.1:$admin_port
+	auto_https off
+	persist_config off
+	log {
+		level WARN
+	}
+}
+
+http://127.0.0.1:$port {
+	socketio {
+		allow_eio3
+		ping_interval $((ping_interval_ms / 1000))s
+		namespace / {
+			relay
+			join {query.room}
+		}
+	}
+}
+CADDY
+    cp "$tmp/Caddyfile" "$out/Caddyfile"
+    taskset -c 0 "$tmp/caddy" run --config "$tmp/Caddyfile" --adapter caddyfile >"$2" 2>&1 &
+    ;;
+  esac
+  server_pid=$!
+  wait_port "$port" "$server_pid" "$2"
+}
+
+stop_server() {
+  kill "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+}
+
+# Sizes from issue 5, or tiny ones for --quick. One phase per line:
+# <name> <loadgen flags>
+phases() {
+  local s
+  for s in $scenarios; do
+    if ((quick)); then
+      case $s in
+      conns) echo "conns-200 -scenario conns -n 200 -hold 1s" ;;
+      echo) echo "echo -scenario echo -c 5 -d 1s" ;;
+      fanout)
+        echo "fanout -scenario fanout -n 50 -d 1s"
+        echo "fanout-idle -scenario fanout -n 50 -d 1s -idle-polling"
+        ;;
+      handshake) echo "handshake -scenario handshake -c 5 -d 1s" ;;
+      polling) echo "polling -scenario polling -c 5 -d 1s" ;;
+      esac
+    else
+      case $s in
+      conns)
+        echo "conns-10000 -scenario conns -n 10000"
+        echo "conns-19000 -scenario conns -n 19000"
+        ;;
+      echo) echo "echo -scenario echo -c 50 -d 10s" ;;
+      fanout)
+        echo "fanout -scenario fanout -n 1000 -d 10s"
+        echo "fanout-idle -scenario fanout -n 1000 -d 10s -idle-polling"
+        ;;
+      handshake) echo "handshake -scenario handshake -c 50 -d 10s" ;;
+      polling) echo "polling -scenario polling -c 50 -d 10s" ;;
+      *) echo "compare.sh: unknown scenario $s" >&2; exit 2 ;;
+      esac
+    fi
+  done
+}
+
+results="$out/results.jsonl"
+failures=0
+for run in $(seq 1 "$runs"); do
+  while read -r name flags; do
+    for eio in $eios; do
+      for server in $servers; do
+        log="$out/$server-$name-eio$eio-run$run.log"
+        echo "== run $run/$runs: $name EIO$eio on $server"
+        start_server "$server" "$log"
+        if ((profile)) && [[ $server == caddy ]]; then
+          case $name in
+          conns-*) # heap at the end of the hold (ramp at 2000/s, then 12 s)
+            n=${name#conns-}
+            (sleep $((n / 2000 + 10)) && curl -s -o "$out/heap-$name-eio$eio-run$run.pprof" \
+              "http://127.0.0.1:$admin_port/debug/pprof/heap") &
+            ;;
+          *)
+            (sleep 1.5 && curl -s -o "$out/cpu-$name-eio$eio-run$run.pprof" \
+              "http://127.0.0.1:$admin_port/debug/pprof/profile?seconds=8") &
+            ;;
+          esac
+        fi
+        # shellcheck disable=SC2086 # flags are words on purpose
+        if ! taskset -c 1 "$tmp/loadgen" -url "$server_url" -eio "$eio" -pid "$server_pid" \
+          -label "$server" $flags >>"$results" 2>>"$out/loadgen.log"; then
+          echo "compare.sh: loadgen failed for $name EIO$eio on $server; see $out/loadgen.log" >&2
+          failures=$((failures + 1))
+        fi
+        tail -n1 "$results" | cut -c1-240
+        wait_jobs=$(jobs -pr | grep -vx "$server_pid" || true)
+        stop_server
+        for j in $wait_jobs; do wait "$j" 2>/dev/null || true; done
+      done
+    done
+  done < <(phases)
+done
+
+echo
+echo "== medians of $runs run(s); ratios are to node (below 1: this server spends less)"
+"$tmp/loadgen" table "$results" | tee "$out/table.md"
+echo "results: $out"
+exit $((failures > 0))
