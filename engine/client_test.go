@@ -33,15 +33,15 @@ type clientSaw struct {
 // can go silent (to play a dead server). It echoes every message, and obeys
 // "push", "freeze" and "close".
 type echoServer struct {
-	srv    *Server
-	http   *httptest.Server
-	proxy  *silentProxy
+	srv   *Server
+	http  *httptest.Server
+	proxy *silentProxy
 	// frozen, once closed, makes the proxy go silent.
 	frozen     chan struct{}
 	freezeOnce sync.Once
-	closed chan string // OnClose reasons
-	mu     sync.Mutex
-	got    []Message
+	closed     chan string // OnClose reasons
+	mu         sync.Mutex
+	got        []Message
 }
 
 func newEchoServer(t *testing.T, o Options) *echoServer {
