@@ -26,26 +26,26 @@ func TestEncodePinsWireStrings(t *testing.T) {
 		text        string
 		attachments int
 	}{
-		{"connect to main namespace (v5)", Packet{Type: Connect, Namespace: "/", Data: []byte(`{"sid":"abc"}`)}, `0{"sid":"abc"}`, 0},
-		{"connect to main namespace (v4)", Packet{Type: Connect, Namespace: "/"}, `0`, 0},
-		{"connect to custom namespace (v4)", Packet{Type: Connect, Namespace: "/admin"}, `0/admin,`, 0},
-		{"connect with auth", Packet{Type: Connect, Namespace: "/admin", Data: []byte(`{"token":"x"}`)}, `0/admin,{"token":"x"}`, 0},
-		{"disconnect", Packet{Type: Disconnect, Namespace: "/"}, `1`, 0},
-		{"disconnect from namespace", Packet{Type: Disconnect, Namespace: "/admin"}, `1/admin,`, 0},
-		{"event", Packet{Type: Event, Namespace: "/", EventName: "ev", Args: mustArgs(t, 1)}, `2["ev",1]`, 0},
-		{"event without args", Packet{Type: Event, Namespace: "/", EventName: "ev"}, `2["ev"]`, 0},
-		{"event with ack id", Packet{Type: Event, Namespace: "/", EventName: "ev", HasID: true, ID: 12, Args: mustArgs(t, "a")}, `212["ev","a"]`, 0},
-		{"event in namespace with ack", Packet{Type: Event, Namespace: "/chat", EventName: "ev", HasID: true, ID: 0, Args: mustArgs(t, map[string]any{"a": []any{true, nil}})}, `2/chat,0["ev",{"a":[true,null]}]`, 0},
-		{"ack", Packet{Type: Ack, Namespace: "/", HasID: true, ID: 1, Args: mustArgs(t, "x", 2.5)}, `31["x",2.5]`, 0},
-		{"ack without args", Packet{Type: Ack, Namespace: "/", HasID: true, ID: 7}, `37[]`, 0},
-		{"connect error (v5)", Packet{Type: ConnectError, Namespace: "/random", Data: []byte(`{"message":"Invalid namespace"}`)}, `4/random,{"message":"Invalid namespace"}`, 0},
-		{"error with raw value (v4)", Packet{Type: ConnectError, Namespace: "/", Data: []byte(`"Not authorized"`)}, `4"Not authorized"`, 0},
-		{"binary event", Packet{Type: Event, Namespace: "/", EventName: "ev", Args: mustArgs(t, buf)}, `51-["ev",{"_placeholder":true,"num":0}]`, 1},
-		{"nested binary event in namespace with ack", Packet{Type: Event, Namespace: "/b", EventName: "ev", HasID: true, ID: 3, Args: mustArgs(t, map[string]any{"x": []any{buf, "s"}}, buf)},
+		{"connect to main namespace (v5)", Packet{Type: PacketConnect, Namespace: "/", Data: []byte(`{"sid":"abc"}`)}, `0{"sid":"abc"}`, 0},
+		{"connect to main namespace (v4)", Packet{Type: PacketConnect, Namespace: "/"}, `0`, 0},
+		{"connect to custom namespace (v4)", Packet{Type: PacketConnect, Namespace: "/admin"}, `0/admin,`, 0},
+		{"connect with auth", Packet{Type: PacketConnect, Namespace: "/admin", Data: []byte(`{"token":"x"}`)}, `0/admin,{"token":"x"}`, 0},
+		{"disconnect", Packet{Type: PacketDisconnect, Namespace: "/"}, `1`, 0},
+		{"disconnect from namespace", Packet{Type: PacketDisconnect, Namespace: "/admin"}, `1/admin,`, 0},
+		{"event", Packet{Type: PacketEvent, Namespace: "/", EventName: "ev", Args: mustArgs(t, 1)}, `2["ev",1]`, 0},
+		{"event without args", Packet{Type: PacketEvent, Namespace: "/", EventName: "ev"}, `2["ev"]`, 0},
+		{"event with ack id", Packet{Type: PacketEvent, Namespace: "/", EventName: "ev", HasID: true, ID: 12, Args: mustArgs(t, "a")}, `212["ev","a"]`, 0},
+		{"event in namespace with ack", Packet{Type: PacketEvent, Namespace: "/chat", EventName: "ev", HasID: true, ID: 0, Args: mustArgs(t, map[string]any{"a": []any{true, nil}})}, `2/chat,0["ev",{"a":[true,null]}]`, 0},
+		{"ack", Packet{Type: PacketAck, Namespace: "/", HasID: true, ID: 1, Args: mustArgs(t, "x", 2.5)}, `31["x",2.5]`, 0},
+		{"ack without args", Packet{Type: PacketAck, Namespace: "/", HasID: true, ID: 7}, `37[]`, 0},
+		{"connect error (v5)", Packet{Type: PacketConnectError, Namespace: "/random", Data: []byte(`{"message":"Invalid namespace"}`)}, `4/random,{"message":"Invalid namespace"}`, 0},
+		{"error with raw value (v4)", Packet{Type: PacketConnectError, Namespace: "/", Data: []byte(`"Not authorized"`)}, `4"Not authorized"`, 0},
+		{"binary event", Packet{Type: PacketEvent, Namespace: "/", EventName: "ev", Args: mustArgs(t, buf)}, `51-["ev",{"_placeholder":true,"num":0}]`, 1},
+		{"nested binary event in namespace with ack", Packet{Type: PacketEvent, Namespace: "/b", EventName: "ev", HasID: true, ID: 3, Args: mustArgs(t, map[string]any{"x": []any{buf, "s"}}, buf)},
 			`52-/b,3["ev",{"x":[{"_placeholder":true,"num":0},"s"]},{"_placeholder":true,"num":1}]`, 2},
-		{"binary ack", Packet{Type: Ack, Namespace: "/", HasID: true, ID: 789, Args: mustArgs(t, buf, buf)},
+		{"binary ack", Packet{Type: PacketAck, Namespace: "/", HasID: true, ID: 789, Args: mustArgs(t, buf, buf)},
 			`62-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`, 2},
-		{"strings like JSON.stringify", Packet{Type: Event, Namespace: "/", EventName: "é\"", Args: mustArgs(t, "<b>&\n\x01", 1e21, 1e-7, 0.1, math.Copysign(0, -1))},
+		{"strings like JSON.stringify", Packet{Type: PacketEvent, Namespace: "/", EventName: "é\"", Args: mustArgs(t, "<b>&\n\x01", 1e21, 1e-7, 0.1, math.Copysign(0, -1))},
 			`2["é\"","<b>&\n\u0001",1e+21,1e-7,0.1,0]`, 0},
 	}
 	for _, tc := range tests {
@@ -72,23 +72,23 @@ func TestDecodeAcceptsWhatClientsSend(t *testing.T) {
 		data        string
 		attachments int
 	}{
-		{in: `0`, typ: Connect, nsp: "/", id: -1},
-		{in: `0{"token":"123"}`, typ: Connect, nsp: "/", id: -1, data: `{"token":"123"}`},
-		{in: `0/custom,`, typ: Connect, nsp: "/custom", id: -1},
-		{in: `0/custom`, typ: Connect, nsp: "/custom", id: -1},
-		{in: `0/admin,{"token":"x"}`, typ: Connect, nsp: "/admin", id: -1, data: `{"token":"x"}`},
-		{in: `0/admin?token=x&a=b,`, typ: Connect, nsp: "/admin?token=x&a=b", id: -1},
-		{in: `1`, typ: Disconnect, nsp: "/", id: -1},
-		{in: `1/custom,`, typ: Disconnect, nsp: "/custom", id: -1},
-		{in: `2["ev",1]`, typ: Event, nsp: "/", id: -1, event: "ev", args: []string{`1`}},
-		{in: `2["message",1,"2",{"3":[true]}]`, typ: Event, nsp: "/", id: -1, event: "message", args: []string{`1`, `"2"`, `{"3":[true]}`}},
-		{in: `2456["message-with-ack",1,"2",{"3":[false]}]`, typ: Event, nsp: "/", id: 456, event: "message-with-ack", args: []string{`1`, `"2"`, `{"3":[false]}`}},
-		{in: `2/chat,7["a\"b", [1, "]" ] , {"k":"}{,"} ]`, typ: Event, nsp: "/chat", id: 7, event: `a"b`, args: []string{`[1, "]" ]`, `{"k":"}{,"}`}},
-		{in: `2[42]`, typ: Event, nsp: "/", id: -1, event: "42"},
-		{in: `31["x"]`, typ: Ack, nsp: "/", id: 1, args: []string{`"x"`}},
-		{in: `3/a,0[]`, typ: Ack, nsp: "/a", id: 0},
-		{in: `51-["ev",{"_placeholder":true,"num":0}]`, typ: Event, nsp: "/", id: -1, event: "ev", args: []string{`{"_placeholder":true,"num":0}`}, attachments: 1},
-		{in: `62-/n,789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`, typ: Ack, nsp: "/n", id: 789, args: []string{`{"_placeholder":true,"num":0}`, `{"_placeholder":true,"num":1}`}, attachments: 2},
+		{in: `0`, typ: PacketConnect, nsp: "/", id: -1},
+		{in: `0{"token":"123"}`, typ: PacketConnect, nsp: "/", id: -1, data: `{"token":"123"}`},
+		{in: `0/custom,`, typ: PacketConnect, nsp: "/custom", id: -1},
+		{in: `0/custom`, typ: PacketConnect, nsp: "/custom", id: -1},
+		{in: `0/admin,{"token":"x"}`, typ: PacketConnect, nsp: "/admin", id: -1, data: `{"token":"x"}`},
+		{in: `0/admin?token=x&a=b,`, typ: PacketConnect, nsp: "/admin?token=x&a=b", id: -1},
+		{in: `1`, typ: PacketDisconnect, nsp: "/", id: -1},
+		{in: `1/custom,`, typ: PacketDisconnect, nsp: "/custom", id: -1},
+		{in: `2["ev",1]`, typ: PacketEvent, nsp: "/", id: -1, event: "ev", args: []string{`1`}},
+		{in: `2["message",1,"2",{"3":[true]}]`, typ: PacketEvent, nsp: "/", id: -1, event: "message", args: []string{`1`, `"2"`, `{"3":[true]}`}},
+		{in: `2456["message-with-ack",1,"2",{"3":[false]}]`, typ: PacketEvent, nsp: "/", id: 456, event: "message-with-ack", args: []string{`1`, `"2"`, `{"3":[false]}`}},
+		{in: `2/chat,7["a\"b", [1, "]" ] , {"k":"}{,"} ]`, typ: PacketEvent, nsp: "/chat", id: 7, event: `a"b`, args: []string{`[1, "]" ]`, `{"k":"}{,"}`}},
+		{in: `2[42]`, typ: PacketEvent, nsp: "/", id: -1, event: "42"},
+		{in: `31["x"]`, typ: PacketAck, nsp: "/", id: 1, args: []string{`"x"`}},
+		{in: `3/a,0[]`, typ: PacketAck, nsp: "/a", id: 0},
+		{in: `51-["ev",{"_placeholder":true,"num":0}]`, typ: PacketEvent, nsp: "/", id: -1, event: "ev", args: []string{`{"_placeholder":true,"num":0}`}, attachments: 1},
+		{in: `62-/n,789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`, typ: PacketAck, nsp: "/n", id: 789, args: []string{`{"_placeholder":true,"num":0}`, `{"_placeholder":true,"num":1}`}, attachments: 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
@@ -167,7 +167,7 @@ func TestDecoderReassemblesAttachments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Type != Event || p.EventName != "message" || !p.HasID || p.ID != 789 {
+	if p.Type != PacketEvent || p.EventName != "message" || !p.HasID || p.ID != 789 {
 		t.Fatalf("got %+v", p)
 	}
 	if b, ok := p.Args.Bytes(0); !ok || !bytes.Equal(b, []byte{1, 2, 3}) {
@@ -182,7 +182,7 @@ func TestDecoderReassemblesAttachments(t *testing.T) {
 		t.Errorf("arg 1 as value: %v %v", v, err)
 	}
 	// Re-encoding the decoded packet gives the same bytes: the relay path.
-	out := Packet{Type: Event, Namespace: "/", EventName: "message-back", Args: p.Args}
+	out := Packet{Type: PacketEvent, Namespace: "/", EventName: "message-back", Args: p.Args}
 	if got := string(encodePacket(&out)); got != `52-["message-back",{"_placeholder":true,"num":0},{"n":{"_placeholder":true,"num":1}}]` {
 		t.Errorf("re-encoded as %s", got)
 	}

@@ -80,7 +80,7 @@ func decodePacket(s []byte, maxAttachments int) (p *Packet, attachments int, err
 	}
 	p = &Packet{Type: PacketType(s[0] - '0'), Namespace: "/"}
 	i := 1
-	if p.Type == BinaryEvent || p.Type == BinaryAck {
+	if p.Type == PacketBinaryEvent || p.Type == PacketBinaryAck {
 		start := i
 		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
 			i++
@@ -97,10 +97,10 @@ func decodePacket(s []byte, maxAttachments int) (p *Packet, attachments int, err
 		}
 		attachments = n
 		i++
-		if p.Type == BinaryEvent {
-			p.Type = Event
+		if p.Type == PacketBinaryEvent {
+			p.Type = PacketEvent
 		} else {
-			p.Type = Ack
+			p.Type = PacketAck
 		}
 	}
 	if i < len(s) && s[i] == '/' {
@@ -136,12 +136,12 @@ func decodePacket(s []byte, maxAttachments int) (p *Packet, attachments int, err
 func setPayload(p *Packet, payload []byte) error {
 	if len(payload) == 0 {
 		switch p.Type {
-		case Connect, Disconnect:
+		case PacketConnect, PacketDisconnect:
 			return nil
 		}
 		return fmt.Errorf("invalid payload: a %s packet needs one", p.Type)
 	}
-	if p.Type == Disconnect {
+	if p.Type == PacketDisconnect {
 		return errors.New("invalid payload: a DISCONNECT packet carries none")
 	}
 	if !json.Valid(payload) {
@@ -149,22 +149,22 @@ func setPayload(p *Packet, payload []byte) error {
 	}
 	first := firstByte(payload)
 	switch p.Type {
-	case Connect:
+	case PacketConnect:
 		if first != '{' {
 			return errors.New("invalid payload: the CONNECT payload must be an object")
 		}
 		p.Data = payload
-	case ConnectError:
+	case PacketConnectError:
 		if first != '{' && first != '"' {
 			return errors.New("invalid payload: the CONNECT_ERROR payload must be an object or a string")
 		}
 		p.Data = payload
-	case Event, Ack:
+	case PacketEvent, PacketAck:
 		if first != '[' {
 			return fmt.Errorf("invalid payload: the %s payload must be an array", p.Type)
 		}
 		elems := splitArray(payload)
-		if p.Type == Ack {
+		if p.Type == PacketAck {
 			p.Args.JSON = elems
 			return nil
 		}

@@ -12,12 +12,12 @@ import "strconv"
 // same, so one encoding serves every client of a broadcast.
 func appendPacket(buf []byte, p *Packet) []byte {
 	t := p.Type
-	binary := len(p.Args.Attachments) > 0 && (t == Event || t == Ack)
+	binary := len(p.Args.Attachments) > 0 && (t == PacketEvent || t == PacketAck)
 	if binary {
-		if t == Event {
-			t = BinaryEvent
+		if t == PacketEvent {
+			t = PacketBinaryEvent
 		} else {
-			t = BinaryAck
+			t = PacketBinaryAck
 		}
 	}
 	buf = append(buf, '0'+byte(t))
@@ -33,7 +33,7 @@ func appendPacket(buf []byte, p *Packet) []byte {
 		buf = strconv.AppendUint(buf, p.ID, 10)
 	}
 	switch p.Type {
-	case Event:
+	case PacketEvent:
 		buf = append(buf, '[')
 		buf = appendString(buf, p.EventName)
 		for _, a := range p.Args.JSON {
@@ -41,7 +41,7 @@ func appendPacket(buf []byte, p *Packet) []byte {
 			buf = append(buf, a...)
 		}
 		buf = append(buf, ']')
-	case Ack:
+	case PacketAck:
 		buf = append(buf, '[')
 		for i, a := range p.Args.JSON {
 			if i > 0 {
@@ -50,7 +50,7 @@ func appendPacket(buf []byte, p *Packet) []byte {
 			buf = append(buf, a...)
 		}
 		buf = append(buf, ']')
-	case Connect, ConnectError:
+	case PacketConnect, PacketConnectError:
 		buf = append(buf, p.Data...)
 	}
 	return buf

@@ -19,41 +19,40 @@ type PacketType byte
 // The packet types of the protocol. ConnectError is called ERROR in
 // protocol revision 4 (socket.io-client 2.x); the number is the same.
 const (
-	Connect      PacketType = 0
-	Disconnect   PacketType = 1
-	Event        PacketType = 2
-	Ack          PacketType = 3
-	ConnectError PacketType = 4
-	BinaryEvent  PacketType = 5
-	BinaryAck    PacketType = 6
+	PacketConnect      PacketType = 0
+	PacketDisconnect   PacketType = 1
+	PacketEvent        PacketType = 2
+	PacketAck          PacketType = 3
+	PacketConnectError PacketType = 4
+	PacketBinaryEvent  PacketType = 5
+	PacketBinaryAck    PacketType = 6
 )
 
 func (t PacketType) String() string {
 	switch t {
-	case Connect:
+	case PacketConnect:
 		return "CONNECT"
-	case Disconnect:
+	case PacketDisconnect:
 		return "DISCONNECT"
-	case Event:
+	case PacketEvent:
 		return "EVENT"
-	case Ack:
+	case PacketAck:
 		return "ACK"
-	case ConnectError:
+	case PacketConnectError:
 		return "CONNECT_ERROR"
-	case BinaryEvent:
+	case PacketBinaryEvent:
 		return "BINARY_EVENT"
-	case BinaryAck:
+	case PacketBinaryAck:
 		return "BINARY_ACK"
 	}
 	return "PacketType(" + strconv.Itoa(int(t)) + ")"
 }
 
 // Packet is one Socket.IO packet as an object, before encoding or after
-// decoding. Like socket.io-parser, decoding turns BINARY_EVENT into Event
-// and BINARY_ACK into Ack once the attachments are in, and encoding picks
+// decoding. Like socket.io-parser, decoding turns BINARY_EVENT into PacketEvent
+// and BINARY_ACK into PacketAck once the attachments are in, and encoding picks
 // the binary type again when Args carry attachments: code above the codec
-// (adapters included) only sees Connect, Disconnect, Event, Ack and
-// ConnectError.
+// (adapters included) only sees the five other types.
 type Packet struct {
 	Type      PacketType
 	Namespace string // "/" for the main namespace

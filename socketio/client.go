@@ -1,0 +1,285 @@
+package socketio
+
+import (
+	"encoding/json"
+	"errors"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/caddy-socketio/caddy-socketio/engine"
+	"go.uber.org/zap"
+)
+
+// client is one Engine.IO session seen from Socket.IO: it decodes the
+// session's messages, routes packets to the socket of their namespace,
+// and keeps the parts of each outgoing packet together.
+type client struct {
+	server   *Server
+	session  *engine.Session
+	protocol int    // Socket.IO revision: 5 over Engine.IO 4, 4 over Engine.IO 3
+	address  string // for log lines; the session id is secret
+
+	// dec is used by the session's message handler only, which the engine
+	// never calls concurrently.
+	dec decoder
+
+	// writeMu keeps the text part of a packet and its attachments
+	// contiguous in the session's queue when several goroutines emit to
+	// the same client.
+	writeMu sync.Mutex
+
+	// mu guards sockets, closed and connectTimer.
+	mu           sync.Mutex
+	sockets      map[string]*Socket // by namespace name
+	closed       bool
+	connectTimer *time.Timer
+}
+
+func newClient(srv *Server, sess *engine.Session) *client {
+	c := &client{server: srv, session: sess, protocol: 5, sockets: make(map[string]*Socket, 1)}
+	if sess.Protocol() == 3 {
+		c.protocol = 4
+	}
+	if r := sess.Request(); r != nil {
+		c.address = r.RemoteAddr
+	}
+	return c
+}
+
+// start wires the client to its session; called in the engine's
+// connection callback, before any message can arrive.
+func (c *client) start() {
+	c.session.OnMessage(c.onMessage)
+	c.session.OnClose(c.onClose)
+	c.mu.Lock()
+	// Node's connectTimeout: a session that joins no namespace in time is
+	// closed, so that bare Engine.IO sessions do not pile up.
+	c.connectTimer = time.AfterFunc(c.server.connectTimeout, c.onConnectTimeout)
+	c.mu.Unlock()
+	if c.protocol == 4 {
+		// socket.io-client 2.x never sends CONNECT for "/": the server
+		// connects it implicitly.
+		c.connect("/", nil)
+	}
+}
+
+func (c *client) onConnectTimeout() {
+	c.mu.Lock()
+	idle := len(c.sockets) == 0 && !c.closed
+	c.mu.Unlock()
+	if idle {
+		c.server.logger.Debug("closing a connection that joined no namespace within the connect timeout",
+			zap.String("remote", c.address), zap.Duration("connect_timeout", c.server.connectTimeout))
+		c.session.Close()
+	}
+}
+
+// onMessage is the session's message handler.
+func (c *client) onMessage(m engine.Message) {
+	p, err := c.dec.add(m.Data, m.Binary)
+	if err != nil {
+		if errors.Is(err, errIncomplete) {
+			return
+		}
+		c.protocolError("invalid packet", err)
+		return
+	}
+	c.onPacket(p)
+}
+
+// protocolError closes the connection of a client that broke the
+// protocol, like Node's client.onerror: only this client is affected.
+func (c *client) protocolError(msg string, err error) {
+	c.server.logger.Info("socketio: closing a client connection: "+msg,
+		zap.String("remote", c.address), zap.Error(err))
+	c.session.Close()
+}
+
+func (c *client) onPacket(p *Packet) {
+	name, auth := p.Namespace, json.RawMessage(p.Data)
+	if c.protocol == 4 && p.Type == PacketConnect {
+		// Revision 4 puts the query option in the namespace,
+		// "/admin?token=x"; Node turns it into the auth object.
+		var err error
+		if name, auth, err = splitNamespaceQuery(p.Namespace); err != nil {
+			c.protocolError("invalid namespace", err)
+			return
+		}
+	}
+	c.mu.Lock()
+	s := c.sockets[name]
+	c.mu.Unlock()
+	switch {
+	case s == nil && p.Type == PacketConnect:
+		c.connect(name, auth)
+	case s != nil && p.Type != PacketConnect && p.Type != PacketConnectError:
+		s.onPacket(p)
+	default:
+		c.protocolError("packet in an invalid state", errors.New(p.Type.String()+" for namespace "+name))
+	}
+}
+
+// splitNamespaceQuery parses a revision 4 namespace with its query string.
+func splitNamespaceQuery(nsp string) (string, json.RawMessage, error) {
+	u, err := url.Parse(nsp)
+	if err != nil {
+		return "", nil, err
+	}
+	if u.RawQuery == "" {
+		return u.Path, nil, nil
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return "", nil, err
+	}
+	fields := make(map[string]string, len(q))
+	for k, v := range q {
+		fields[k] = v[len(v)-1] // the last value wins, as in Object.fromEntries
+	}
+	auth, err := json.Marshal(fields)
+	return u.Path, auth, err
+}
+
+// connect handles a CONNECT packet: unknown namespace, middlewares, then
+// the socket.
+func (c *client) connect(name string, auth json.RawMessage) {
+	nsp := c.server.namespace(name)
+	if nsp == nil {
+		_ = c.write(&Packet{Type: PacketConnectError, Namespace: name, Data: []byte(`{"message":"Invalid namespace"}`)})
+		return
+	}
+	s := newSocket(nsp, c, newHandshake(c.session.Request(), auth, time.Now()))
+	if err := nsp.runMiddlewares(s); err != nil {
+		_ = c.write(&Packet{Type: PacketConnectError, Namespace: name, Data: c.connectErrorData(err)})
+		s.onClose("middleware error")
+		return
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.sockets[name] = s
+	if c.connectTimer != nil {
+		c.connectTimer.Stop()
+		c.connectTimer = nil
+	}
+	c.mu.Unlock()
+	nsp.add(s)
+	s.onConnect()
+	if ce := c.server.logger.Check(zap.DebugLevel, "socket connected"); ce != nil {
+		ce.Write(zap.String("namespace", name), zap.String("socket", s.id), zap.String("remote", c.address))
+	}
+	nsp.connected(s)
+}
+
+// connectErrorData is the CONNECT_ERROR payload for a middleware error:
+// {"message":..,"data":..} in revision 5; in revision 4 the data alone, or
+// the message when there is no data, as Node sends them.
+func (c *client) connectErrorData(err error) []byte {
+	msg, data := err.Error(), any(nil)
+	var ce *ConnectError
+	if errors.As(err, &ce) {
+		msg, data = ce.Message, ce.Data
+	}
+	if c.protocol == 4 {
+		if data == nil {
+			data = msg
+		}
+		if b, err := appendValue(nil, data, new([][]byte)); err == nil {
+			return b
+		}
+		return appendString(nil, msg)
+	}
+	out := append([]byte(`{"message":`), appendString(nil, msg)...)
+	if data != nil {
+		if b, err := appendValue(nil, data, new([][]byte)); err == nil {
+			out = append(append(out, `,"data":`...), b...)
+		}
+	}
+	return append(out, '}')
+}
+
+// write encodes p and queues its messages.
+func (c *client) write(p *Packet) error {
+	text := encodePacket(p)
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if err := c.session.Send(engine.Message{Data: text}); err != nil {
+		return err
+	}
+	for _, att := range p.Args.Attachments {
+		if err := c.session.Send(engine.Message{Data: att, Binary: true}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writePrepared queues the messages of a broadcast, shared with the other
+// receivers. volatile is accepted for Node's API; the engine queues every
+// message (see the package report on volatile delivery).
+func (c *client) writePrepared(msgs []*engine.PreparedMessage, volatile bool) {
+	_ = volatile
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	for _, m := range msgs {
+		if c.session.SendPrepared(m) != nil {
+			return
+		}
+	}
+}
+
+// remove forgets a disconnected socket.
+func (c *client) remove(s *Socket) {
+	c.mu.Lock()
+	if c.sockets[s.nsp.name] == s {
+		delete(c.sockets, s.nsp.name)
+	}
+	c.mu.Unlock()
+}
+
+func (c *client) connectedSockets() []*Socket {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*Socket, 0, len(c.sockets))
+	for _, s := range c.sockets {
+		out = append(out, s)
+	}
+	return out
+}
+
+// disconnectAll is Socket.Disconnect(true): every namespace is
+// disconnected (the client is told), then the connection is closed.
+func (c *client) disconnectAll() {
+	for _, s := range c.connectedSockets() {
+		s.Disconnect(false)
+	}
+	c.session.Close()
+}
+
+// closeWithReason disconnects every socket with reason and closes the
+// session (server shutdown).
+func (c *client) closeWithReason(reason string) {
+	for _, s := range c.connectedSockets() {
+		s.onClose(reason)
+	}
+	c.session.Close()
+}
+
+// onClose is the session's close handler: every socket disconnects with
+// the engine's reason.
+func (c *client) onClose(reason string) {
+	c.mu.Lock()
+	c.closed = true
+	if c.connectTimer != nil {
+		c.connectTimer.Stop()
+		c.connectTimer = nil
+	}
+	c.mu.Unlock()
+	for _, s := range c.connectedSockets() {
+		s.onClose(reason)
+	}
+	c.server.removeClient(c)
+}

@@ -1,0 +1,238 @@
+package socketio
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+)
+
+// Namespace is a communication channel multiplexed over the clients'
+// connections, like a Node namespace: "/" always exists, others are
+// created by Server.Of. Its methods are safe for concurrent use.
+type Namespace struct {
+	name    string
+	server  *Server
+	adapter Adapter
+	ackIDs  atomic.Uint64 // ack ids of server emits, shared by all its sockets as in Node
+
+	// mu guards the fields below. Lock order: the adapter's lock, then
+	// this one; the adapter is never called with mu held.
+	mu                 sync.RWMutex
+	sockets            map[string]*Socket // connected sockets by id
+	middlewares        []func(*Socket) error
+	connectionHandlers []func(*Socket)
+	serverSideHandlers []func(*Event)
+	relayAll           bool
+	relayEvents        map[string]struct{}
+}
+
+func newNamespace(srv *Server, name string) *Namespace {
+	n := &Namespace{name: name, server: srv, sockets: make(map[string]*Socket)}
+	factory := srv.opts.Adapter
+	if factory == nil {
+		factory = NewMemoryAdapter
+	}
+	n.adapter = factory(n)
+	return n
+}
+
+// Name is the namespace's name, such as "/" or "/admin".
+func (n *Namespace) Name() string { return n.name }
+
+// Server is the server the namespace belongs to.
+func (n *Namespace) Server() *Server { return n.server }
+
+// Adapter is the namespace's adapter.
+func (n *Namespace) Adapter() Adapter { return n.adapter }
+
+// Use adds a middleware that runs, in order, for each socket connecting
+// to the namespace, before OnConnection. It may join rooms and read the
+// handshake. Returning an error refuses the connection: a *ConnectError
+// sends its Message and Data to the client, any other error its text.
+func (n *Namespace) Use(fn func(*Socket) error) {
+	n.mu.Lock()
+	n.middlewares = append(n.middlewares, fn)
+	n.mu.Unlock()
+}
+
+// OnConnection adds a handler called with each socket once it is connected
+// (the client has its CONNECT answer).
+func (n *Namespace) OnConnection(fn func(*Socket)) {
+	n.mu.Lock()
+	n.connectionHandlers = append(n.connectionHandlers, fn)
+	n.mu.Unlock()
+}
+
+// OnServerSideEmit adds a handler for events another server emitted with
+// ServerSideEmit (through a cluster adapter). Its Socket is nil.
+func (n *Namespace) OnServerSideEmit(fn func(*Event)) {
+	n.mu.Lock()
+	n.serverSideHandlers = append(n.serverSideHandlers, fn)
+	n.mu.Unlock()
+}
+
+// ServerSideEmit sends an event to the same namespace on the other servers
+// of the cluster.
+func (n *Namespace) ServerSideEmit(ctx context.Context, event string, args ...any) error {
+	a, err := NewArgs(args...)
+	if err != nil {
+		return err
+	}
+	return n.adapter.ServerSideEmit(ctx, &Packet{Type: PacketEvent, Namespace: n.name, EventName: event, Args: a})
+}
+
+// DeliverServerSideEmit hands an event received from another server to the
+// OnServerSideEmit handlers. Cluster adapters call it.
+func (n *Namespace) DeliverServerSideEmit(event string, args Args) {
+	n.mu.RLock()
+	handlers := n.serverSideHandlers
+	n.mu.RUnlock()
+	e := &Event{Name: event, Args: args}
+	for _, h := range handlers {
+		h(e)
+	}
+}
+
+// Relay makes the namespace forward events from clients, for use without
+// code: an event is emitted to the other sockets sharing a room with the
+// sender (its own id room aside), or to the whole namespace when the sender
+// joined no other room; a client that asked for an acknowledgement gets
+// one, without arguments, once the event is relayed. With no events named,
+// every event is relayed; calls add up.
+func (n *Namespace) Relay(events ...string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(events) == 0 {
+		n.relayAll = true
+		return
+	}
+	if n.relayEvents == nil {
+		n.relayEvents = make(map[string]struct{})
+	}
+	for _, e := range events {
+		n.relayEvents[e] = struct{}{}
+	}
+}
+
+func (n *Namespace) relayFor(event string) bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	if n.relayAll {
+		return true
+	}
+	_, ok := n.relayEvents[event]
+	return ok
+}
+
+// relay forwards e as Relay describes; the arguments go on as they came,
+// without being decoded.
+func (n *Namespace) relay(e *Event) {
+	s := e.socket
+	rooms := s.Rooms()
+	targets := rooms[:0:0]
+	for _, r := range rooms {
+		if r != s.id {
+			targets = append(targets, r)
+		}
+	}
+	_ = n.adapter.Broadcast(&Packet{Type: PacketEvent, Namespace: n.name, EventName: e.Name, Args: e.Args},
+		&BroadcastOptions{Rooms: targets, Except: []string{s.id}})
+	if e.WantsAck() {
+		_ = e.Ack()
+	}
+}
+
+// To starts a broadcast to the sockets in rooms.
+func (n *Namespace) To(rooms ...string) *BroadcastOperator {
+	return (&BroadcastOperator{nsp: n}).To(rooms...)
+}
+
+// In is To.
+func (n *Namespace) In(rooms ...string) *BroadcastOperator { return n.To(rooms...) }
+
+// Except starts a broadcast to the sockets in none of rooms.
+func (n *Namespace) Except(rooms ...string) *BroadcastOperator {
+	return (&BroadcastOperator{nsp: n}).Except(rooms...)
+}
+
+// Volatile starts a broadcast that skips clients not ready to receive it.
+func (n *Namespace) Volatile() *BroadcastOperator { return (&BroadcastOperator{nsp: n}).Volatile() }
+
+// Local starts a broadcast to this server's sockets only.
+func (n *Namespace) Local() *BroadcastOperator { return (&BroadcastOperator{nsp: n}).Local() }
+
+// Emit sends an event to every socket of the namespace.
+func (n *Namespace) Emit(event string, args ...any) error {
+	return (&BroadcastOperator{nsp: n}).Emit(event, args...)
+}
+
+// EmitWithAck sends an event to every socket of the namespace and collects
+// their acknowledgements until all have answered or ctx ends.
+func (n *Namespace) EmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
+	return (&BroadcastOperator{nsp: n}).EmitWithAck(ctx, event, args...)
+}
+
+// FetchSockets describes every socket of the namespace.
+func (n *Namespace) FetchSockets(ctx context.Context) ([]RemoteSocket, error) {
+	return (&BroadcastOperator{nsp: n}).FetchSockets(ctx)
+}
+
+// DisconnectSockets disconnects every socket of the namespace.
+func (n *Namespace) DisconnectSockets(ctx context.Context, close bool) error {
+	return (&BroadcastOperator{nsp: n}).DisconnectSockets(ctx, close)
+}
+
+// Sockets lists the sockets connected to this namespace on this server.
+func (n *Namespace) Sockets() []*Socket {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	out := make([]*Socket, 0, len(n.sockets))
+	for _, s := range n.sockets {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Socket returns the local socket with id, or nil.
+func (n *Namespace) Socket(id string) *Socket {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.sockets[id]
+}
+
+func (n *Namespace) nextAckID() uint64 { return n.ackIDs.Add(1) - 1 }
+
+// runMiddlewares runs the middlewares in order, stopping at the first
+// error.
+func (n *Namespace) runMiddlewares(s *Socket) error {
+	n.mu.RLock()
+	fns := n.middlewares
+	n.mu.RUnlock()
+	for _, fn := range fns {
+		if err := fn(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (n *Namespace) add(s *Socket) {
+	n.mu.Lock()
+	n.sockets[s.id] = s
+	n.mu.Unlock()
+}
+
+func (n *Namespace) remove(s *Socket) {
+	n.mu.Lock()
+	delete(n.sockets, s.id)
+	n.mu.Unlock()
+}
+
+func (n *Namespace) connected(s *Socket) {
+	n.mu.RLock()
+	handlers := n.connectionHandlers
+	n.mu.RUnlock()
+	for _, h := range handlers {
+		h(s)
+	}
+}

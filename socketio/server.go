@@ -1,0 +1,142 @@
+package socketio
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddy-socketio/caddy-socketio/engine"
+	"go.uber.org/zap"
+)
+
+// Options configures a Server.
+type Options struct {
+	// ConnectTimeout closes a connection that joined no namespace in time
+	// (Node's connectTimeout). 45 s when zero.
+	ConnectTimeout time.Duration
+	// Logger receives the server's logs; nothing is logged when nil.
+	Logger *zap.Logger
+	// Adapter makes each namespace's adapter; NewMemoryAdapter when nil.
+	Adapter AdapterFactory
+}
+
+// Server is a Socket.IO server on top of an Engine.IO server. Serve HTTP
+// with the engine server (or this server's ServeHTTP, the same thing).
+type Server struct {
+	engine         *engine.Server
+	opts           Options
+	logger         *zap.Logger
+	connectTimeout time.Duration
+
+	// mu guards namespaces, clients and shuttingDown.
+	mu           sync.RWMutex
+	namespaces   map[string]*Namespace
+	clients      map[*client]struct{}
+	shuttingDown bool
+}
+
+// NewServer makes a Socket.IO server of eng, taking over its connection
+// callback. The main namespace "/" exists from the start.
+func NewServer(eng *engine.Server, opts Options) *Server {
+	srv := &Server{
+		engine:         eng,
+		opts:           opts,
+		logger:         opts.Logger,
+		connectTimeout: opts.ConnectTimeout,
+		namespaces:     make(map[string]*Namespace),
+		clients:        make(map[*client]struct{}),
+	}
+	if srv.logger == nil {
+		srv.logger = zap.NewNop()
+	}
+	if srv.connectTimeout <= 0 {
+		srv.connectTimeout = 45 * time.Second
+	}
+	srv.Of("/")
+	eng.OnConnection(srv.onConnection)
+	return srv
+}
+
+// ServeHTTP hands the request to the Engine.IO server.
+func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	srv.engine.ServeHTTP(w, r)
+}
+
+// Engine is the underlying Engine.IO server.
+func (srv *Server) Engine() *engine.Server { return srv.engine }
+
+// Of returns the namespace called name, creating it if needed; a name
+// without a leading slash gets one, as in Node. Clients can only connect
+// to namespaces created this way ("Invalid namespace" otherwise).
+func (srv *Server) Of(name string) *Namespace {
+	if !strings.HasPrefix(name, "/") {
+		name = "/" + name
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if n := srv.namespaces[name]; n != nil {
+		return n
+	}
+	n := newNamespace(srv, name)
+	srv.namespaces[name] = n
+	return n
+}
+
+func (srv *Server) namespace(name string) *Namespace {
+	srv.mu.RLock()
+	defer srv.mu.RUnlock()
+	return srv.namespaces[name]
+}
+
+// Emit sends an event to every socket of the main namespace.
+func (srv *Server) Emit(event string, args ...any) error { return srv.Of("/").Emit(event, args...) }
+
+// To starts a broadcast to rooms of the main namespace.
+func (srv *Server) To(rooms ...string) *BroadcastOperator { return srv.Of("/").To(rooms...) }
+
+func (srv *Server) onConnection(sess *engine.Session) {
+	c := newClient(srv, sess)
+	srv.mu.Lock()
+	if srv.shuttingDown {
+		srv.mu.Unlock()
+		sess.Close()
+		return
+	}
+	srv.clients[c] = struct{}{}
+	srv.mu.Unlock()
+	c.start()
+}
+
+func (srv *Server) removeClient(c *client) {
+	srv.mu.Lock()
+	delete(srv.clients, c)
+	srv.mu.Unlock()
+}
+
+// Shutdown disconnects every socket with reason "server shutting down",
+// shuts the Engine.IO server down (the clients are told), and closes the
+// adapters. It waits for the connections to end until ctx does.
+func (srv *Server) Shutdown(ctx context.Context) error {
+	srv.mu.Lock()
+	srv.shuttingDown = true
+	clients := make([]*client, 0, len(srv.clients))
+	for c := range srv.clients {
+		clients = append(clients, c)
+	}
+	namespaces := make([]*Namespace, 0, len(srv.namespaces))
+	for _, n := range srv.namespaces {
+		namespaces = append(namespaces, n)
+	}
+	srv.mu.Unlock()
+	for _, c := range clients {
+		c.closeWithReason("server shutting down")
+	}
+	err := srv.engine.Shutdown(ctx)
+	for _, n := range namespaces {
+		err = errors.Join(err, n.adapter.Close())
+	}
+	return err
+}

@@ -1,0 +1,342 @@
+package socketio
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"go.uber.org/zap"
+)
+
+// Socket is one client's connection to one namespace. Its methods are safe
+// for concurrent use. Handlers (On, OnDisconnect) run on the connection's
+// read loop, one at a time and in the order the packets came: a handler
+// that blocks delays that client's next packets. In particular, call
+// EmitWithAck for the same client from another goroutine, since its answer
+// comes through that loop.
+type Socket struct {
+	id        string
+	nsp       *Namespace
+	client    *client
+	handshake Handshake
+
+	// mu guards the fields below. Lock order: the adapter's lock, the
+	// namespace's, then this one; nothing is called with mu held.
+	mu              sync.Mutex
+	connected       bool
+	closing         bool // onClose has started
+	closed          bool // disconnected, after having been connected or not
+	handlers        map[string]func(*Event)
+	anyHandlers     []func(*Event)
+	acks            map[uint64]func(Args, error)
+	onDisconnecting []func(reason string)
+	onDisconnect    []func(reason string)
+	data            any
+}
+
+func newSocket(nsp *Namespace, c *client, h Handshake) *Socket {
+	return &Socket{id: newSocketID(), nsp: nsp, client: c, handshake: h}
+}
+
+// ID is the socket's public id (20 characters), also the name of a room
+// holding only this socket. Note that socket.io-client 2.x computes its own
+// socket.id from the Engine.IO session id, which this server keeps secret:
+// for those clients the two ids differ.
+func (s *Socket) ID() string { return s.id }
+
+// Namespace is the namespace the socket is connected to.
+func (s *Socket) Namespace() *Namespace { return s.nsp }
+
+// Handshake describes the connection.
+func (s *Socket) Handshake() Handshake { return s.handshake }
+
+// Protocol is the Socket.IO protocol revision of the client: 5 for
+// socket.io-client 3.x and 4.x, 4 for 2.x.
+func (s *Socket) Protocol() int { return s.client.protocol }
+
+// Data and SetData hold an application value, like socket.data in Node.
+func (s *Socket) Data() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.data
+}
+
+// SetData stores an application value on the socket.
+func (s *Socket) SetData(v any) {
+	s.mu.Lock()
+	s.data = v
+	s.mu.Unlock()
+}
+
+// Connected tells whether the socket is still connected.
+func (s *Socket) Connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connected
+}
+
+// On sets the handler of a client event, replacing any previous one.
+func (s *Socket) On(event string, handler func(*Event)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.handlers == nil {
+		s.handlers = make(map[string]func(*Event))
+	}
+	s.handlers[event] = handler
+}
+
+// OnAny adds a handler called for every client event, before the event's
+// own handler.
+func (s *Socket) OnAny(handler func(*Event)) {
+	s.mu.Lock()
+	s.anyHandlers = append(s.anyHandlers, handler)
+	s.mu.Unlock()
+}
+
+// OnDisconnecting adds a handler called when the socket is about to
+// disconnect, while it is still in its rooms.
+func (s *Socket) OnDisconnecting(handler func(reason string)) {
+	s.mu.Lock()
+	s.onDisconnecting = append(s.onDisconnecting, handler)
+	s.mu.Unlock()
+}
+
+// OnDisconnect adds a handler called once the socket has disconnected,
+// with Node's reason: "client namespace disconnect", "server namespace
+// disconnect", "transport close", "ping timeout", "forced close",
+// "server shutting down", ...
+func (s *Socket) OnDisconnect(handler func(reason string)) {
+	s.mu.Lock()
+	s.onDisconnect = append(s.onDisconnect, handler)
+	s.mu.Unlock()
+}
+
+// Emit sends an event to the client. Arguments are encoded as NewArgs does
+// ([]byte as binary attachments, an Args spliced in as it is). When the
+// last argument is a func(Args, error), it is the acknowledgement callback,
+// as in Node: it runs with the client's answer, or with ErrDisconnected.
+func (s *Socket) Emit(event string, args ...any) error {
+	if reservedEvent(event) {
+		return fmt.Errorf("socketio: %q is a reserved event name; pick another", event)
+	}
+	var callback func(Args, error)
+	if n := len(args); n > 0 {
+		if cb, ok := args[n-1].(func(Args, error)); ok {
+			callback, args = cb, args[:n-1]
+		}
+	}
+	a, err := NewArgs(args...)
+	if err != nil {
+		return err
+	}
+	p := &Packet{Type: PacketEvent, EventName: event, Args: a}
+	if callback != nil {
+		p.ID, p.HasID = s.nsp.nextAckID(), true
+		if !s.registerAck(p.ID, callback) {
+			return ErrDisconnected
+		}
+	}
+	return s.packet(p)
+}
+
+// EmitWithAck sends an event and waits for the client's acknowledgement,
+// until ctx ends (use context.WithTimeout for Node's socket.timeout()).
+func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
+	type answer struct {
+		args Args
+		err  error
+	}
+	ch := make(chan answer, 1)
+	args = append(args[:len(args):len(args)], func(a Args, err error) { ch <- answer{a, err} })
+	if err := s.Emit(event, args...); err != nil {
+		return Args{}, err
+	}
+	select {
+	case r := <-ch:
+		return r.args, r.err
+	case <-ctx.Done():
+		return Args{}, fmt.Errorf("socketio: no acknowledgement of %q from socket %s: %w", event, s.id, ctx.Err())
+	}
+}
+
+// registerAck keeps fn for the client's ACK of id; false when the socket
+// is already disconnected.
+func (s *Socket) registerAck(id uint64, fn func(Args, error)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	if s.acks == nil {
+		s.acks = make(map[uint64]func(Args, error))
+	}
+	s.acks[id] = fn
+	return true
+}
+
+// packet sends p in the socket's namespace.
+func (s *Socket) packet(p *Packet) error {
+	p.Namespace = s.nsp.name
+	return s.client.write(p)
+}
+
+// Join puts the socket in rooms. It does nothing once the socket is
+// disconnected.
+func (s *Socket) Join(rooms ...string) {
+	if s.isClosed() || len(rooms) == 0 {
+		return
+	}
+	s.nsp.adapter.AddAll(s.id, rooms...)
+	if s.isClosed() {
+		// onClose ran meanwhile and may have cleaned up before AddAll.
+		s.nsp.adapter.DelAll(s.id)
+	}
+}
+
+// isClosed tells whether the socket is disconnecting or disconnected.
+// Before it is connected (in a middleware) it is not closed: it can join
+// rooms already.
+func (s *Socket) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed || s.closing
+}
+
+// Leave takes the socket out of room.
+func (s *Socket) Leave(room string) {
+	s.nsp.adapter.Del(s.id, room)
+}
+
+// Rooms lists the rooms the socket is in, its own id room included.
+func (s *Socket) Rooms() []string {
+	return s.nsp.adapter.SocketRooms(s.id)
+}
+
+// To starts a broadcast from this socket: to rooms, never to itself.
+func (s *Socket) To(rooms ...string) *BroadcastOperator {
+	return s.Broadcast().To(rooms...)
+}
+
+// Except starts a broadcast from this socket to every socket of the
+// namespace except itself and those in rooms.
+func (s *Socket) Except(rooms ...string) *BroadcastOperator {
+	return s.Broadcast().Except(rooms...)
+}
+
+// Broadcast starts a broadcast to every other socket of the namespace.
+func (s *Socket) Broadcast() *BroadcastOperator {
+	return &BroadcastOperator{nsp: s.nsp, except: []string{s.id}}
+}
+
+// Disconnect disconnects the socket from its namespace; with close, it
+// closes the whole connection, disconnecting the client's other namespaces
+// too.
+func (s *Socket) Disconnect(close bool) {
+	if !s.Connected() {
+		return
+	}
+	if close {
+		s.client.disconnectAll()
+		return
+	}
+	_ = s.packet(&Packet{Type: PacketDisconnect})
+	s.onClose("server namespace disconnect")
+}
+
+// onConnect finishes the connection: own room, CONNECT packet.
+func (s *Socket) onConnect() {
+	s.mu.Lock()
+	s.connected = true
+	s.mu.Unlock()
+	s.nsp.adapter.AddAll(s.id, s.id)
+	p := &Packet{Type: PacketConnect}
+	if s.client.protocol >= 5 {
+		p.Data = append(append([]byte(`{"sid":"`), s.id...), `"}`...)
+	}
+	_ = s.packet(p)
+}
+
+// onPacket handles a packet of the client for this namespace, on the read
+// loop.
+func (s *Socket) onPacket(p *Packet) {
+	switch p.Type {
+	case PacketEvent:
+		s.onEvent(&Event{Name: p.EventName, Args: p.Args, socket: s, id: p.ID, hasID: p.HasID})
+	case PacketAck:
+		s.mu.Lock()
+		fn := s.acks[p.ID]
+		delete(s.acks, p.ID)
+		s.mu.Unlock()
+		if fn != nil {
+			fn(p.Args, nil)
+		} else if ce := s.client.server.logger.Check(zap.DebugLevel, "acknowledgement with an unknown id ignored"); ce != nil {
+			ce.Write(zap.String("socket", s.id), zap.Uint64("id", p.ID))
+		}
+	case PacketDisconnect:
+		s.onClose("client namespace disconnect")
+	}
+}
+
+func (s *Socket) onEvent(e *Event) {
+	s.mu.Lock()
+	if !s.connected {
+		s.mu.Unlock()
+		return
+	}
+	handler := s.handlers[e.Name]
+	anyHandlers := s.anyHandlers
+	s.mu.Unlock()
+	for _, h := range anyHandlers {
+		h(e)
+	}
+	if handler != nil {
+		handler(e)
+	}
+	if r := s.nsp.relayFor(e.Name); r {
+		s.nsp.relay(e)
+	}
+}
+
+// onClose disconnects the socket for reason, once: the disconnecting
+// handlers run while it is still in its rooms, then it leaves them and the
+// disconnect handlers run. Pending acknowledgements fail with
+// ErrDisconnected.
+func (s *Socket) onClose(reason string) {
+	s.mu.Lock()
+	if s.closing || s.closed {
+		s.mu.Unlock()
+		return
+	}
+	if !s.connected {
+		// Refused by a middleware: forget the rooms it may have joined.
+		s.closed = true
+		s.mu.Unlock()
+		s.nsp.adapter.DelAll(s.id)
+		return
+	}
+	s.closing = true
+	disconnecting := s.onDisconnecting
+	s.mu.Unlock()
+	for _, h := range disconnecting {
+		h(reason)
+	}
+	s.nsp.adapter.DelAll(s.id)
+	s.nsp.remove(s)
+	s.client.remove(s)
+	s.mu.Lock()
+	s.connected = false
+	s.closed = true
+	acks := s.acks
+	s.acks = nil
+	disconnect := s.onDisconnect
+	s.mu.Unlock()
+	for _, fn := range acks {
+		fn(Args{}, ErrDisconnected)
+	}
+	if ce := s.client.server.logger.Check(zap.DebugLevel, "socket disconnected"); ce != nil {
+		ce.Write(zap.String("namespace", s.nsp.name), zap.String("socket", s.id), zap.String("reason", reason))
+	}
+	for _, h := range disconnect {
+		h(reason)
+	}
+}
