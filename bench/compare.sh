@@ -151,6 +151,7 @@ phases() {
       fanout)
         echo "fanout -scenario fanout -n 50 -d 1s"
         echo "fanout-idle -scenario fanout -n 50 -d 1s -idle-polling"
+        echo "fanout-stalled -scenario fanout -n 50 -d 1s -stalled-websocket"
         ;;
       handshake) echo "handshake -scenario handshake -c 5 -d 1s" ;;
       polling) echo "polling -scenario polling -c 5 -d 1s" ;;
@@ -165,6 +166,7 @@ phases() {
       fanout)
         echo "fanout -scenario fanout -n 1000 -d 10s"
         echo "fanout-idle -scenario fanout -n 1000 -d 10s -idle-polling"
+        echo "fanout-stalled -scenario fanout -n 1000 -d 10s -stalled-websocket"
         ;;
       handshake) echo "handshake -scenario handshake -c 50 -d 10s" ;;
       polling) echo "polling -scenario polling -c 50 -d 10s" ;;

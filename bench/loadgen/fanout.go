@@ -23,8 +23,13 @@ const (
 // payload.
 func runFanout(ctx context.Context, s *scenario) (result, error) {
 	r := result{Scenario: "fanout", Transport: s.transport, N: s.n}
-	if s.idlePoll {
+	switch {
+	case s.idlePoll && s.stalledWS:
+		r.Variant = "idle-polling+stalled-websocket"
+	case s.idlePoll:
 		r.Variant = "idle-polling"
+	case s.stalledWS:
+		r.Variant = "stalled-websocket"
 	}
 	ns := s.target.namespace
 	hists := make([]histogram, s.n)
@@ -57,12 +62,12 @@ func runFanout(ctx context.Context, s *scenario) (result, error) {
 			delivered.Add(1)
 		})
 	})
-	var sender, idle client
+	var sender, idle, stalled client
 	var closing sync.Once
 	closeAll := func() {
 		closing.Do(func() {
 			stopping.Store(true)
-			for _, c := range append(clients, sender, idle) {
+			for _, c := range append(clients, sender, idle, stalled) {
 				if c != nil {
 					c.close()
 				}
@@ -85,6 +90,14 @@ func runFanout(ctx context.Context, s *scenario) (result, error) {
 		// must queue for it without holding up everyone else.
 		if idle, err = s.target.dial(ctx, "polling", ""); err != nil {
 			return r, fmt.Errorf("fanout idle polling session: %v", err)
+		}
+	}
+	if s.stalledWS {
+		// Connected over WebSocket, then never read: once the socket
+		// buffers fill, every write to it blocks, and must block no one
+		// else.
+		if stalled, err = s.target.dial(ctx, "websocket", ""); err != nil {
+			return r, fmt.Errorf("fanout stalled websocket: %v", err)
 		}
 	}
 	s.logf("fanout: %d receivers connected", opened)

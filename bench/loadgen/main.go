@@ -58,7 +58,7 @@ type options struct {
 	scenario, endpoint, namespace, transport, label, variant, sources string
 	proto, n, c, rate, pid, pad, window                               int
 	duration, hold                                                    time.Duration
-	idlePoll                                                          bool
+	idlePoll, stalledWS                                               bool
 }
 
 func parseFlags(args []string) (options, error) {
@@ -80,6 +80,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.pad, "pad", 0, "extra payload bytes in every event")
 	fs.IntVar(&o.window, "window", 4, "fanout: events in flight before the sender waits for the receivers")
 	fs.BoolVar(&o.idlePoll, "idle-polling", false, "fanout: keep one polling session in the namespace that never polls")
+	fs.BoolVar(&o.stalledWS, "stalled-websocket", false, "fanout: keep one WebSocket client in the namespace that never reads")
 	fs.StringVar(&o.sources, "src", "auto", "client source addresses: auto (127.0.0.2-5 for a loopback server), none, or a list")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -137,6 +138,7 @@ func run(ctx context.Context, args []string) (result, error) {
 		pad:       o.pad,
 		window:    o.window,
 		idlePoll:  o.idlePoll,
+		stalledWS: o.stalledWS,
 		epoch:     time.Now(),
 		progress:  os.Stderr,
 		dialSlots: 128,

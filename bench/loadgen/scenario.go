@@ -22,6 +22,7 @@ type scenario struct {
 	pad       int           // extra payload bytes per event
 	window    int           // fanout: events in flight before the sender waits
 	idlePoll  bool          // fanout: keep one idle polling session in the namespace
+	stalledWS bool          // fanout: keep one WebSocket client that never reads in the namespace
 	epoch     time.Time     // stamps in payloads are microseconds since epoch
 	progress  io.Writer     // human-readable progress (stderr)
 	errs      errorCount

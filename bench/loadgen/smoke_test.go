@@ -70,6 +70,7 @@ func TestEveryScenarioRunsAgainstTheNodeReference(t *testing.T) {
 			{"echo", []string{"-scenario", "echo", "-c", "5"}},
 			{"fanout", []string{"-scenario", "fanout", "-n", "20"}},
 			{"fanout with an idle polling session", []string{"-scenario", "fanout", "-n", "20", "-idle-polling"}},
+			{"fanout with a stalled WebSocket client", []string{"-scenario", "fanout", "-n", "20", "-stalled-websocket"}},
 			{"handshake", []string{"-scenario", "handshake", "-c", "5"}},
 			{"polling", []string{"-scenario", "polling", "-c", "5"}},
 		} {
