@@ -165,7 +165,7 @@ func TestParseStatSumsUserAndSystemTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.ppid != 1 || st.cpu.Seconds() != 3 || st.rss != 3000*int64(os.Getpagesize()) {
+	if st.ppid != 1 || st.cpu.Seconds() != 3 || st.sys.Seconds() != 0.5 || st.rss != 3000*int64(os.Getpagesize()) {
 		t.Fatalf("parsed %+v", st)
 	}
 	if _, err := parseStat([]byte("4242 (node) S 1")); err == nil || !strings.Contains(err.Error(), "fields") {

@@ -13,6 +13,7 @@ import (
 // any server the same way, Node or Caddy.
 type procSample struct {
 	CPU   time.Duration // user + system time consumed so far
+	Sys   time.Duration // the system (kernel) part of CPU
 	RSS   int64         // resident bytes
 	Procs int           // processes summed
 }
@@ -35,6 +36,7 @@ func sampleProcessTree(pid int) (procSample, error) {
 			continue // a child that exited meanwhile
 		}
 		s.CPU += st.cpu
+		s.Sys += st.sys
 		s.RSS += st.rss
 		s.Procs++
 	}
@@ -43,7 +45,8 @@ func sampleProcessTree(pid int) (procSample, error) {
 
 type procStat struct {
 	ppid int
-	cpu  time.Duration
+	cpu  time.Duration // user + system
+	sys  time.Duration
 	rss  int64
 }
 
@@ -71,8 +74,8 @@ func parseStat(b []byte) (procStat, error) {
 	}
 	num := func(i int) int64 { n, _ := strconv.ParseInt(string(f[i]), 10, 64); return n }
 	st.ppid = int(num(1))
-	ticks := num(11) + num(12)
-	st.cpu = time.Duration(ticks) * time.Second / clockTicks
+	st.cpu = time.Duration(num(11)+num(12)) * time.Second / clockTicks
+	st.sys = time.Duration(num(12)) * time.Second / clockTicks
 	st.rss = num(21) * int64(os.Getpagesize())
 	return st, nil
 }

@@ -33,6 +33,7 @@ type result struct {
 	MaxUs int64 `json:"max_us,omitempty"`
 
 	ServerCPUus int64   `json:"server_cpu_us,omitempty"` // CPU the server spent in the measured window
+	ServerSysus int64   `json:"server_sys_us,omitempty"` // the kernel's part of it (syscalls, loopback TCP)
 	CPUusPerOp  float64 `json:"cpu_us_per_op,omitempty"`
 	RSSBefore   int64   `json:"rss_before,omitempty"`
 	RSSAfter    int64   `json:"rss_after,omitempty"`
@@ -76,6 +77,7 @@ func (r *result) measure(before, after *procSample, window time.Duration) {
 		return
 	}
 	r.ServerCPUus = (after.CPU - before.CPU).Microseconds()
+	r.ServerSysus = (after.Sys - before.Sys).Microseconds()
 	if r.Ops > 0 {
 		r.CPUusPerOp = float64(r.ServerCPUus) / float64(r.Ops)
 	}

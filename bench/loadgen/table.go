@@ -29,12 +29,14 @@ var figures = map[string][]figure{
 		{"p50 ack latency (µs)", func(r result) float64 { return float64(r.P50us) }},
 		{"p99 ack latency (µs)", func(r result) float64 { return float64(r.P99us) }},
 		{"server CPU per ack (µs)", func(r result) float64 { return r.CPUusPerOp }},
+		{"  of which kernel (µs)", func(r result) float64 { return perOp(r.ServerSysus, r.Ops) }},
 		{"errors", func(r result) float64 { return float64(r.Errors) }},
 	},
 	"fanout": {
 		{"deliveries/s", func(r result) float64 { return r.OpsPerSec }},
 		{"p99 delivery latency (µs)", func(r result) float64 { return float64(r.P99us) }},
 		{"server CPU per delivery (µs)", func(r result) float64 { return r.CPUusPerOp }},
+		{"  of which kernel (µs)", func(r result) float64 { return perOp(r.ServerSysus, r.Ops) }},
 		{"lost deliveries", func(r result) float64 { return float64(r.Lost) }},
 	},
 	"handshake": {
@@ -49,6 +51,13 @@ var figures = map[string][]figure{
 		{"server CPU per round trip (µs)", func(r result) float64 { return r.CPUusPerOp }},
 		{"errors", func(r result) float64 { return float64(r.Errors) }},
 	},
+}
+
+func perOp(us, ops int64) float64 {
+	if ops == 0 {
+		return 0
+	}
+	return float64(us) / float64(ops)
 }
 
 var scenarioOrder = []string{"conns", "echo", "fanout", "handshake", "polling"}
