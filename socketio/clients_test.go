@@ -129,3 +129,77 @@ func TestClientV4ReconnectsAfterServerRestart(t *testing.T) {
 		})
 	}
 }
+
+func TestClientV2EventsAcksAndBinaryBothWays(t *testing.T) {
+	for _, tc := range transportCases {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := startServer(t, "", engine.Options{}, setupApp)
+			got := runScript(t, "v2.js", "URL="+ts.URL, "SCENARIO=basics", "TRANSPORTS="+tc.transports)
+			expectLines(t, got,
+				`welcome ["hello",1.5,{"k":"v"},{"bin":{"type":"Buffer","data":[255,0]}}]`,
+				`echo-back ["str",42,{"a":{"b":[1,"x",null]}},{"nested":{"buf":{"type":"Buffer","data":[1,2,3]}},"list":[{"type":"Buffer","data":[4]}]}]`,
+				`ack [1,"two",{"type":"Buffer","data":[9]}]`,
+				`answered [42,{"type":"Buffer","data":[7]}]`,
+				`disconnect "io client disconnect"`,
+			)
+			ts.waitSeen("disconnect / client namespace disconnect", 1)
+		})
+	}
+}
+
+func TestClientV2NamespacesQueryAndErrors(t *testing.T) {
+	ts := startServer(t, "", engine.Options{}, setupApp)
+	got := runScript(t, "v2.js", "URL="+ts.URL, "SCENARIO=auth")
+	expectLines(t, got,
+		// Revision 4 receives the middleware's data alone, as Node sends it.
+		`refused {"code":42}`,
+		`admin-welcome [{"token":"secret"}]`,
+		`unknown {"message":"Invalid namespace"}`,
+	)
+	// Every revision 4 connection joins "/" implicitly.
+	ts.waitSeen("connect /", 3)
+	ts.waitSeen("connect /admin", 1)
+}
+
+func TestClientV2DisconnectedByServer(t *testing.T) {
+	ts := startServer(t, "", engine.Options{}, setupApp)
+	got := runScript(t, "v2.js", "URL="+ts.URL, "SCENARIO=kick")
+	expectLines(t, got, `kicked "io server disconnect"`)
+	ts.waitSeen("disconnect / server namespace disconnect", 1)
+}
+
+// One broadcast, encoded once, reaches clients of both protocol revisions
+// over both transports.
+func TestBroadcastReachesV2AndV4ClientsAlike(t *testing.T) {
+	ts := startServer(t, "", engine.Options{}, setupApp)
+	type result struct {
+		name string
+		out  []string
+	}
+	results := make(chan result, 4)
+	scripts := []struct{ name, script, transports string }{
+		{"v4 websocket", "v4.js", "websocket"},
+		{"v4 polling", "v4.js", "polling"},
+		{"v2 websocket", "v2.js", "websocket"},
+		{"v2 polling", "v2.js", "polling"},
+	}
+	for _, sc := range scripts {
+		go func() {
+			res := testpeer.RunNode(t, 30*time.Second, "testdata/"+sc.script, "URL="+ts.URL, "SCENARIO=mixed", "TRANSPORTS="+sc.transports)
+			if res.Err != nil {
+				t.Errorf("%s: %v\n%s\n%s", sc.name, res.Err, res.Stdout, res.Stderr)
+			}
+			results <- result{sc.name, strings.Split(strings.TrimSpace(res.Stdout), "\n")}
+		}()
+	}
+	ts.waitSeen("joined mixed", len(scripts))
+	if err := ts.io.To("mixed").Emit("mixed", "both", []byte{1, 2, 3}, map[string]any{"n": 1}); err != nil {
+		t.Fatal(err)
+	}
+	for range scripts {
+		r := <-results
+		if got, want := strings.Join(r.out, "\n"), `mixed ["both",{"type":"Buffer","data":[1,2,3]},{"n":1}]`; got != want {
+			t.Errorf("%s printed %s, want %s", r.name, got, want)
+		}
+	}
+}

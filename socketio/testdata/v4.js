@@ -131,6 +131,15 @@ const scenarios = {
     out("engine-closed", await engineClosed);
   },
 
+  async mixed() {
+    const s = connect("/");
+    await once(s, "welcome");
+    const got = once(s, "mixed");
+    await new Promise((r) => s.emit("join", "mixed", r));
+    out("mixed", await got);
+    s.disconnect();
+  },
+
   async reconnect() {
     // The Go test restarts the server after the first connection.
     const s = io(URL, { transports, forceNew: true, reconnectionDelay: 100, reconnectionDelayMax: 200 });

@@ -1,0 +1,72 @@
+// Drives socket.io-client 2.x (Socket.IO protocol revision 4 over
+// Engine.IO 3) against the Go server of clients_test.go. Env: URL,
+// SCENARIO, TRANSPORTS. Prints "<name> <json>" lines; exits 0, or 1 with
+// the error on stderr.
+const io = require("socket.io-client-v2");
+
+const URL = process.env.URL;
+const transports = process.env.TRANSPORTS ? process.env.TRANSPORTS.split(",") : undefined;
+const out = (name, value) => console.log(name + " " + JSON.stringify(value));
+const once = (s, ev) => new Promise((resolve) => s.once(ev, (...args) => resolve(args)));
+const connect = (nsp, opts = {}) =>
+  io(URL + nsp, { transports, forceNew: true, reconnection: false, ...opts });
+const withTimeout = (p, ms, what) =>
+  Promise.race([p, new Promise((_, rej) => setTimeout(() => rej(new Error("timeout: " + what)), ms))]);
+
+const scenarios = {
+  async basics() {
+    const s = connect("/");
+    out("welcome", await once(s, "welcome"));
+    s.emit("echo", "str", 42, { a: { b: [1, "x", null] } }, { nested: { buf: Buffer.from([1, 2, 3]) }, list: [Buffer.from([4])] });
+    out("echo-back", await once(s, "echo-back"));
+    out("ack", await new Promise((r) => s.emit("ack-me", 1, "two", Buffer.from([9]), (...a) => r(a))));
+    s.on("question", (n, cb) => cb(n + 1, Buffer.from([7])));
+    s.emit("ask-me");
+    out("answered", await once(s, "answered"));
+    const closed = once(s, "disconnect");
+    s.disconnect();
+    out("disconnect", (await closed)[0]);
+  },
+
+  async auth() {
+    // Revision 4 has no auth payload: the query option travels in the
+    // namespace of the CONNECT packet.
+    const bad = connect("/admin", { query: { token: "wrong" } });
+    out("refused", (await once(bad, "error"))[0]);
+    bad.close();
+    const good = connect("/admin", { query: { token: "secret" } });
+    out("admin-welcome", await once(good, "admin-welcome"));
+    good.close();
+    const unknown = connect("/nope");
+    out("unknown", (await once(unknown, "error"))[0]);
+    unknown.close();
+  },
+
+  async kick() {
+    const s = connect("/");
+    await once(s, "welcome");
+    const closed = once(s, "disconnect");
+    s.emit("kick");
+    out("kicked", (await closed)[0]);
+    s.close();
+  },
+
+  async mixed() {
+    const s = connect("/");
+    await once(s, "welcome");
+    const got = once(s, "mixed");
+    await new Promise((r) => s.emit("join", "mixed", r));
+    out("mixed", await got);
+    s.close();
+  },
+};
+
+const linger = () => new Promise((r) => setTimeout(r, 300));
+
+withTimeout(scenarios[process.env.SCENARIO](), 20000, process.env.SCENARIO).then(
+  () => linger().then(() => process.exit(0)),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  }
+);
