@@ -3,6 +3,7 @@ package socketio
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"sync"
 	"time"
@@ -115,8 +116,10 @@ func (c *client) onPacket(p *Packet) {
 		c.connect(name, auth)
 	case s != nil && p.Type != PacketConnect && p.Type != PacketConnectError:
 		s.onPacket(p)
+	case s != nil:
+		c.protocolError("packet in an invalid state", fmt.Errorf("%s for namespace %q, which the client already joined", p.Type, name))
 	default:
-		c.protocolError("packet in an invalid state", errors.New(p.Type.String()+" for namespace "+name))
+		c.protocolError("packet in an invalid state", fmt.Errorf("%s for namespace %q, which the client has not joined", p.Type, name))
 	}
 }
 

@@ -40,6 +40,12 @@ type testServer struct {
 // port). It is shut down when the test ends.
 func startServer(t testing.TB, addr string, opts engine.Options, setup func(ts *testServer)) *testServer {
 	t.Helper()
+	return startServerWith(t, addr, opts, Options{}, setup)
+}
+
+// startServerWith is startServer with Socket.IO options.
+func startServerWith(t testing.TB, addr string, opts engine.Options, sopts Options, setup func(ts *testServer)) *testServer {
+	t.Helper()
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
@@ -60,7 +66,10 @@ func startServer(t testing.TB, addr string, opts engine.Options, setup func(ts *
 	opts.AllowEIO3 = true
 	ts := &testServer{t: t, addr: ln.Addr().String(), URL: "http://" + ln.Addr().String()}
 	ts.cond = sync.NewCond(&ts.mu)
-	ts.io = NewServer(engine.NewServer(opts), Options{Logger: zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))})
+	if sopts.Logger == nil {
+		sopts.Logger = zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))
+	}
+	ts.io = NewServer(engine.NewServer(opts), sopts)
 	setup(ts)
 	ts.http = &http.Server{Handler: ts.io}
 	go ts.http.Serve(ln)
