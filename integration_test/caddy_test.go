@@ -3,6 +3,7 @@ package integration_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -78,6 +79,26 @@ func globalOptions(adminAddr string) string {
 // the configuration.
 func startCaddy(t testing.TB, sites string) *caddyProcess {
 	t.Helper()
+	c := newCaddyProcess(t)
+	c.writeConfig(sites)
+	c.start("run", "--config", c.configPath, "--adapter", "caddyfile")
+	return c
+}
+
+// startCaddyfile runs `caddy run` on a whole Caddyfile as given; its admin
+// endpoint comes from CADDY_ADMIN, so the file may leave it unset.
+func startCaddyfile(t testing.TB, caddyfile string) *caddyProcess {
+	t.Helper()
+	c := newCaddyProcess(t)
+	if err := os.WriteFile(c.configPath, []byte(caddyfile), 0o600); err != nil {
+		t.Fatalf("writing the Caddyfile: %v", err)
+	}
+	c.start("run", "--config", c.configPath, "--adapter", "caddyfile")
+	return c
+}
+
+func newCaddyProcess(t testing.TB) *caddyProcess {
+	t.Helper()
 	dir := t.TempDir()
 	c := &caddyProcess{
 		t:          t,
@@ -85,8 +106,6 @@ func startCaddy(t testing.TB, sites string) *caddyProcess {
 		configPath: filepath.Join(dir, "Caddyfile"),
 		adminAddr:  fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 	}
-	c.writeConfig(sites)
-	c.start("run", "--config", c.configPath, "--adapter", "caddyfile")
 	return c
 }
 
@@ -150,6 +169,18 @@ func (c *caddyProcess) waitForLog(text string, within time.Duration) {
 			c.t.Fatalf("caddy did not log %q within %v:\n%s", text, within, c.logs.String())
 		}
 	}
+}
+
+// logEntries returns Caddy's JSON log entries so far that match accepts.
+func (c *caddyProcess) logEntries(match func(map[string]any) bool) []map[string]any {
+	var out []map[string]any
+	for _, line := range strings.Split(c.logs.String(), "\n") {
+		var entry map[string]any
+		if json.Unmarshal([]byte(line), &entry) == nil && match(entry) {
+			out = append(out, entry)
+		}
+	}
+	return out
 }
 
 // cli runs another caddy subcommand (reload, stop, validate, adapt) against

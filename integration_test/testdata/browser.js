@@ -62,6 +62,7 @@ function connect({ url, options, waitUpgrade, emit, timeoutMs }) {
 async function run(browser, s) {
   const context = await browser.newContext();
   const seen = { name: s.name, console: [], pageErrors: [], failedRequests: [], responses: [] };
+  const started = Date.now();
   try {
     if (s.cookies) await context.addCookies(s.cookies);
     const page = await context.newPage();
@@ -97,6 +98,7 @@ async function run(browser, s) {
   } finally {
     await context.close();
   }
+  seen.ms = Date.now() - started;
   return seen;
 }
 
