@@ -1,6 +1,7 @@
 package integration_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -87,5 +88,49 @@ func TestExampleChatRoomsWithV4AndV2Clients(t *testing.T) {
 	}
 	if got := clients.all(func(e clientEvent) bool { return e.Type == "disconnect" }); len(got) != 0 {
 		t.Errorf("disconnects: %+v", got)
+	}
+}
+
+// A user's view of the example: the chat page in Chromium, two windows in
+// one room and a third in another; a message typed in the first shows in
+// the second and nowhere else.
+func TestExampleChatPageInChromium(t *testing.T) {
+	chromium := testpeer.Chromium(t)
+	origin := startExample(t)
+	res := testpeer.RunNode(t, time.Minute, filepath.Join("testdata", "chat_page.js"), "ORIGIN="+origin, "CHROMIUM="+chromium)
+	if res.Err != nil {
+		t.Fatalf("chat_page.js: %v\n%s\n%s", res.Err, res.Stdout, res.Stderr)
+	}
+	type window struct {
+		Room     string
+		Status   string
+		Messages []struct {
+			Text string
+			Mine bool
+		}
+		Errors []string
+	}
+	var windows map[string]window
+	if err := json.Unmarshal([]byte(res.Stdout), &windows); err != nil {
+		t.Fatalf("chat_page.js printed %q: %v", res.Stdout, err)
+	}
+	want := map[string]string{"ann": "Annhello from the lobby", "ben": "Annhello from the lobby", "cat": ""}
+	for name, w := range windows {
+		var got string
+		for _, m := range w.Messages {
+			got += m.Text
+			if m.Mine != (name == "ann") {
+				t.Errorf("%s: message %q marked mine=%v", name, m.Text, m.Mine)
+			}
+		}
+		if got != want[name] {
+			t.Errorf("%s (room %s) shows %q, want %q", name, w.Room, got, want[name])
+		}
+		if len(w.Errors) > 0 {
+			t.Errorf("%s: browser errors %q", name, w.Errors)
+		}
+	}
+	if len(windows) != 3 {
+		t.Errorf("got %d windows, want 3: %s", len(windows), res.Stdout)
 	}
 }
