@@ -152,6 +152,8 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		_ = c.write(&Packet{Type: PacketConnectError, Namespace: name, Data: []byte(`{"message":"Invalid namespace"}`)})
 		return
 	}
+	// A copy: the auth object must not pin the whole message it came in.
+	auth = append(json.RawMessage(nil), auth...)
 	s := newSocket(nsp, c, newHandshake(c.session.Request(), auth, time.Now()))
 	if err := nsp.runMiddlewares(s); err != nil {
 		_ = c.write(&Packet{Type: PacketConnectError, Namespace: name, Data: c.connectErrorData(err)})

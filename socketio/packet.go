@@ -1,14 +1,3 @@
-// Package socketio implements the Socket.IO protocol (revision 5, spoken by
-// socket.io-client 3.x and 4.x over Engine.IO 4, and revision 4, spoken by
-// socket.io-client 2.x over Engine.IO 3) on top of package engine:
-// namespaces multiplexed over one Engine.IO session, events and
-// acknowledgements with binary attachments, rooms and broadcasts through an
-// Adapter.
-//
-// The API follows the Node server's: Server.Of returns a Namespace,
-// Namespace.Use adds a connection middleware, Namespace.OnConnection receives
-// each Socket, Socket.On receives the client's events, Socket.Emit and
-// Namespace.To(room).Emit send them.
 package socketio
 
 import "strconv"

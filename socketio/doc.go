@@ -1,0 +1,38 @@
+// Package socketio implements the Socket.IO protocol on top of package
+// engine: revision 5, spoken by socket.io-client 3.x and 4.x over
+// Engine.IO 4, and revision 4, spoken by socket.io-client 2.x over
+// Engine.IO 3. Namespaces are multiplexed over one Engine.IO session;
+// events and acknowledgements carry JSON and binary attachments; rooms and
+// broadcasts go through an Adapter (in memory by default).
+//
+// The API follows the Node server's:
+//
+//	eng := engine.NewServer(engine.Options{AllowEIO3: true})
+//	io := socketio.NewServer(eng, socketio.Options{Logger: logger})
+//	chat := io.Of("/chat")
+//	chat.Use(func(s *socketio.Socket) error { // a middleware
+//		if token, _ := s.Handshake().AuthValue("token"); token != "secret" {
+//			return &socketio.ConnectError{Message: "not authorized", Data: map[string]any{"code": 42}}
+//		}
+//		return nil
+//	})
+//	chat.OnConnection(func(s *socketio.Socket) {
+//		s.Join("lobby")
+//		s.On("message", func(e *socketio.Event) {
+//			s.To("lobby").Emit("message", e.Args) // on as it came, not decoded
+//			e.Ack("received")
+//		})
+//	})
+//	http.Handle("/socket.io/", io)
+//
+// Event arguments stay raw JSON (Args) until a handler decodes them, so
+// relaying or echoing them costs no JSON work; a []byte anywhere in emitted
+// arguments becomes a binary attachment. A broadcast is encoded once, and
+// the same prepared Engine.IO messages are queued on every receiver, of
+// either revision and on either transport.
+//
+// Malformed packets, reserved event names from a client and too many
+// attachments close that client's connection only, with an info log line
+// that names its address (never the Engine.IO session id, which
+// authenticates its requests and is logged at debug level at most).
+package socketio

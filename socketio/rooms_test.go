@@ -1,0 +1,88 @@
+package socketio
+
+import (
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/caddy-socketio/caddy-socketio/engine"
+)
+
+// connectRaw connects n raw clients to "/" and returns them with their
+// sockets, in order.
+func connectRaw(t *testing.T, ts *testServer, n int) ([]*rawClient, []*Socket) {
+	t.Helper()
+	clients := make([]*rawClient, n)
+	sockets := make([]*Socket, n)
+	for i := range clients {
+		clients[i] = dialRaw(t, ts)
+		clients[i].send("40")
+		connect := clients[i].read()
+		id := strings.TrimSuffix(strings.TrimPrefix(connect, `40{"sid":"`), `"}`)
+		sockets[i] = ts.io.Of("/").Socket(id)
+		if sockets[i] == nil {
+			t.Fatalf("no socket %q after %q", id, connect)
+		}
+	}
+	return clients, sockets
+}
+
+func TestBroadcastSelectsRoomsOnceAndHonoursExcept(t *testing.T) {
+	ts := startServer(t, "", engine.Options{}, func(*testServer) {})
+	clients, sockets := connectRaw(t, ts, 4)
+	sockets[0].Join("a", "b")
+	sockets[1].Join("a")
+	sockets[2].Join("b", "c")
+	// sockets[3] is in no room but its own.
+
+	if err := ts.io.To("a", "b").Except("c").Emit("ev", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.io.To(sockets[3].ID()).Emit("direct"); err != nil {
+		t.Fatal(err)
+	}
+	// One packet each, however many of the rooms a socket is in.
+	for i, want := range []string{`42["ev",1]`, `42["ev",1]`, `42["direct"]`} {
+		c := clients[i]
+		if i == 2 {
+			c = clients[3]
+		}
+		if got := c.read(); got != want {
+			t.Errorf("client %d got %q, want %q", i, got, want)
+		}
+	}
+	if err := ts.io.Emit("end"); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range clients {
+		if got := c.read(); got != `42["end"]` {
+			t.Errorf("client %d got %q before the end: a duplicate or a packet it should not see", i, got)
+		}
+	}
+
+	rooms := sockets[0].Rooms()
+	sort.Strings(rooms)
+	if want := []string{"a", "b", sockets[0].ID()}; strings.Join(rooms, ",") != strings.Join(sortStrings(want), ",") {
+		t.Errorf("rooms %v, want %v", rooms, want)
+	}
+	sockets[0].Leave("a")
+	if r := sockets[0].Rooms(); len(r) != 2 {
+		t.Errorf("after leaving a: %v", r)
+	}
+	sockets[0].Disconnect(false)
+	if got := clients[0].read(); got != "41" {
+		t.Errorf("disconnected with %q", got)
+	}
+	if r := sockets[0].Rooms(); r != nil {
+		t.Errorf("a disconnected socket is still in %v", r)
+	}
+	sockets[0].Join("late")
+	if r := sockets[0].Rooms(); r != nil {
+		t.Errorf("a disconnected socket joined %v", r)
+	}
+	if n := ts.io.Of("/").Adapter().(*MemoryAdapter).RoomSize("b"); n != 1 {
+		t.Errorf("room b has %d sockets, want 1", n)
+	}
+}
+
+func sortStrings(s []string) []string { sort.Strings(s); return s }
