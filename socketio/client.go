@@ -156,6 +156,9 @@ func (c *client) connect(name string, auth json.RawMessage) {
 	auth = append(json.RawMessage(nil), auth...)
 	s := newSocket(nsp, c, newHandshake(c.session.Request(), auth, time.Now()))
 	if err := nsp.runMiddlewares(s); err != nil {
+		if ce := c.server.logger.Check(zap.DebugLevel, "connection refused by a middleware"); ce != nil {
+			ce.Write(zap.String("namespace", name), zap.String("remote", c.address), zap.Error(err))
+		}
 		_ = c.write(&Packet{Type: PacketConnectError, Namespace: name, Data: c.connectErrorData(err)})
 		s.onClose("middleware error")
 		return

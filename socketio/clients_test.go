@@ -103,6 +103,13 @@ func TestClientV4DisconnectReasons(t *testing.T) {
 	ts.waitSeen("disconnect /admin server namespace disconnect", 1)
 }
 
+func TestClientThatVanishesIsDisconnectedWithTransportClose(t *testing.T) {
+	ts := startServer(t, "", engine.Options{}, setupApp)
+	got := runScript(t, "v4.js", "URL="+ts.URL, "SCENARIO=vanish", "TRANSPORTS=websocket")
+	expectLines(t, got, `connected true`)
+	ts.waitSeen("disconnect / transport close", 1)
+}
+
 func TestClientV4ReconnectsAfterServerRestart(t *testing.T) {
 	for _, tc := range transportCases[1:] {
 		t.Run(tc.name, func(t *testing.T) {

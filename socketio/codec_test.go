@@ -45,6 +45,8 @@ func TestEncodePinsWireStrings(t *testing.T) {
 			`52-/b,3["ev",{"x":[{"_placeholder":true,"num":0},"s"]},{"_placeholder":true,"num":1}]`, 2},
 		{"binary ack", Packet{Type: PacketAck, Namespace: "/", HasID: true, ID: 789, Args: mustArgs(t, buf, buf)},
 			`62-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`, 2},
+		{"every integer type", Packet{Type: PacketEvent, Namespace: "/", EventName: "n", Args: mustArgs(t, int8(-1), uint8(2), int16(-3), uint16(4), int32(5), uint32(6), int64(-7), uint64(8), uint(9), json.Number("1e3"))},
+			`2["n",-1,2,-3,4,5,6,-7,8,9,1e3]`, 0},
 		{"strings like JSON.stringify", Packet{Type: PacketEvent, Namespace: "/", EventName: "é\"", Args: mustArgs(t, "<b>&\n\x01", 1e21, 1e-7, 0.1, math.Copysign(0, -1))},
 			`2["é\"","<b>&\n\u0001",1e+21,1e-7,0.1,0]`, 0},
 	}

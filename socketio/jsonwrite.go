@@ -41,11 +41,19 @@ func appendValue(buf []byte, v any, atts *[][]byte) ([]byte, error) {
 		return strconv.AppendInt(buf, x, 10), nil
 	case int32:
 		return strconv.AppendInt(buf, int64(x), 10), nil
+	case int16:
+		return strconv.AppendInt(buf, int64(x), 10), nil
+	case int8:
+		return strconv.AppendInt(buf, int64(x), 10), nil
 	case uint:
 		return strconv.AppendUint(buf, uint64(x), 10), nil
 	case uint64:
 		return strconv.AppendUint(buf, x, 10), nil
 	case uint32:
+		return strconv.AppendUint(buf, uint64(x), 10), nil
+	case uint16:
+		return strconv.AppendUint(buf, uint64(x), 10), nil
+	case uint8:
 		return strconv.AppendUint(buf, uint64(x), 10), nil
 	case float64:
 		return appendFloat(buf, x), nil

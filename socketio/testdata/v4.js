@@ -131,6 +131,15 @@ const scenarios = {
     out("engine-closed", await engineClosed);
   },
 
+  async vanish() {
+    // The process ends without disconnecting: the server sees the
+    // transport close.
+    const s = connect("/");
+    await once(s, "welcome");
+    out("connected", true);
+    process.exit(0);
+  },
+
   async mixed() {
     const s = connect("/");
     await once(s, "welcome");
