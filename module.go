@@ -1,0 +1,370 @@
+// Package caddysocketio is the Caddy handler http.handlers.socketio: a
+// Socket.IO server (wire-compatible with Node's socket.io 4 and, with
+// allow_eio3, socket.io-client 2) inside Caddy, with CORS, request matchers
+// as allow_request, and live servers that survive config reloads.
+package caddysocketio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/gorilla/websocket"
+	"go.uber.org/zap"
+
+	"github.com/caddy-socketio/caddy-socketio/cors"
+	"github.com/caddy-socketio/caddy-socketio/engine"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler serves Socket.IO under Path and passes every other request to the
+// next handler, so that it sits beside file_server or reverse_proxy.
+//
+// The Socket.IO server itself (its sessions, namespaces and rooms) lives in
+// a pool keyed by Name, outside the handler: a config reload provisions a
+// new Handler that picks up the same server, so connected clients keep
+// their socket id while new handshakes see the new options, CORS policy and
+// allow_request matchers.
+type Handler struct {
+	// Name keys the live server in the pool that survives reloads; the path
+	// by default. Handlers with the same name share one Socket.IO server
+	// (the options of the last one loaded apply), so give each application
+	// its own name when two sites use the same path.
+	Name string `json:"name,omitempty"`
+	// Path is where clients connect (their `path` option), "/socket.io/" by
+	// default. A trailing slash is added, as Node does.
+	Path string `json:"path,omitempty"`
+	// Transports allowed: "polling", "websocket"; both by default.
+	Transports []string `json:"transports,omitempty"`
+	// AllowUpgrades lets polling clients upgrade to WebSocket (on by
+	// default; Node's allowUpgrades).
+	AllowUpgrades *bool `json:"allow_upgrades,omitempty"`
+	// AllowEIO3 accepts socket.io-client 2.x (Engine.IO protocol 3).
+	AllowEIO3 bool `json:"allow_eio3,omitempty"`
+	// PingInterval, PingTimeout, UpgradeTimeout: Node's options of the same
+	// names (25s, 20s, 10s by default).
+	PingInterval   caddy.Duration `json:"ping_interval,omitempty"`
+	PingTimeout    caddy.Duration `json:"ping_timeout,omitempty"`
+	UpgradeTimeout caddy.Duration `json:"upgrade_timeout,omitempty"`
+	// ConnectTimeout closes an Engine.IO session that joins no namespace in
+	// time (45s by default; Node's connectTimeout).
+	ConnectTimeout caddy.Duration `json:"connect_timeout,omitempty"`
+	// MaxPayload is the largest message or POST body in bytes (1e6 by
+	// default; Node's maxHttpBufferSize).
+	MaxPayload int64 `json:"max_payload,omitempty"`
+	// HTTPCompression of polling responses (Node's httpCompression): on
+	// with a 1024-byte threshold by default.
+	HTTPCompression *HTTPCompression `json:"http_compression,omitempty"`
+	// PerMessageDeflate negotiates WebSocket compression (off by default).
+	PerMessageDeflate bool `json:"per_message_deflate,omitempty"`
+	// Cookie sends the session id in a cookie, for sticky load balancing.
+	Cookie *Cookie `json:"cookie,omitempty"`
+	// CORS headers, as the Node server's `cors` option; none when absent.
+	CORS *CORS `json:"cors,omitempty"`
+	// DisableOriginCheck lets browsers from any origin open a WebSocket or a
+	// polling session, as the Node server does. By default a handshake or
+	// upgrade whose Origin is neither the request's own host nor allowed by
+	// CORS is refused with 403, since browsers apply no CORS to WebSocket.
+	DisableOriginCheck bool `json:"disable_origin_check,omitempty"`
+	// AllowRequest is a set of request matchers every handshake must
+	// match (Node's allowRequest): a refusal is 403 {"code":4,...} on
+	// polling and 400 on a WebSocket upgrade.
+	AllowRequestRaw caddy.ModuleMap `json:"allow_request,omitempty" caddy:"namespace=http.matchers"`
+	// Namespaces configured without application code.
+	Namespaces []Namespace `json:"namespaces,omitempty"`
+
+	logger       *zap.Logger
+	policy       *cors.Policy          // nil: no CORS headers, same-origin browsers only
+	allowRequest caddyhttp.MatcherSet  // nil: every handshake is allowed
+	live         *liveServer           // shared with other configs through servers
+	refused      *refusedOrigins       // origins already logged
+	namespaces   map[string]*nsHandler // compiled Namespaces, by name
+}
+
+// HTTPCompression is Node's httpCompression option.
+type HTTPCompression struct {
+	Disabled bool `json:"disabled,omitempty"`
+	// Threshold in bytes below which a response is not compressed; 1024 by
+	// default.
+	Threshold int `json:"threshold,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.socketio",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision compiles the configuration, then takes (or starts) the live
+// server from the pool and hands it the new options.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	h.Path = normalizePath(h.Path)
+	if h.Name == "" {
+		h.Name = h.Path
+	}
+	if err := h.Validate(); err != nil {
+		return err
+	}
+	var err error
+	if h.policy, err = h.CORS.policy(); err != nil {
+		return err
+	}
+	if h.AllowRequestRaw != nil {
+		mods, err := ctx.LoadModule(h, "AllowRequestRaw")
+		if err != nil {
+			return fmt.Errorf("loading allow_request matchers: %v", err)
+		}
+		for _, m := range mods.(map[string]any) {
+			h.allowRequest = append(h.allowRequest, m)
+		}
+	}
+	h.namespaces = make(map[string]*nsHandler, len(h.Namespaces))
+	for _, ns := range h.Namespaces {
+		c, err := compileNamespace(ns)
+		if err != nil {
+			return err
+		}
+		h.namespaces[c.name] = c
+	}
+	h.refused = newRefusedOrigins()
+
+	val, loaded, err := servers.LoadOrNew(h.Name, func() (caddy.Destructor, error) {
+		return newLiveServer(h.Name, h.engineOptions(), h.socketOptions()), nil
+	})
+	if err != nil {
+		return err
+	}
+	h.live = val.(*liveServer)
+	if loaded {
+		h.live.engine.SetOptions(h.engineOptions())
+	}
+	h.live.configure(h.namespaces, h.logger)
+	return nil
+}
+
+// Validate reports configuration errors with the value and the fix.
+func (h *Handler) Validate() error {
+	if !strings.HasPrefix(normalizePath(h.Path), "/") {
+		return fmt.Errorf("path %q must start with /", h.Path)
+	}
+	for _, t := range h.Transports {
+		if t != "polling" && t != "websocket" {
+			return fmt.Errorf("transport %q is not one of polling, websocket", t)
+		}
+	}
+	for name, d := range map[string]caddy.Duration{
+		"ping_interval": h.PingInterval, "ping_timeout": h.PingTimeout,
+		"upgrade_timeout": h.UpgradeTimeout, "connect_timeout": h.ConnectTimeout,
+	} {
+		if d < 0 {
+			return fmt.Errorf("%s %s must be positive", name, time.Duration(d))
+		}
+	}
+	if h.MaxPayload < 0 {
+		return fmt.Errorf("max_payload %d must be positive", h.MaxPayload)
+	}
+	if c := h.HTTPCompression; c != nil && c.Threshold < 0 {
+		return fmt.Errorf("http_compression threshold %d must be positive", c.Threshold)
+	}
+	if err := h.Cookie.validate(); err != nil {
+		return err
+	}
+	if _, err := h.CORS.policy(); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, ns := range h.Namespaces {
+		c, err := compileNamespace(ns)
+		if err != nil {
+			return err
+		}
+		if seen[c.name] {
+			return fmt.Errorf("namespace %q is configured twice; merge the two blocks", c.name)
+		}
+		seen[c.name] = true
+	}
+	return nil
+}
+
+// Cleanup releases this config's hold on the live server; the last holder
+// (a `caddy stop`, or a reload that removed the handler) shuts it down.
+func (h *Handler) Cleanup() error {
+	if h.live == nil {
+		return nil
+	}
+	_, err := servers.Delete(h.Name)
+	return err
+}
+
+// ServeHTTP serves requests under Path and passes the others on.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if !strings.HasPrefix(r.URL.Path, h.Path) {
+		return next.ServeHTTP(w, r)
+	}
+	// CORS headers go on every response under the path, errors included,
+	// as the Node server sets them before engine.io looks at the request:
+	// without them a browser shows a CORS error instead of the real one.
+	if h.policy != nil {
+		if h.policy.Apply(w, r) {
+			return nil
+		}
+		if r.Method == http.MethodOptions && h.policy.PreflightContinue() {
+			return next.ServeHTTP(w, r)
+		}
+	}
+	upgrade := websocket.IsWebSocketUpgrade(r)
+	handshake := !hasSID(r.URL.RawQuery)
+	if (upgrade || handshake) && !h.DisableOriginCheck && !h.policy.CheckOrigin(r) {
+		h.refuseOrigin(w, r, upgrade)
+		return nil
+	}
+	if handshake && h.allowRequest != nil {
+		// The engine (shared with other configs) asks the handler that
+		// served the request, so each config's matchers apply to its own
+		// requests only.
+		r = r.WithContext(context.WithValue(r.Context(), handlerKey{}, h))
+	}
+	h.live.watch(r)
+	h.live.engine.ServeHTTP(w, r)
+	return nil
+}
+
+// handlerKey carries the Handler in a handshake's context, for allowRequest.
+type handlerKey struct{}
+
+// errForbidden is the refusal of allow_request; the engine sends its text
+// as the message, as Node sends "Forbidden".
+var errForbidden = errors.New("Forbidden")
+
+// allowRequest is the engine's AllowRequest: the matchers of the handler
+// that served the handshake.
+func allowRequest(r *http.Request) error {
+	h, _ := r.Context().Value(handlerKey{}).(*Handler)
+	if h == nil || h.allowRequest == nil {
+		return nil
+	}
+	ok, err := h.allowRequest.MatchWithError(r)
+	if err != nil {
+		h.logger.Error("allow_request matcher failed; refusing the handshake", zap.Error(err))
+		return errForbidden
+	}
+	if !ok {
+		if ce := h.logger.Check(zap.DebugLevel, "handshake refused by allow_request"); ce != nil {
+			ce.Write(zap.String("remote_addr", r.RemoteAddr), zap.String("origin", r.Header.Get("Origin")))
+		}
+		return errForbidden
+	}
+	return nil
+}
+
+// refuseOrigin answers a browser handshake or upgrade from an origin the
+// policy does not allow: 403, with Node's JSON error body on polling so
+// that a script reading it sees the usual shape.
+func (h *Handler) refuseOrigin(w http.ResponseWriter, r *http.Request, upgrade bool) {
+	origin := r.Header.Get("Origin")
+	if h.refused.first(origin) {
+		hint := `add it to the socketio directive's cors block: "origin ` + origin + `"`
+		if h.CORS == nil {
+			hint = `add a cors block to the socketio directive with "origin ` + origin + `" (without one, only same-origin pages may connect)`
+		}
+		h.logger.Warn("refused a Socket.IO connection from an origin that is not allowed",
+			zap.String("origin", origin), zap.String("host", r.Host), zap.String("hint", hint))
+	}
+	if upgrade {
+		w.Header().Set("Connection", "close")
+		http.Error(w, "Forbidden", http.StatusForbidden)
+		return
+	}
+	const body = `{"code":4,"message":"Forbidden"}`
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+	w.WriteHeader(http.StatusForbidden)
+	_, _ = w.Write([]byte(body))
+}
+
+// engineOptions is the Engine.IO part of the configuration.
+func (h *Handler) engineOptions() engine.Options {
+	o := engine.Options{
+		PingInterval:      time.Duration(h.PingInterval),
+		PingTimeout:       time.Duration(h.PingTimeout),
+		UpgradeTimeout:    time.Duration(h.UpgradeTimeout),
+		MaxPayload:        h.MaxPayload,
+		Transports:        h.Transports,
+		DisableUpgrades:   h.AllowUpgrades != nil && !*h.AllowUpgrades,
+		AllowEIO3:         h.AllowEIO3,
+		PerMessageDeflate: h.PerMessageDeflate,
+		Cookie:            h.Cookie.httpCookie(),
+		AllowRequest:      allowRequest,
+		Logger:            h.logger,
+	}
+	if c := h.HTTPCompression; c != nil {
+		o.HTTPCompression = &engine.CompressionOptions{Disabled: c.Disabled, Threshold: c.Threshold}
+	}
+	return o
+}
+
+// normalizePath gives the path Node's engine.io matches: the default, and a
+// trailing slash so that /socket.io does not also match /socket.iox.
+func normalizePath(p string) string {
+	if p == "" {
+		return "/socket.io/"
+	}
+	return strings.TrimSuffix(p, "/") + "/"
+}
+
+// hasSID reports whether the query has a non-empty sid, without parsing the
+// whole query: handshakes are the requests without one.
+func hasSID(rawQuery string) bool {
+	for rawQuery != "" {
+		var kv string
+		kv, rawQuery, _ = strings.Cut(rawQuery, "&")
+		if v, ok := strings.CutPrefix(kv, "sid="); ok && v != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// refusedOrigins remembers which refused origins were logged, so that a page
+// retrying every few seconds does not flood the log. It is bounded: past
+// maxRefusedOrigins distinct origins (someone forging them), nothing more is
+// remembered or logged above debug.
+type refusedOrigins struct {
+	mu   sync.Mutex
+	seen map[string]bool // guarded by mu
+}
+
+const maxRefusedOrigins = 1000
+
+func newRefusedOrigins() *refusedOrigins { return &refusedOrigins{seen: map[string]bool{}} }
+
+// first reports whether origin is refused for the first time.
+func (r *refusedOrigins) first(origin string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.seen[origin] || len(r.seen) >= maxRefusedOrigins {
+		return false
+	}
+	r.seen[origin] = true
+	return true
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)
