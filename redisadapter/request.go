@@ -361,7 +361,13 @@ func encodeBroadcastRequest(uid, requestID string, p *Packet, o *Options) ([]byt
 // {type: 9, requestId, packet: arg}, MessagePack since arg may be binary.
 func encodeBroadcastAck(requestID string, arg json.RawMessage, atts [][]byte) ([]byte, error) {
 	e := newToMsgpack(atts)
-	if err := e.enc.EncodeMapLen(3); err != nil {
+	// An acknowledgement without arguments is undefined in Node, and
+	// notepack leaves the key out.
+	n := 3
+	if arg == nil {
+		n = 2
+	}
+	if err := e.enc.EncodeMapLen(n); err != nil {
 		return nil, err
 	}
 	if err := e.enc.EncodeString("type"); err != nil {
@@ -376,11 +382,11 @@ func encodeBroadcastAck(requestID string, arg json.RawMessage, atts [][]byte) ([
 	if err := e.enc.EncodeString(requestID); err != nil {
 		return nil, err
 	}
+	if arg == nil {
+		return e.buf.Bytes(), nil
+	}
 	if err := e.enc.EncodeString("packet"); err != nil {
 		return nil, err
-	}
-	if arg == nil {
-		arg = json.RawMessage("null")
 	}
 	if err := e.json(arg); err != nil {
 		return nil, err

@@ -1,0 +1,720 @@
+package redisadapter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-socketio/caddy-socketio/socketio"
+)
+
+// Adapter is the socketio.Adapter of one namespace in a Cluster. The
+// embedded MemoryAdapter keeps the local rooms and delivers locally; Adapter
+// adds the messages to and from the other servers.
+type Adapter struct {
+	*socketio.MemoryAdapter
+	c   *Cluster
+	nsp *socketio.Namespace
+	ch  channels
+	// ownPrefix starts every broadcast this server publishes ([uid, ...]
+	// in MessagePack), so that its own come back without being decoded.
+	ownPrefix []byte
+	// ackIDs numbers the packets of broadcasts with acknowledgements that
+	// other servers ask for. They count from ackIDBase, far from the
+	// namespace's own ids, which count from 0 and share the sockets' ack
+	// tables.
+	ackIDs atomic.Uint64
+
+	// mu guards the fields below. It is never held while calling into the
+	// MemoryAdapter or a socket.
+	mu          sync.Mutex
+	requests    map[string]*pendingRequest // our requests waiting for answers
+	ackRequests map[string]*ackRequest     // our broadcasts with acks, by request id
+	sseHandlers []func(*ServerSideEvent)
+	closed      bool
+}
+
+// ackIDBase is 2^40: ids stay exact in a JavaScript number.
+const ackIDBase = 1 << 40
+
+func newAdapter(c *Cluster, nsp *socketio.Namespace) *Adapter {
+	a := &Adapter{
+		MemoryAdapter: socketio.NewLocalAdapter(nsp),
+		c:             c,
+		nsp:           nsp,
+		ch:            channelsOf(c.prefix, nsp.Name(), c.uid),
+		requests:      make(map[string]*pendingRequest),
+		ackRequests:   make(map[string]*ackRequest),
+	}
+	p := newToMsgpack(nil)
+	_ = p.enc.EncodeArrayLen(3)
+	_ = p.enc.EncodeString(c.uid)
+	a.ownPrefix = p.buf.Bytes()
+	return a
+}
+
+// pendingRequest is a request of ours waiting for the other servers.
+type pendingRequest struct {
+	typ     int
+	want    int // answers expected: the server count, this one excluded
+	got     int
+	sockets []json.RawMessage
+	rooms   []string
+	answers []json.RawMessage // server-side emit acknowledgements
+	done    chan struct{}     // closed when got == want
+}
+
+// ackRequest is a broadcast with acknowledgements of ours; the other
+// servers answer with their client count, then each client's ack.
+type ackRequest struct {
+	clientCount func(int)
+	ack         func(socketio.Args)
+	timer       *time.Timer
+}
+
+// Broadcast publishes p for the other servers, unless opts.Flags.Local is
+// set, then delivers it to the local sockets.
+func (a *Adapter) Broadcast(p *socketio.Packet, opts *socketio.BroadcastOptions) error {
+	var err error
+	if !opts.Flags.Local {
+		var b []byte
+		b, err = encodeBroadcast(&BroadcastMessage{UID: a.c.uid, Packet: wirePacket(a.nsp.Name(), p), Opts: wireOptions(opts)})
+		if err == nil {
+			a.c.publish(broadcastChannel(a.c.prefix, a.nsp.Name(), opts.Rooms), b)
+		}
+	}
+	return errors.Join(a.MemoryAdapter.Broadcast(p, opts), err)
+}
+
+// BroadcastWithAck publishes p as a request that the other servers answer
+// with their client count and their clients' acknowledgements, then
+// delivers it locally.
+func (a *Adapter) BroadcastWithAck(p *socketio.Packet, opts *socketio.BroadcastOptions, clientCount func(int), ack func(socketio.Args)) error {
+	if opts.Flags.Local {
+		return a.MemoryAdapter.BroadcastWithAck(p, opts, clientCount, ack)
+	}
+	id := newUID()
+	wp := wirePacket(a.nsp.Name(), p)
+	wp.ID = -1 // each server numbers the packet for its own clients
+	wo := wireOptions(opts)
+	b, err := encodeBroadcastRequest(a.c.uid, id, &wp, &wo)
+	if err != nil {
+		return err
+	}
+	wait := opts.Flags.Timeout
+	if wait <= 0 {
+		wait = a.c.timeout
+	}
+	r := &ackRequest{clientCount: clientCount, ack: ack}
+	a.mu.Lock()
+	if !a.closed {
+		a.ackRequests[id] = r
+		// Nothing tells when the last client has answered: forget the
+		// request once the broadcast's timeout is over, as Node does.
+		r.timer = time.AfterFunc(wait, func() {
+			a.mu.Lock()
+			delete(a.ackRequests, id)
+			a.mu.Unlock()
+		})
+	}
+	a.mu.Unlock()
+	a.c.publish(a.ch.request, b)
+	return a.MemoryAdapter.BroadcastWithAck(p, opts, clientCount, ack)
+}
+
+// ServerCount is the number of servers subscribed to this namespace, this
+// one included. While Redis is unreachable it is 1, so that local
+// broadcasts with acknowledgements still complete.
+func (a *Adapter) ServerCount(ctx context.Context) (int, error) {
+	n, err := a.c.serverCount(ctx, a.ch.request)
+	if err != nil || n < 1 {
+		return 1, nil
+	}
+	return n, nil
+}
+
+// Sockets lists the ids of the sockets in rooms on every server.
+func (a *Adapter) Sockets(ctx context.Context, rooms []string) ([]string, error) {
+	ids, _ := a.MemoryAdapter.Sockets(ctx, rooms)
+	if rooms == nil {
+		rooms = []string{}
+	}
+	r, err := a.ask(ctx, typeSockets, func(id string) any {
+		return socketsRequest{UID: a.c.uid, RequestID: id, Type: typeSockets, Rooms: rooms}
+	})
+	if r == nil {
+		return ids, err
+	}
+	seen := make(map[string]struct{}, len(ids))
+	for _, id := range ids {
+		seen[id] = struct{}{}
+	}
+	for _, raw := range r.sockets {
+		var id string
+		if json.Unmarshal(raw, &id) == nil {
+			if _, dup := seen[id]; !dup {
+				seen[id] = struct{}{}
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids, err
+}
+
+// AllRooms lists the rooms of every server.
+func (a *Adapter) AllRooms(ctx context.Context) ([]string, error) {
+	rooms := a.localRooms()
+	r, err := a.ask(ctx, typeAllRooms, func(id string) any {
+		return allRoomsRequest{UID: a.c.uid, RequestID: id, Type: typeAllRooms}
+	})
+	if r == nil {
+		return rooms, err
+	}
+	seen := make(map[string]struct{}, len(rooms))
+	for _, room := range rooms {
+		seen[room] = struct{}{}
+	}
+	for _, room := range r.rooms {
+		if _, dup := seen[room]; !dup {
+			seen[room] = struct{}{}
+			rooms = append(rooms, room)
+		}
+	}
+	return rooms, err
+}
+
+// localRooms lists the rooms of the local sockets. The MemoryAdapter does
+// not list its rooms, but every room has a member.
+func (a *Adapter) localRooms() []string {
+	seen := make(map[string]struct{})
+	var rooms []string
+	for _, s := range a.nsp.Sockets() {
+		for _, room := range a.SocketRooms(s.ID()) {
+			if _, dup := seen[room]; !dup {
+				seen[room] = struct{}{}
+				rooms = append(rooms, room)
+			}
+		}
+	}
+	return rooms
+}
+
+// FetchSockets describes the sockets opts selects on every server.
+func (a *Adapter) FetchSockets(ctx context.Context, opts *socketio.BroadcastOptions) ([]socketio.RemoteSocket, error) {
+	local, _ := a.MemoryAdapter.FetchSockets(ctx, opts)
+	if opts.Flags.Local {
+		return local, nil
+	}
+	r, err := a.ask(ctx, typeRemoteFetch, func(id string) any {
+		return fetchRequest{UID: a.c.uid, RequestID: id, Type: typeRemoteFetch, Opts: filterOf(wireOptionsPtr(opts))}
+	})
+	if r == nil {
+		return local, err
+	}
+	for _, raw := range r.sockets {
+		var s RemoteSocket
+		if json.Unmarshal(raw, &s) != nil || s.ID == "" {
+			continue
+		}
+		local = append(local, socketio.RemoteSocket{ID: s.ID, Handshake: handshakeFromNode(s.Handshake), Rooms: s.Rooms})
+	}
+	return local, err
+}
+
+// AddSockets makes the sockets opts selects join rooms, on every server.
+// The request comes back to this server too, which applies it then, as
+// Node's adapter does; while Redis is unreachable it applies locally.
+func (a *Adapter) AddSockets(ctx context.Context, opts *socketio.BroadcastOptions, rooms []string) error {
+	return a.tell(opts, roomsRequest{UID: a.c.uid, Type: typeRemoteJoin, Opts: filterOf(wireOptionsPtr(opts)), Rooms: nonNilStrings(rooms)},
+		func() error { return a.MemoryAdapter.AddSockets(ctx, opts, rooms) })
+}
+
+// DelSockets makes the sockets opts selects leave rooms, on every server.
+func (a *Adapter) DelSockets(ctx context.Context, opts *socketio.BroadcastOptions, rooms []string) error {
+	return a.tell(opts, roomsRequest{UID: a.c.uid, Type: typeRemoteLeave, Opts: filterOf(wireOptionsPtr(opts)), Rooms: nonNilStrings(rooms)},
+		func() error { return a.MemoryAdapter.DelSockets(ctx, opts, rooms) })
+}
+
+// DisconnectSockets disconnects the sockets opts selects, on every server.
+func (a *Adapter) DisconnectSockets(ctx context.Context, opts *socketio.BroadcastOptions, close bool) error {
+	return a.tell(opts, disconnectRequest{UID: a.c.uid, Type: typeRemoteDisconnect, Opts: filterOf(wireOptionsPtr(opts)), Close: close},
+		func() error { return a.MemoryAdapter.DisconnectSockets(ctx, opts, close) })
+}
+
+func (a *Adapter) tell(opts *socketio.BroadcastOptions, req any, local func() error) error {
+	if opts.Flags.Local || a.c.outage.isDown() {
+		return local()
+	}
+	b, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	if !a.c.publish(a.ch.request, b) {
+		return local()
+	}
+	return nil
+}
+
+// ServerSideEmit sends an event to the namespace of the same name on the
+// other servers.
+func (a *Adapter) ServerSideEmit(ctx context.Context, p *socketio.Packet) error {
+	data, err := eventArray(p.EventName, p.Args)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(serverSideEmitRequest{UID: a.c.uid, Type: typeServerSideEmit, Data: data})
+	if err != nil {
+		return err
+	}
+	a.c.publish(a.ch.request, b)
+	return nil
+}
+
+// ServerSideEmitWithAck sends an event to the other servers and returns the
+// acknowledgement of each (one argument each, as in Node), once all have
+// answered. When the requests timeout or ctx ends first, it returns the
+// answers so far and an error.
+func (a *Adapter) ServerSideEmitWithAck(ctx context.Context, event string, args ...any) ([]json.RawMessage, error) {
+	sargs, err := socketio.NewArgs(args...)
+	if err != nil {
+		return nil, err
+	}
+	data, err := eventArray(event, sargs)
+	if err != nil {
+		return nil, err
+	}
+	r, err := a.ask(ctx, typeServerSideEmit, func(id string) any {
+		return serverSideEmitRequest{UID: a.c.uid, RequestID: id, Type: typeServerSideEmit, Data: data}
+	})
+	if r == nil {
+		return []json.RawMessage{}, err
+	}
+	return r.answers, err
+}
+
+// eventArray is [event, ...args] as JSON; binary arguments cannot travel in
+// the JSON requests Node uses for server-side emits.
+func eventArray(event string, args socketio.Args) (json.RawMessage, error) {
+	if len(args.Attachments) > 0 {
+		return nil, errors.New("redisadapter: a server-side emit cannot carry binary arguments (Node's adapter sends it as JSON); encode them, as base64 for instance")
+	}
+	buf := append([]byte{'['}, appendJSString(nil, event)...)
+	for _, a := range args.JSON {
+		buf = append(buf, ',')
+		buf = append(buf, a...)
+	}
+	return append(buf, ']'), nil
+}
+
+// ask publishes a request and waits for an answer from each other server,
+// for at most the requests timeout. It returns nil without error when this
+// server is alone (or Redis is unreachable), and the answers so far with
+// an error on timeout.
+func (a *Adapter) ask(ctx context.Context, typ int, build func(id string) any) (*pendingRequest, error) {
+	n, err := a.c.serverCount(ctx, a.ch.request)
+	if err != nil || n <= 1 {
+		return nil, nil
+	}
+	id := newUID()
+	b, err := json.Marshal(build(id))
+	if err != nil {
+		return nil, err
+	}
+	r := &pendingRequest{typ: typ, want: n - 1, done: make(chan struct{})}
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return nil, errClosed
+	}
+	a.requests[id] = r
+	a.mu.Unlock()
+	a.c.publish(a.ch.request, b)
+	timer := time.NewTimer(a.c.timeout)
+	defer timer.Stop()
+	var waitErr error
+	select {
+	case <-r.done:
+	case <-timer.C:
+		waitErr = fmt.Errorf("redisadapter: timeout reached while waiting for %s responses: %d of %d servers answered in %v",
+			requestName(typ), r.answered(&a.mu), r.want, a.c.timeout)
+	case <-ctx.Done():
+		waitErr = ctx.Err()
+	}
+	a.mu.Lock()
+	delete(a.requests, id)
+	a.mu.Unlock()
+	return r, waitErr
+}
+
+func (r *pendingRequest) answered(mu *sync.Mutex) int {
+	mu.Lock()
+	defer mu.Unlock()
+	return r.got
+}
+
+func requestName(typ int) string {
+	switch typ {
+	case typeSockets:
+		return "sockets"
+	case typeAllRooms:
+		return "allRooms"
+	case typeRemoteFetch:
+		return "fetchSockets"
+	case typeServerSideEmit:
+		return "serverSideEmit"
+	}
+	return fmt.Sprint("request type ", typ)
+}
+
+// OnServerSideEmit adds a handler for server-side emits from other servers
+// that can answer them: Node's serverSideEmit with a callback waits for an
+// answer from every server. Events without a callback reach these handlers
+// too (WantsAck is false), as well as Namespace.OnServerSideEmit handlers.
+func (a *Adapter) OnServerSideEmit(fn func(*ServerSideEvent)) {
+	a.mu.Lock()
+	a.sseHandlers = append(a.sseHandlers, fn)
+	a.mu.Unlock()
+}
+
+// ServerSideEvent is an event another server sent with serverSideEmit.
+type ServerSideEvent struct {
+	Name  string
+	Args  socketio.Args
+	reply func(json.RawMessage)
+	acked atomic.Bool
+}
+
+// WantsAck tells whether the sender waits for an answer.
+func (e *ServerSideEvent) WantsAck() bool { return e.reply != nil }
+
+// Ack answers the sender with v (encoded as encoding/json does; binary is
+// not allowed, the answer travels as JSON). Only the first call sends
+// anything, as in Node.
+func (e *ServerSideEvent) Ack(v any) error {
+	if e.reply == nil || e.acked.Swap(true) {
+		return errors.New("redisadapter: the sender asked for no acknowledgement, or it was sent already")
+	}
+	args, err := socketio.NewArgs(v)
+	if err != nil {
+		return err
+	}
+	if len(args.Attachments) > 0 {
+		return errors.New("redisadapter: a server-side emit acknowledgement cannot carry binary (Node sends it as JSON)")
+	}
+	e.reply(args.JSON[0])
+	return nil
+}
+
+// Close unsubscribes the namespace's channels and fails the requests still
+// waiting.
+func (a *Adapter) Close() error {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return nil
+	}
+	a.mu.Unlock()
+	a.cancelPending()
+	a.c.remove(a)
+	return nil
+}
+
+// cancelPending marks the adapter closed, ends the waits of its requests
+// and stops their timers.
+func (a *Adapter) cancelPending() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.closed = true
+	for id, r := range a.ackRequests {
+		if r.timer != nil {
+			r.timer.Stop()
+		}
+		delete(a.ackRequests, id)
+	}
+	for id, r := range a.requests {
+		select {
+		case <-r.done:
+		default:
+			close(r.done)
+		}
+		delete(a.requests, id)
+	}
+}
+
+// wirePacket is the packet as the other servers see it.
+func wirePacket(nsp string, p *socketio.Packet) Packet {
+	wp := Packet{Type: packetEvent, Nsp: nsp, Event: p.EventName, Args: p.Args.JSON, Attachments: p.Args.Attachments, ID: -1}
+	if p.HasID {
+		wp.ID = int64(p.ID)
+	}
+	return wp
+}
+
+func wireOptions(o *socketio.BroadcastOptions) Options {
+	return Options{
+		Rooms:  o.Rooms,
+		Except: o.Except,
+		Flags:  Flags{Volatile: o.Flags.Volatile, Local: o.Flags.Local, Timeout: o.Flags.Timeout.Milliseconds()},
+	}
+}
+
+func wireOptionsPtr(o *socketio.BroadcastOptions) *Options {
+	w := wireOptions(o)
+	return &w
+}
+
+func localOptions(o *Options) *socketio.BroadcastOptions {
+	return &socketio.BroadcastOptions{
+		Rooms:  o.Rooms,
+		Except: o.Except,
+		Flags:  socketio.BroadcastFlags{Volatile: o.Flags.Volatile, Timeout: time.Duration(o.Flags.Timeout) * time.Millisecond},
+	}
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// onBroadcast delivers a broadcast from another server to the local
+// sockets. Called by the Cluster's receive loop.
+func (a *Adapter) onBroadcast(channel string, payload []byte) {
+	if bytes.HasPrefix(payload, a.ownPrefix) {
+		return // our own, delivered locally already
+	}
+	// A room channel for a room without local members needs no decoding.
+	if room := channelRoom(a.ch.broadcast, channel); room != "" && a.RoomSize(room) == 0 {
+		return
+	}
+	m, err := decodeBroadcast(payload)
+	if err != nil {
+		a.c.malformed.log("malformed broadcast from Redis dropped", channel, err)
+		return
+	}
+	if m.UID == a.c.uid || m.Packet.Nsp != a.nsp.Name() {
+		return
+	}
+	p := &socketio.Packet{Type: socketio.PacketEvent, Namespace: a.nsp.Name(), EventName: m.Packet.Event,
+		Args: socketio.Args{JSON: m.Packet.Args, Attachments: m.Packet.Attachments}}
+	opts := localOptions(&m.Opts)
+	opts.Flags.Local = true
+	_ = a.MemoryAdapter.Broadcast(p, opts)
+}
+
+// onRequest answers a request from another server, or applies it. Called
+// by the Cluster's receive loop.
+func (a *Adapter) onRequest(payload []byte) {
+	r, err := decodeRequest(payload)
+	if err != nil {
+		a.c.malformed.log("malformed request from Redis dropped", a.ch.request, err)
+		return
+	}
+	if ce := a.c.logger.Check(zap.DebugLevel, "request from another server"); ce != nil {
+		ce.Write(zap.String("namespace", a.nsp.Name()), zap.Int("type", r.Type), zap.String("uid", r.UID))
+	}
+	ctx := context.Background()
+	switch r.Type {
+	case typeSockets:
+		if a.isOwnRequest(r.RequestID) {
+			return
+		}
+		ids, _ := a.MemoryAdapter.Sockets(ctx, r.Rooms)
+		a.respond(socketsResponse{RequestID: r.RequestID, Sockets: nonNilStrings(ids)})
+	case typeAllRooms:
+		if a.isOwnRequest(r.RequestID) {
+			return
+		}
+		a.respond(roomsResponse{RequestID: r.RequestID, Rooms: nonNilStrings(a.localRooms())})
+	case typeRemoteJoin, typeRemoteLeave, typeRemoteDisconnect:
+		a.applyRemote(ctx, r)
+	case typeRemoteFetch:
+		if a.isOwnRequest(r.RequestID) {
+			return
+		}
+		local, _ := a.MemoryAdapter.FetchSockets(ctx, localOptions(r.Opts))
+		sockets := make([]RemoteSocket, 0, len(local))
+		for _, s := range local {
+			sockets = append(sockets, describeSocket(s))
+		}
+		a.respond(fetchResponse{RequestID: r.RequestID, Sockets: sockets})
+	case typeServerSideEmit:
+		if r.UID == a.c.uid {
+			return
+		}
+		a.onServerSideEmit(r)
+	case typeBroadcast:
+		a.mu.Lock()
+		_, own := a.ackRequests[r.RequestID]
+		a.mu.Unlock()
+		if own || r.UID == a.c.uid {
+			return
+		}
+		a.onBroadcastWithAck(r)
+	}
+}
+
+func (a *Adapter) isOwnRequest(id string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, ok := a.requests[id]
+	return ok
+}
+
+// respond publishes an answer on the namespace's response channel, where
+// every server listens (Node's default; it also reads its own channel).
+func (a *Adapter) respond(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		a.c.logger.Error("encoding an answer for another server", zap.Error(err))
+		return
+	}
+	a.c.publish(a.ch.response, b)
+}
+
+// applyRemote applies a join, leave or disconnect: to the sockets opts
+// selects, or to one socket by id (the form older adapters send, answered
+// with the request id).
+func (a *Adapter) applyRemote(ctx context.Context, r *request) {
+	if r.Opts != nil {
+		opts := localOptions(r.Opts)
+		switch r.Type {
+		case typeRemoteJoin:
+			_ = a.MemoryAdapter.AddSockets(ctx, opts, r.Rooms)
+		case typeRemoteLeave:
+			_ = a.MemoryAdapter.DelSockets(ctx, opts, r.Rooms)
+		default:
+			_ = a.MemoryAdapter.DisconnectSockets(ctx, opts, r.Close)
+		}
+		return
+	}
+	s := a.nsp.Socket(r.Sid)
+	if s == nil {
+		return
+	}
+	switch r.Type {
+	case typeRemoteJoin:
+		s.Join(r.Room)
+	case typeRemoteLeave:
+		s.Leave(r.Room)
+	default:
+		s.Disconnect(r.Close)
+	}
+	a.respond(emptyResponse{RequestID: r.RequestID})
+}
+
+// onServerSideEmit hands an event from another server to the handlers.
+func (a *Adapter) onServerSideEmit(r *request) {
+	var event string
+	_ = json.Unmarshal(r.Data[0], &event)
+	args := socketio.Args{JSON: r.Data[1:]}
+	e := &ServerSideEvent{Name: event, Args: args}
+	if r.HasRequestID {
+		id := r.RequestID
+		e.reply = func(v json.RawMessage) {
+			b, err := json.Marshal(serverSideEmitResponse{Type: typeServerSideEmit, RequestID: id, Data: v})
+			if err == nil {
+				a.c.publish(a.ch.response, b)
+			}
+		}
+	}
+	a.mu.Lock()
+	handlers := a.sseHandlers
+	a.mu.Unlock()
+	for _, h := range handlers {
+		h(e)
+	}
+	a.nsp.DeliverServerSideEmit(event, args)
+}
+
+// onBroadcastWithAck delivers another server's broadcast with
+// acknowledgements and reports the client count, then each client's ack.
+func (a *Adapter) onBroadcastWithAck(r *request) {
+	if r.Packet.Nsp != a.nsp.Name() {
+		return
+	}
+	id := r.RequestID
+	p := &socketio.Packet{Type: socketio.PacketEvent, Namespace: a.nsp.Name(), EventName: r.Packet.Event,
+		Args: socketio.Args{JSON: r.Packet.Args, Attachments: r.Packet.Attachments},
+		ID:   ackIDBase + a.ackIDs.Add(1), HasID: true}
+	opts := localOptions(r.Opts)
+	opts.Flags.Local = true
+	_ = a.MemoryAdapter.BroadcastWithAck(p, opts,
+		func(n int) {
+			a.respond(clientCountResponse{Type: typeBroadcastClientCount, RequestID: id, ClientCount: n})
+		},
+		func(args socketio.Args) {
+			// Node passes the first argument of the client's answer on.
+			var first json.RawMessage
+			if len(args.JSON) > 0 {
+				first = args.JSON[0]
+			}
+			b, err := encodeBroadcastAck(id, first, args.Attachments)
+			if err != nil {
+				a.c.malformed.log("client acknowledgement not forwarded", a.ch.response, err)
+				return
+			}
+			a.c.publish(a.ch.response, b)
+		})
+}
+
+// onResponse takes an answer to one of our requests. Called by the
+// Cluster's receive loop.
+func (a *Adapter) onResponse(payload []byte) {
+	r, err := decodeResponse(payload)
+	if err != nil {
+		a.c.malformed.log("malformed response from Redis dropped", a.ch.response, err)
+		return
+	}
+	a.mu.Lock()
+	if ar, ok := a.ackRequests[r.RequestID]; ok {
+		a.mu.Unlock()
+		switch r.Type {
+		case typeBroadcastClientCount:
+			ar.clientCount(r.ClientCount)
+		case typeBroadcastAck:
+			ack := r.Ack
+			if ack == nil {
+				ack = json.RawMessage("null")
+			}
+			ar.ack(socketio.Args{JSON: []json.RawMessage{ack}, Attachments: r.AckAttachments})
+		}
+		return
+	}
+	defer a.mu.Unlock()
+	p := a.requests[r.RequestID]
+	if p == nil || p.got >= p.want {
+		return
+	}
+	switch p.typ {
+	case typeSockets, typeRemoteFetch:
+		p.sockets = append(p.sockets, r.Sockets...)
+	case typeAllRooms:
+		p.rooms = append(p.rooms, r.Rooms...)
+	case typeServerSideEmit:
+		data := r.Data
+		if data == nil {
+			data = json.RawMessage("null")
+		}
+		p.answers = append(p.answers, data)
+	}
+	p.got++
+	if p.got == p.want {
+		close(p.done)
+	}
+}
+
+type socketsRequest struct {
+	UID       string   `json:"uid"`
+	RequestID string   `json:"requestId"`
+	Type      int      `json:"type"`
+	Rooms     []string `json:"rooms"`
+}
