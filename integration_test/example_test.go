@@ -70,14 +70,22 @@ func TestExampleChatRoomsWithV4AndV2Clients(t *testing.T) {
 			return e.Type == "received" && e.Name == name && e.Event == "message" && strings.Contains(string(e.Args), text)
 		}
 	}
-	clients.send(map[string]any{"cmd": "emit", "name": "alice", "event": "message", "args": []any{map[string]string{"name": "alice", "text": "hello lobby"}}})
+	// The relay acknowledges an event that asks for it, with no arguments,
+	// once it is on its way.
+	clients.send(map[string]any{"cmd": "emit", "name": "alice", "event": "message", "args": []any{map[string]string{"name": "alice", "text": "hello lobby"}}, "ack": true})
+	if ack := clients.waitFor(5*time.Second, "the ack to alice", is("ack", "alice")); string(ack.Reply) != "[]" {
+		t.Errorf("alice's ack carried %s, want []", ack.Reply)
+	}
 	for _, name := range []string{"bob", "dave"} {
 		e := clients.waitFor(5*time.Second, name+" receiving alice's message", received(name, "hello lobby"))
 		if want := `[{"name":"alice","text":"hello lobby"}]`; string(e.Args) != want {
 			t.Errorf("%s received %s, want %s", name, e.Args, want)
 		}
 	}
-	clients.send(map[string]any{"cmd": "emit", "name": "dave", "event": "message", "args": []any{map[string]string{"name": "dave", "text": "from v2"}}})
+	clients.send(map[string]any{"cmd": "emit", "name": "dave", "event": "message", "args": []any{map[string]string{"name": "dave", "text": "from v2"}}, "ack": true})
+	if ack := clients.waitFor(5*time.Second, "the ack to dave", is("ack", "dave")); string(ack.Reply) != "[]" {
+		t.Errorf("dave's (v2) ack carried %s, want []", ack.Reply)
+	}
 	clients.waitFor(5*time.Second, "alice receiving dave's message", received("alice", "from v2"))
 	clients.waitFor(5*time.Second, "bob receiving dave's message", received("bob", "from v2"))
 

@@ -184,3 +184,41 @@ func TestPollingBesideEncodeGzip(t *testing.T) {
 		t.Errorf("decoded long-poll body (%d bytes) differs from the relayed packet (%d bytes): %.60q", len(plain), len(packet), plain)
 	}
 }
+
+// allow_request runs on handshakes only, and refuses as Node's allowRequest
+// does: 403 with Engine.IO's JSON error on polling, a plain 400 on a
+// WebSocket upgrade. The Origin here is the server's own, so that only
+// allow_request (`header !Origin`) stands in the way.
+func TestAllowRequestRefusals(t *testing.T) {
+	site, origin := siteWith(t, "socketio {\nallow_request {\nheader !Origin\n}\n}")
+	startCaddy(t, site)
+	sameOrigin := http.Header{"Origin": {origin}}
+
+	resp, body := httpGet(t, origin+"/socket.io/?EIO=4&transport=polling", sameOrigin)
+	if resp.StatusCode != http.StatusForbidden || body != `{"code":4,"message":"Forbidden"}` {
+		t.Errorf("polling handshake with Origin: %d %q, want 403 {\"code\":4,\"message\":\"Forbidden\"}", resp.StatusCode, body)
+	}
+	_, resp, err := dialEngine(t, "ws"+strings.TrimPrefix(origin, "http")+"/socket.io/?EIO=4&transport=websocket", sameOrigin)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("WebSocket handshake with Origin: %v, response %v; want 400", err, resp)
+	}
+
+	// Without Origin the handshake passes; the session's later requests
+	// are not handshakes, so an upgrade carrying Origin (as a browser's
+	// always does) is not asked again.
+	resp, body = httpGet(t, origin+"/socket.io/?EIO=4&transport=polling", nil)
+	m := regexp.MustCompile(`^0\{"sid":"([^"]+)"`).FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("polling handshake without Origin: %d %q", resp.StatusCode, body)
+	}
+	conn, resp, err := dialEngine(t, "ws"+strings.TrimPrefix(origin, "http")+"/socket.io/?EIO=4&transport=websocket&sid="+m[1], sameOrigin)
+	if err != nil {
+		t.Fatalf("upgrade of an allowed session, with Origin: %v (response %v)", err, resp)
+	}
+	if err := conn.WriteMessage(websocket.TextMessage, []byte("2probe")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readText(t, conn); got != "3probe" {
+		t.Errorf("answer to 2probe: %q, want 3probe", got)
+	}
+}
