@@ -92,6 +92,43 @@ wait_port() { # port pid log
   return 1
 }
 
+# caddy_config <port> <admin port>: the Caddyfile of the measured Caddy.
+caddy_config() {
+  cat <<CADDY
+{
+	admin 127.0.0.1:$2
+	auto_https off
+	persist_config off
+	log {
+		level WARN
+	}
+}
+
+http://127.0.0.1:$1 {
+	socketio {
+		allow_eio3
+		ping_interval $((ping_interval_ms / 1000))s
+		namespace / {
+			relay
+			join {query.room}
+		}
+	}
+}
+CADDY
+}
+
+# caddy_json_config <port> <admin port>: the same configuration in JSON, used
+# only when this build cannot adapt the Caddyfile above (see the warning).
+caddy_json_config() {
+  cat <<JSON
+{"admin": {"listen": "127.0.0.1:$2", "config": {"persist": false}},
+ "logging": {"logs": {"default": {"level": "WARN"}}},
+ "apps": {"http": {"servers": {"bench": {"listen": ["127.0.0.1:$1"], "automatic_https": {"disable": true},
+   "routes": [{"handle": [{"handler": "socketio", "allow_eio3": true, "ping_interval": "$((ping_interval_ms / 1000))s",
+     "namespaces": [{"name": "/", "relay": {}, "join": ["{query.room}"]}]}]}]}}}}}
+JSON
+}
+
 # start_server <node|caddy> <log>: sets server_pid, server_url, admin_port.
 start_server() {
   local port
@@ -104,29 +141,15 @@ start_server() {
     ;;
   caddy)
     admin_port=$(free_port)
-    cat >"$tmp/Caddyfile" <<CADDY
-{
-	admin 127.0.0.1:$admin_port
-	auto_https off
-	persist_config off
-	log {
-		level WARN
-	}
-}
-
-http://127.0.0.1:$port {
-	socketio {
-		allow_eio3
-		ping_interval $((ping_interval_ms / 1000))s
-		namespace / {
-			relay
-			join {query.room}
-		}
-	}
-}
-CADDY
-    cp "$tmp/Caddyfile" "$out/Caddyfile"
-    taskset -c 0 "$tmp/caddy" run --config "$tmp/Caddyfile" --adapter caddyfile >"$2" 2>&1 &
+    local config=("$tmp/Caddyfile" --adapter caddyfile)
+    if [[ -n $caddy_json ]]; then
+      config=("$tmp/caddy.json")
+      caddy_json_config "$port" "$admin_port" >"$tmp/caddy.json"
+    else
+      caddy_config "$port" "$admin_port" >"$tmp/Caddyfile"
+    fi
+    cp "${config[0]}" "$out/"
+    taskset -c 0 "$tmp/caddy" run --config "${config[@]}" >"$2" 2>&1 &
     ;;
   esac
   server_pid=$!
@@ -175,6 +198,18 @@ phases() {
     fi
   done
 }
+
+# The Caddyfile is what users write; if this build cannot adapt it, say why
+# and measure the same configuration given as JSON.
+caddy_json=""
+if [[ " $servers " == *" caddy "* ]]; then
+  caddy_config 1 2 >"$tmp/Caddyfile"
+  if ! adapt_err=$("$tmp/caddy" adapt --config "$tmp/Caddyfile" 2>&1 >/dev/null); then
+    echo "compare.sh: WARNING: this build cannot adapt the benchmark Caddyfile; using the same config as JSON. The error:" >&2
+    echo "$adapt_err" | tail -1 >&2
+    caddy_json=1
+  fi
+fi
 
 results="$out/results.jsonl"
 failures=0
