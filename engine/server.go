@@ -149,6 +149,7 @@ func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, opts *setti
 		if err != nil {
 			return // the upgrader answered the request
 		}
+		conn.SetReadLimit(opts.MaxPayload)
 		s.ws = conn
 		// The open packet goes first, before anything the connection
 		// callback sends.
@@ -246,6 +247,7 @@ func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request, s *Session) {
 		}
 		return
 	}
+	conn.SetReadLimit(opts.MaxPayload)
 	s.probeWS = conn
 	s.upgradeTimer = time.AfterFunc(opts.UpgradeTimeout, func() { s.abortUpgrade(conn) })
 	s.mu.Unlock()
