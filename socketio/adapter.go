@@ -46,7 +46,9 @@ type Adapter interface {
 	// BroadcastWithAck sends p, whose ID the caller has set, and reports:
 	// clientCount once per server with the number of sockets the packet
 	// went to there, and ack once per socket that acknowledged, with its
-	// arguments.
+	// arguments. (Node's cluster adapters carry only the first argument of
+	// each answer between servers; a wire-compatible adapter passes a
+	// remote answer on as an Args of that one value.)
 	BroadcastWithAck(p *Packet, opts *BroadcastOptions, clientCount func(int), ack func(Args)) error
 
 	// Sockets lists the ids of the sockets in rooms (all when empty).
