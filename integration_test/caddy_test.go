@@ -218,17 +218,17 @@ func (c *caddyProcess) reload(sites string) {
 	}
 }
 
-// stop runs `caddy stop` and waits for the process to exit; it returns how
-// long the exit took after the command returned.
+// stop runs `caddy stop` (which returns once Caddy has stopped its apps)
+// and waits for the process to exit; it returns how long that took.
 func (c *caddyProcess) stop(within time.Duration) time.Duration {
 	c.t.Helper()
+	start := time.Now()
 	if out, err := c.cli("stop", "--address", c.adminAddr); err != nil {
 		c.t.Fatalf("caddy stop: %v\n%s", err, out)
 	}
-	start := time.Now()
 	select {
 	case <-c.exited:
-	case <-time.After(within):
+	case <-time.After(within - time.Since(start)):
 		c.t.Fatalf("caddy did not exit within %v of `caddy stop`:\n%s", within, c.logs.String())
 	}
 	if c.exitErr != nil {
