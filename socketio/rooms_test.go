@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"errors"
 	"sort"
 	"strings"
 	"testing"
@@ -86,3 +87,40 @@ func TestBroadcastSelectsRoomsOnceAndHonoursExcept(t *testing.T) {
 }
 
 func sortStrings(s []string) []string { sort.Strings(s); return s }
+
+func TestRoomsJoinedInARefusingMiddlewareAreLeft(t *testing.T) {
+	ts := startServer(t, "", engine.Options{}, func(ts *testServer) {
+		ts.io.Of("/private").Use(func(s *Socket) error {
+			s.Join("tentative")
+			return errors.New("closed today")
+		})
+	})
+	c := dialRaw(t, ts)
+	c.send("40/private,")
+	if got := c.read(); got != `44/private,{"message":"closed today"}` {
+		t.Errorf("refused with %q", got)
+	}
+	if n := ts.io.Of("/private").Adapter().(*MemoryAdapter).RoomSize("tentative"); n != 0 {
+		t.Errorf("the refused socket is still in its room (%d members)", n)
+	}
+}
+
+func TestDisconnectingHandlerStillSeesTheRooms(t *testing.T) {
+	roomsAtDisconnecting := make(chan []string, 1)
+	roomsAtDisconnect := make(chan []string, 1)
+	ts := startServer(t, "", engine.Options{}, func(ts *testServer) {
+		ts.io.OnConnection(func(s *Socket) {
+			s.Join("game")
+			s.OnDisconnecting(func(string) { roomsAtDisconnecting <- sortStrings(s.Rooms()) })
+			s.OnDisconnect(func(string) { roomsAtDisconnect <- s.Rooms() })
+		})
+	})
+	clients, sockets := connectRaw(t, ts, 1)
+	clients[0].send("41")
+	if got, want := <-roomsAtDisconnecting, sortStrings([]string{"game", sockets[0].ID()}); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("rooms while disconnecting: %v, want %v", got, want)
+	}
+	if got := <-roomsAtDisconnect; got != nil {
+		t.Errorf("rooms after disconnect: %v", got)
+	}
+}

@@ -91,6 +91,13 @@ func (srv *Server) namespace(name string) *Namespace {
 	return srv.namespaces[name]
 }
 
+// OnConnection adds a connection handler to the main namespace, like
+// io.on("connection") in Node.
+func (srv *Server) OnConnection(fn func(*Socket)) { srv.Of("/").OnConnection(fn) }
+
+// Use adds a middleware to the main namespace.
+func (srv *Server) Use(fn func(*Socket) error) { srv.Of("/").Use(fn) }
+
 // Emit sends an event to every socket of the main namespace.
 func (srv *Server) Emit(event string, args ...any) error { return srv.Of("/").Emit(event, args...) }
 
