@@ -79,3 +79,30 @@ func TestSocketEmitWithAckFailsWhenTheClientLeaves(t *testing.T) {
 		t.Errorf("got %v, want ErrDisconnected", err)
 	}
 }
+
+func TestSocketEmitWithAckGivesUpWhenTheContextEnds(t *testing.T) {
+	ts := startServer(t, "", engine.Options{}, func(*testServer) {})
+	clients, sockets := connectRaw(t, ts, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := sockets[0].EmitWithAck(ctx, "q", 1)
+		done <- err
+	}()
+	got := clients[0].read() // read, never answered
+	if !ackPacket.MatchString(got) {
+		t.Fatalf("got %q", got)
+	}
+	if err := <-done; !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("got %v, want a deadline error", err)
+	}
+	// A late answer is ignored, and the socket works on.
+	clients[0].send("43" + ackPacket.FindStringSubmatch(got)[1] + "[1]")
+	if err := sockets[0].Emit("after", 2); err != nil {
+		t.Fatal(err)
+	}
+	if got := clients[0].read(); got != `42["after",2]` {
+		t.Errorf("then got %q", got)
+	}
+}

@@ -115,28 +115,39 @@ func (s *Socket) OnDisconnect(handler func(reason string)) {
 // ([]byte as binary attachments, an Args spliced in as it is). When the
 // last argument is a func(Args, error), it is the acknowledgement callback,
 // as in Node: it runs with the client's answer, or with ErrDisconnected.
+// Emitting on a disconnected socket returns ErrDisconnected.
 func (s *Socket) Emit(event string, args ...any) error {
-	if reservedEvent(event) {
-		return fmt.Errorf("socketio: %q is a reserved event name; pick another", event)
-	}
 	var callback func(Args, error)
 	if n := len(args); n > 0 {
 		if cb, ok := args[n-1].(func(Args, error)); ok {
 			callback, args = cb, args[:n-1]
 		}
 	}
+	_, err := s.emit(event, args, callback)
+	return err
+}
+
+// emit sends an event, with an acknowledgement id when callback is set,
+// and returns that id.
+func (s *Socket) emit(event string, args []any, callback func(Args, error)) (uint64, error) {
+	if reservedEvent(event) {
+		return 0, fmt.Errorf("socketio: %q is a reserved event name; pick another", event)
+	}
+	if s.isClosed() {
+		return 0, ErrDisconnected
+	}
 	a, err := NewArgs(args...)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	p := &Packet{Type: PacketEvent, EventName: event, Args: a}
 	if callback != nil {
 		p.ID, p.HasID = s.nsp.nextAckID(), true
 		if !s.registerAck(p.ID, callback) {
-			return ErrDisconnected
+			return 0, ErrDisconnected
 		}
 	}
-	return s.packet(p)
+	return p.ID, s.packet(p)
 }
 
 // EmitWithAck sends an event and waits for the client's acknowledgement,
@@ -147,14 +158,17 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Ar
 		err  error
 	}
 	ch := make(chan answer, 1)
-	args = append(args[:len(args):len(args)], func(a Args, err error) { ch <- answer{a, err} })
-	if err := s.Emit(event, args...); err != nil {
+	id, err := s.emit(event, args, func(a Args, err error) { ch <- answer{a, err} })
+	if err != nil {
 		return Args{}, err
 	}
 	select {
 	case r := <-ch:
 		return r.args, r.err
 	case <-ctx.Done():
+		s.mu.Lock()
+		delete(s.acks, id)
+		s.mu.Unlock()
 		return Args{}, fmt.Errorf("socketio: no acknowledgement of %q from socket %s: %w", event, s.id, ctx.Err())
 	}
 }
