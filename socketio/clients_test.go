@@ -210,3 +210,12 @@ func TestBroadcastReachesV2AndV4ClientsAlike(t *testing.T) {
 		}
 	}
 }
+
+func TestClientV2Relay(t *testing.T) {
+	ts := startServer(t, "", engine.Options{}, setupApp)
+	got := runScript(t, "v2.js", "URL="+ts.URL, "SCENARIO=relay")
+	expectLines(t, got,
+		`ack []`,
+		`got {"a":[],"b":[["hello",{"type":"Buffer","data":[3]}]],"c":[]}`,
+	)
+}

@@ -51,6 +51,19 @@ const scenarios = {
     s.close();
   },
 
+  async relay() {
+    const a = connect("/relay", { query: { room: "x" } });
+    const b = connect("/relay", { query: { room: "x" } });
+    const c = connect("/relay");
+    await Promise.all([a, b, c].map((s) => once(s, "connect")));
+    const got = { a: [], b: [], c: [] };
+    for (const [name, s] of Object.entries({ a, b, c })) s.on("chat", (...args) => got[name].push(args));
+    out("ack", await new Promise((r) => a.emit("chat", "hello", Buffer.from([3]), (...args) => r(args))));
+    await new Promise((r) => setTimeout(r, 200));
+    out("got", got);
+    [a, b, c].forEach((s) => s.close());
+  },
+
   async mixed() {
     const s = connect("/");
     await once(s, "welcome");
