@@ -29,6 +29,7 @@ func runEcho(ctx context.Context, s *scenario, name string) (result, error) {
 	var (
 		serving  sync.WaitGroup
 		stopping atomic.Bool
+		strays   atomic.Int64 // events relayed to an echo client, alone in its room
 	)
 	opened := s.openClients(ctx, s.c, s.transport, func(i int) string { return "echo-" + strconv.Itoa(i) }, func(i int, c client) {
 		e := &echoer{c: c, acks: make(chan int64, 1)}
@@ -37,11 +38,14 @@ func runEcho(ctx context.Context, s *scenario, name string) (result, error) {
 		go func() {
 			defer serving.Done()
 			err := c.serve(func(p sioPacket) {
-				if p.Type == sioAck && p.Namespace == ns {
+				switch {
+				case p.Type == sioAck && p.Namespace == ns:
 					select {
 					case e.acks <- p.ID:
 					default:
 					}
+				case p.Type == sioEvent:
+					strays.Add(1)
 				}
 			})
 			if !stopping.Load() {
@@ -117,6 +121,9 @@ func runEcho(ctx context.Context, s *scenario, name string) (result, error) {
 		if e != nil {
 			all.merge(&e.hist)
 		}
+	}
+	if n := strays.Load(); n > 0 {
+		s.errs.add(fmt.Errorf("echo clients received %d relayed events: the server did not keep each client alone in the room of its ?room= query", n))
 	}
 	r.Ops = acks.Load()
 	r.measure(before, after, window)
