@@ -1,0 +1,250 @@
+package caddysocketio
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
+
+	"github.com/caddy-socketio/caddy-socketio/redisadapter"
+	"github.com/caddy-socketio/caddy-socketio/socketio"
+)
+
+func init() {
+	caddy.RegisterModule(RedisAdapter{})
+}
+
+// RedisAdapter is the Caddy module socketio.adapters.redis: it joins the
+// Socket.IO server to a cluster of servers (Caddy or Node socket.io with
+// @socket.io/redis-adapter) that share one Redis.
+//
+// The connection to Redis lives in a pool keyed by the configuration, so
+// that a reload with the same adapter settings keeps the subscriptions; the
+// last config using it closes it, which unsubscribes at once.
+type RedisAdapter struct {
+	// Addresses of Redis: host:port, redis:// or rediss:// URLs. Several
+	// addresses are the nodes of a Redis Cluster. 127.0.0.1:6379 when
+	// empty. Placeholders such as {env.REDIS_URL} are resolved.
+	Addresses []string `json:"addresses,omitempty"`
+	// Username and Password authenticate; placeholders such as
+	// {env.REDIS_PASSWORD} are resolved.
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	// DB is the database number (Redis Cluster: 0 only).
+	DB int `json:"db,omitempty"`
+	// TLS connects with TLS, as a rediss:// address does.
+	TLS bool `json:"tls,omitempty"`
+	// KeyPrefix starts the channel names (Node's `key`), "socket.io" by
+	// default; every server of the cluster must use the same.
+	KeyPrefix string `json:"key_prefix,omitempty"`
+	// RequestsTimeout bounds the wait for the other servers' answers
+	// (Node's `requestsTimeout`), 5s by default.
+	RequestsTimeout caddy.Duration `json:"requests_timeout,omitempty"`
+
+	client   redisadapter.ClientConfig // with placeholders resolved
+	resolved bool                      // client is set
+	key      string                    // pool key: a digest of the settings
+	cluster  *redisadapter.Cluster     // owned by clusters
+	logger   *zap.Logger
+}
+
+// clusters holds the live Redis connections by configuration, across
+// reloads.
+var clusters = caddy.NewUsagePool()
+
+// pooledCluster lets the pool close a Cluster when its last user goes.
+type pooledCluster struct{ *redisadapter.Cluster }
+
+func (p pooledCluster) Destruct() error { return p.Close() }
+
+// CaddyModule returns the Caddy module information.
+func (RedisAdapter) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "socketio.adapters.redis",
+		New: func() caddy.Module { return new(RedisAdapter) },
+	}
+}
+
+// Provision resolves placeholders, checks the settings, and takes the
+// cluster connection of these settings from the pool, or starts one. It
+// does not wait for Redis: a server starts and serves its own clients while
+// Redis is down.
+func (r *RedisAdapter) Provision(ctx caddy.Context) error {
+	r.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+	r.client = redisadapter.ClientConfig{
+		Username: repl.ReplaceKnown(r.Username, ""),
+		Password: repl.ReplaceKnown(r.Password, ""),
+		DB:       r.DB,
+		TLS:      r.TLS,
+	}
+	for _, a := range r.Addresses {
+		r.client.Addresses = append(r.client.Addresses, repl.ReplaceKnown(a, ""))
+	}
+	r.resolved = true
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	r.key = r.poolKey()
+	val, _, err := clusters.LoadOrNew(r.key, func() (caddy.Destructor, error) {
+		client, err := r.client.NewClient()
+		if err != nil {
+			return nil, err
+		}
+		c, err := redisadapter.New(redisadapter.Config{
+			Client:          client,
+			KeyPrefix:       r.KeyPrefix,
+			RequestsTimeout: time.Duration(r.RequestsTimeout),
+			Logger:          r.logger,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return pooledCluster{c}, nil
+	})
+	if err != nil {
+		return err
+	}
+	r.cluster = val.(pooledCluster).Cluster
+	return nil
+}
+
+// poolKey digests every setting, the resolved password included (hashed,
+// never kept in clear), so that a changed setting gets a new connection.
+func (r *RedisAdapter) poolKey() string {
+	b, _ := json.Marshal([]any{r.client.Addresses, r.client.Username, r.client.Password, r.client.DB, r.client.TLS,
+		r.KeyPrefix, r.RequestsTimeout})
+	sum := sha256.Sum256(b)
+	return "redis:" + hex.EncodeToString(sum[:])
+}
+
+// Validate checks the settings without contacting Redis.
+func (r *RedisAdapter) Validate() error {
+	if r.RequestsTimeout < 0 {
+		return fmt.Errorf("redis adapter: requests_timeout %s must be positive", time.Duration(r.RequestsTimeout))
+	}
+	client := r.client
+	if !r.resolved {
+		// Not provisioned: check the settings that hold no placeholder.
+		client = redisadapter.ClientConfig{DB: r.DB, TLS: r.TLS}
+		for _, a := range r.Addresses {
+			if !strings.Contains(a, "{") {
+				client.Addresses = append(client.Addresses, a)
+			}
+		}
+	}
+	if err := client.Validate(); err != nil {
+		return fmt.Errorf("redis adapter: %w", err)
+	}
+	return nil
+}
+
+// Cleanup releases the cluster connection; the last config using it closes
+// it.
+func (r *RedisAdapter) Cleanup() error {
+	if r.key == "" {
+		return nil
+	}
+	_, err := clusters.Delete(r.key)
+	return err
+}
+
+// AdapterFactory is what the socketio handler gives its server as
+// socketio.Options.Adapter. Adapters it made keep working across reloads
+// that keep these settings (PoolKey is unchanged).
+func (r *RedisAdapter) AdapterFactory() socketio.AdapterFactory {
+	return r.cluster.Adapter
+}
+
+// PoolKey identifies these settings: a live server whose adapter settings
+// changed needs a new server for the new adapter to take effect.
+func (r *RedisAdapter) PoolKey() string { return r.key }
+
+// UnmarshalCaddyfile reads the adapter's block. Syntax:
+//
+//	adapter redis [<address>...] {
+//	    address <address>...        # host:port, redis://, rediss://; several: Redis Cluster; repeatable
+//	    username <user>
+//	    password <password>         # {env.REDIS_PASSWORD} and other global placeholders work
+//	    db <number>                 # default 0
+//	    tls                         # or a rediss:// address
+//	    key_prefix <prefix>         # (key) default socket.io
+//	    requests_timeout <duration> # (requestsTimeout) default 5s
+//	}
+//
+// Unknown subdirectives, and any but address given twice, are errors.
+func (r *RedisAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the module's name
+	r.Addresses = append(r.Addresses, d.RemainingArgs()...)
+	seen := map[string]bool{}
+	for d.NextBlock(0) {
+		name := d.Val()
+		if seen[name] && name != "address" {
+			return d.Errf("redis adapter: %s given twice; keep one", name)
+		}
+		seen[name] = true
+		switch name {
+		case "address", "addresses":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			r.Addresses = append(r.Addresses, args...)
+		case "username", "password", "key_prefix", "requests_timeout", "db":
+			var v string
+			if !d.Args(&v) {
+				return d.ArgErr()
+			}
+			if d.NextArg() {
+				return d.Errf("redis adapter: %s takes one value, got also %q", name, d.Val())
+			}
+			switch name {
+			case "username":
+				r.Username = v
+			case "password":
+				r.Password = v
+			case "key_prefix":
+				if v == "" {
+					return d.Errf("redis adapter: key_prefix must not be empty")
+				}
+				r.KeyPrefix = v
+			case "requests_timeout":
+				dur, err := caddy.ParseDuration(v)
+				if err != nil || dur <= 0 {
+					return d.Errf("redis adapter: requests_timeout %q is not a positive duration such as 5s", v)
+				}
+				r.RequestsTimeout = caddy.Duration(dur)
+			case "db":
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 0 {
+					return d.Errf("redis adapter: db %q is not a database number such as 0", v)
+				}
+				r.DB = n
+			}
+		case "tls":
+			if d.NextArg() {
+				return d.Errf("redis adapter: tls takes no value, got %q", d.Val())
+			}
+			r.TLS = true
+		default:
+			return d.Errf("redis adapter: unknown option %q; known: address, username, password, db, tls, key_prefix, requests_timeout", name)
+		}
+	}
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddy.Module          = (*RedisAdapter)(nil)
+	_ caddy.Provisioner     = (*RedisAdapter)(nil)
+	_ caddy.Validator       = (*RedisAdapter)(nil)
+	_ caddy.CleanerUpper    = (*RedisAdapter)(nil)
+	_ caddyfile.Unmarshaler = (*RedisAdapter)(nil)
+)
