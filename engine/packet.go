@@ -43,7 +43,7 @@ func isPacketType(c byte) bool { return c >= packetOpen && c <= packetNoop }
 // decodeBase64 accepts padded and unpadded standard base64, as Node's
 // Buffer.from(s, "base64") does.
 func decodeBase64(s []byte) ([]byte, error) {
-	out := make([]byte, base64.StdEncoding.DecodedLen(len(s)))
+	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(s))+2) // room for either form
 	n, err := base64.StdEncoding.Decode(out, s)
 	if err != nil {
 		n, err = base64.RawStdEncoding.Decode(out, s)

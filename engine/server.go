@@ -258,7 +258,7 @@ func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request, s *Session) {
 // it per upgrade keeps SetOptions simple.
 func (srv *Server) upgrader(opts *settings) *websocket.Upgrader {
 	return &websocket.Upgrader{
-		ReadBufferSize:    1024,
+		ReadBufferSize:    512, // small: idle connections are the common case
 		WriteBufferPool:   &srv.writeBuffers,
 		EnableCompression: opts.PerMessageDeflate,
 		// The origin is checked by the layer that mounts the server (the
