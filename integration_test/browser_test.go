@@ -166,11 +166,24 @@ func runBrowser(t *testing.T, scenarios []browserScenario) (map[string]browserRe
 	return byName, o, c
 }
 
+// indent lays out Caddyfile lines written without indentation: each line
+// gets prefix plus one tab per open brace, as `caddy fmt` would (Caddy warns
+// about an unformatted Caddyfile).
 func indent(s, prefix string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
+	depth := 0
 	for i, l := range lines {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "}") && depth > 0 {
+			depth--
+		}
 		if l != "" {
-			lines[i] = prefix + strings.TrimSpace(l)
+			lines[i] = prefix + strings.Repeat("\t", depth) + l
+		} else {
+			lines[i] = ""
+		}
+		if strings.HasSuffix(l, "{") {
+			depth++
 		}
 	}
 	return strings.Join(lines, "\n")

@@ -25,6 +25,7 @@ type caddyProcess struct {
 	dir        string // the test's temporary directory: the Caddyfile and Caddy's data
 	configPath string
 	adminAddr  string
+	global     []string // extra global options, kept on reload
 	cmd        *exec.Cmd
 	logs       *lockedBuffer // Caddy's stderr: its JSON logs
 	exited     chan struct{} // closed when the process has exited
@@ -64,22 +65,25 @@ func freePort(t testing.TB) int {
 
 // globalOptions is the global block every generated Caddyfile starts with:
 // an admin endpoint on its own free port (never the default 2019, which a
-// developer's own Caddy may hold), plain HTTP, and nothing saved to disk.
-func globalOptions(adminAddr string) string {
+// developer's own Caddy may hold), plain HTTP, nothing saved to disk, and
+// any extra global options a test needs.
+func globalOptions(adminAddr string, extra ...string) string {
 	return fmt.Sprintf(`{
 	admin %s
 	auto_https off
 	persist_config off
+%s
 }
-`, adminAddr)
+`, adminAddr, indent(strings.Join(extra, "\n"), "\t"))
 }
 
 // startCaddy writes sites (Caddyfile site blocks, without the global
-// options) to a file and runs `caddy run` on it until Caddy says it serves
-// the configuration.
-func startCaddy(t testing.TB, sites string) *caddyProcess {
+// options; extra global options in global) to a file and runs `caddy run`
+// on it until Caddy says it serves the configuration.
+func startCaddy(t testing.TB, sites string, global ...string) *caddyProcess {
 	t.Helper()
 	c := newCaddyProcess(t)
+	c.global = global
 	c.writeConfig(sites)
 	c.start("run", "--config", c.configPath, "--adapter", "caddyfile")
 	return c
@@ -148,7 +152,7 @@ func (c *caddyProcess) start(args ...string) {
 
 func (c *caddyProcess) writeConfig(sites string) {
 	c.t.Helper()
-	config := globalOptions(c.adminAddr) + "\n" + sites
+	config := globalOptions(c.adminAddr, c.global...) + "\n" + sites
 	if err := os.WriteFile(c.configPath, []byte(config), 0o600); err != nil {
 		c.t.Fatalf("writing the Caddyfile: %v", err)
 	}

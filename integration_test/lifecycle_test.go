@@ -138,3 +138,37 @@ func TestCaddyStopDisconnectsClients(t *testing.T) {
 		t.Errorf("caddy logged errors while stopping:\n%s", c.logs.String())
 	}
 }
+
+// A long-poll waits up to ping_interval for something to send; a server
+// write timeout shorter than that must not cut it (or the polling client
+// would lose its session at every ping).
+func TestLongPollOutlivesServerWriteTimeout(t *testing.T) {
+	port := freePort(t)
+	server := fmt.Sprintf("http://127.0.0.1:%d", port)
+	startCaddy(t, fmt.Sprintf(`http://:%d {
+	bind 127.0.0.1
+	socketio {
+		ping_interval 2500ms
+		namespace / {
+			relay
+		}
+	}
+}
+`, port), "servers {\ntimeouts {\nwrite 1s\n}\n}")
+	clients := startClients(t,
+		clientSpec{Name: "poll", Version: "v4", URL: server, Transports: []string{"polling"}},
+		clientSpec{Name: "ws", Version: "v4", URL: server, Transports: []string{"websocket"}},
+	)
+	clients.connected(10*time.Second, "poll", "ws")
+	// Past one ping interval: the GET the client sent after connecting was
+	// held 2.5s, beyond the 1s write timeout, then answered with the ping.
+	time.Sleep(3500 * time.Millisecond)
+
+	clients.send(map[string]any{"cmd": "emit", "name": "ws", "event": "note", "args": []any{"still there?"}})
+	clients.waitFor(5*time.Second, "poll receiving the note", func(e clientEvent) bool {
+		return e.Type == "received" && e.Name == "poll" && e.Event == "note"
+	})
+	if got := clients.all(func(e clientEvent) bool { return e.Type == "disconnect" }); len(got) != 0 {
+		t.Errorf("disconnects: %+v", got)
+	}
+}
