@@ -1,6 +1,8 @@
 package socketio
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"testing"
 )
@@ -62,4 +64,63 @@ func FuzzDecoder(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzArgsRoundTrip encodes a string and bytes as event arguments, nested
+// and not, and checks that decoding the packet gives them back.
+func FuzzArgsRoundTrip(f *testing.F) {
+	f.Add("hello", []byte{1, 2, 3})
+	f.Add("\u2028<script>\"\\\x00\xff", []byte{})
+	f.Fuzz(func(t *testing.T, s string, b []byte) {
+		args, err := NewArgs(s, b, map[string]any{"k": []any{b, s, 1.5}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := encodePacket(&Packet{Type: PacketEvent, Namespace: "/", EventName: s, Args: args})
+		p, n, err := decodePacket(text, defaultMaxAttachments)
+		if err != nil {
+			if reservedEvent(s) {
+				return
+			}
+			t.Fatalf("%q refused: %v", text, err)
+		}
+		if n != 2 {
+			t.Fatalf("%d attachments announced, want 2", n)
+		}
+		p.Args.Attachments = args.Attachments
+		var want string
+		if err := json.Unmarshal(mustMarshal(t, s), &want); err != nil {
+			t.Fatal(err)
+		}
+		if p.EventName != want {
+			t.Errorf("event name %q, want %q", p.EventName, want)
+		}
+		var got0 string
+		if err := p.Args.Decode(0, &got0); err != nil || got0 != want {
+			t.Errorf("argument 0: %q %v, want %q", got0, err, want)
+		}
+		if got1, ok := p.Args.Bytes(1); !ok || !bytes.Equal(got1, b) {
+			t.Errorf("argument 1: %v %v, want %v", got1, ok, b)
+		}
+		var nested struct{ K []any }
+		if err := p.Args.Decode(2, &nested); err != nil || len(nested.K) != 3 {
+			t.Fatalf("argument 2: %v %v", nested, err)
+		}
+		v, err := p.Args.Value(2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := v.(map[string]any)["k"].([]any)
+		if !bytes.Equal(k[0].([]byte), b) || k[1].(string) != want || k[2].(float64) != 1.5 {
+			t.Errorf("argument 2 decoded as %v", k)
+		}
+	})
+}
+
+func mustMarshal(t *testing.T, v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

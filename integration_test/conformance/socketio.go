@@ -35,8 +35,8 @@ func mountSocketIO(mux *http.ServeMux) {
 	sendAuth := func(s *socketio.Socket) {
 		time.AfterFunc(authDelay, func() { _ = s.Emit("auth", s.Handshake().Auth) })
 	}
-	main := io.Of("/")
-	main.OnConnection(func(s *socketio.Socket) {
+	root := io.Of("/")
+	root.OnConnection(func(s *socketio.Socket) {
 		sendAuth(s)
 		// The arguments go back as they came, binary attachments included,
 		// without being decoded.
