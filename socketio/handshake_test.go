@@ -1,0 +1,56 @@
+package socketio
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddy-socketio/caddy-socketio/engine"
+	"github.com/gorilla/websocket"
+)
+
+func TestHandshakeDescribesTheConnection(t *testing.T) {
+	handshakes := make(chan Handshake, 1)
+	ts := startServer(t, "", engine.Options{}, func(ts *testServer) {
+		ts.io.OnConnection(func(s *Socket) { handshakes <- s.Handshake() })
+	})
+	before := time.Now()
+	url := "ws" + strings.TrimPrefix(ts.URL, "http") + "/socket.io/?EIO=4&transport=websocket&room=blue"
+	conn, _, err := websocket.DefaultDialer.Dial(url, http.Header{"Origin": {"https://app.example"}, "X-Team": {"red"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.ReadMessage() // Engine.IO open
+	conn.WriteMessage(websocket.TextMessage, []byte(`40{"token":"abc","n":[1,2]}`))
+	h := <-handshakes
+
+	if got := h.Query.Get("room"); got != "blue" {
+		t.Errorf("query room = %q", got)
+	}
+	if got := h.Headers.Get("X-Team"); got != "red" {
+		t.Errorf("header X-Team = %q", got)
+	}
+	if string(h.Auth) != `{"token":"abc","n":[1,2]}` {
+		t.Errorf("auth = %s", h.Auth)
+	}
+	if v, ok := h.AuthValue("token"); !ok || v != "abc" {
+		t.Errorf("AuthValue(token) = %v %v", v, ok)
+	}
+	if h.Address != "127.0.0.1" {
+		t.Errorf("address = %q, want the IP without port", h.Address)
+	}
+	if !h.XDomain || h.Secure {
+		t.Errorf("xdomain %v secure %v, want true false", h.XDomain, h.Secure)
+	}
+	if !strings.HasPrefix(h.URL, "/socket.io/?EIO=4&transport=websocket&room=blue") {
+		t.Errorf("url = %q", h.URL)
+	}
+	if h.Issued < before.UnixMilli() || h.Issued > time.Now().UnixMilli() {
+		t.Errorf("issued %d not between the dial and now", h.Issued)
+	}
+	if _, err := time.Parse(jsDateLayout, h.Time); err != nil {
+		t.Errorf("time %q: %v", h.Time, err)
+	}
+}
