@@ -61,6 +61,14 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, code, message)
 		}
 	}
+	sid := q.Get("sid")
+	var s *Session
+	if sid != "" {
+		s = srv.lookup(sid)
+		if s != nil {
+			opts = s.opts // a session keeps the options of its handshake
+		}
+	}
 	if !opts.allows(transport) {
 		fail(codeUnknownTransport, "")
 		return
@@ -74,8 +82,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		protocol = 4
 	}
 
-	if sid := q.Get("sid"); sid != "" {
-		s := srv.lookup(sid)
+	if sid != "" {
 		switch {
 		case s == nil:
 			fail(codeUnknownSID, "")
@@ -128,7 +135,7 @@ func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, opts *setti
 	s := &Session{
 		id:        newID(),
 		protocol:  protocol,
-		b64:       q.Has("b64"),
+		b64:       q.Get("b64") != "", // JavaScript truthiness: "b64=" means no
 		server:    srv,
 		opts:      opts,
 		log:       opts.Logger,

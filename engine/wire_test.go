@@ -744,3 +744,35 @@ func TestCloseIsIdempotent(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 }
+
+func TestOptionsShapeTheHandshake(t *testing.T) {
+	ws := newWireServer(t, Options{DisableUpgrades: true, PingInterval: 1500 * time.Millisecond})
+	res := ws.do(t, "GET", ws.url("EIO=4&transport=polling"), "", "")
+	m := handshakeRE.FindStringSubmatch(res.body)
+	if m == nil || m[2] != "" || m[3] != "1500" {
+		t.Fatalf("with upgrades disabled: %q", res.body)
+	}
+	old := m[1]
+
+	// SetOptions applies to new handshakes only.
+	ws.srv.SetOptions(Options{Transports: []string{"websocket"}, PingTimeout: 7 * time.Second})
+	res = ws.do(t, "GET", ws.url("EIO=4&transport=polling"), "", "")
+	if res.status != 400 || res.body != `{"code":0,"message":"Transport unknown"}` {
+		t.Fatalf("polling after it was disabled: %d %q", res.status, res.body)
+	}
+	conn, _, err := websocket.DefaultDialer.Dial(ws.wsURL("EIO=4&transport=websocket"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, data, _ := conn.ReadMessage()
+	if !strings.Contains(string(data), `"upgrades":[],"pingInterval":25000,"pingTimeout":7000,`) {
+		t.Fatalf("websocket handshake with new options: %q", data)
+	}
+	// The existing session still polls.
+	poll := ws.url("EIO=4&transport=polling&sid=" + old)
+	ws.do(t, "POST", poll, "text/plain", "4still")
+	if res := ws.do(t, "GET", poll, "", ""); res.body != "4still" {
+		t.Fatalf("existing polling session after SetOptions: %d %q", res.status, res.body)
+	}
+}
