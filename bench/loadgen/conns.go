@@ -40,6 +40,10 @@ func runConns(ctx context.Context, s *scenario) (result, error) {
 	ramp := time.Since(begin)
 	s.logf("conns: %d of %d connected in %.1fs", opened, s.n, ramp.Seconds())
 
+	rampEnd, err := s.sample()
+	if err != nil {
+		return r, err
+	}
 	hold := s.hold
 	if hold == 0 {
 		// Every connection has been pinged (protocol 4) or has pinged
@@ -73,6 +77,12 @@ func runConns(ctx context.Context, s *scenario) (result, error) {
 
 	r.Ops = int64(r.Up)
 	r.measure(before, after, ramp+hold)
+	if every := time.Duration(interval.Load()); after != nil && r.Up > 0 && every > 0 {
+		// What keeping one idle connection alive costs: the CPU of the hold
+		// (heartbeats and nothing else) per connection per ping interval.
+		beats := hold.Seconds() / every.Seconds()
+		r.HeartbeatCPUus = float64((after.CPU - rampEnd.CPU).Microseconds()) / float64(r.Up) / beats
+	}
 	if ramp > 0 {
 		r.OpsPerSec = float64(opened) / ramp.Seconds() // the connection rate of the ramp
 	}

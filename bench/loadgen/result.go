@@ -38,6 +38,8 @@ type result struct {
 	RSSBefore   int64   `json:"rss_before,omitempty"`
 	RSSAfter    int64   `json:"rss_after,omitempty"`
 	BytesPerOp  float64 `json:"bytes_per_op,omitempty"` // conns: resident bytes per connection; handshake: per abandoned session
+
+	HeartbeatCPUus float64 `json:"heartbeat_cpu_us,omitempty"` // conns: server CPU per connection per ping interval while idle
 }
 
 // errorCount gathers a scenario's failures from all its client goroutines,

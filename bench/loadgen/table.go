@@ -23,6 +23,7 @@ var figures = map[string][]figure{
 		{"connections up after a heartbeat", func(r result) float64 { return float64(r.Up) }},
 		{"server RSS per connection (bytes)", func(r result) float64 { return r.BytesPerOp }},
 		{"server CPU per connection, ramp and hold (µs)", func(r result) float64 { return r.CPUusPerOp }},
+		{"server CPU per idle connection per heartbeat (µs)", func(r result) float64 { return r.HeartbeatCPUus }},
 	},
 	"echo": {
 		{"acks/s", func(r result) float64 { return r.OpsPerSec }},
