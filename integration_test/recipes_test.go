@@ -76,3 +76,31 @@ func TestRefusedOriginLoggedOnceWithHint(t *testing.T) {
 		t.Errorf("log entry %v: want level warn and a hint naming `origin http://localhost:3000`", e)
 	}
 }
+
+// basic_auth comes before socketio in Caddy's directive order, so it guards
+// the endpoint: handshakes and upgrades alike need the credentials.
+func TestBasicAuthProtectsTheEndpoint(t *testing.T) {
+	hash, err := runCaddyCommand(t.TempDir(), "", "hash-password", "--plaintext", "secret")
+	if err != nil {
+		t.Fatalf("caddy hash-password: %v\n%s", err, hash)
+	}
+	site, origin := siteWith(t, fmt.Sprintf("basic_auth {\nalice %s\n}\nsocketio", strings.TrimSpace(hash)))
+	startCaddy(t, site)
+	handshake := origin + "/socket.io/?EIO=4&transport=polling"
+
+	if resp, _ := httpGet(t, handshake, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("handshake without credentials: %d, want 401", resp.StatusCode)
+	}
+	_, resp, err := dialEngine(t, "ws"+strings.TrimPrefix(origin, "http")+"/socket.io/?EIO=4&transport=websocket", nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("WebSocket without credentials: %v, response %v; want 401", err, resp)
+	}
+	req, err := http.NewRequest(http.MethodGet, handshake, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("alice", "secret")
+	if resp, body := do(t, req); resp.StatusCode != http.StatusOK || !handshakeBody.MatchString(body) {
+		t.Errorf("handshake with credentials: %d %q", resp.StatusCode, body)
+	}
+}
