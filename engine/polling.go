@@ -50,9 +50,21 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.pollActive = true
-	if len(s.queue) == 0 && s.state == stateOpen && !s.probed && s.transport == transportPolling {
+	if len(s.queue) == 0 && s.state == stateOpen && s.transport == transportPolling {
 		wake := make(chan struct{})
 		s.pollWake = wake
+		if s.probed {
+			// Mid-upgrade the client should have paused polling; end this
+			// GET with a noop soon, without letting it spin (Node checks
+			// every 100 ms).
+			time.AfterFunc(100*time.Millisecond, func() {
+				s.mu.Lock()
+				if s.pollWake == wake {
+					s.wakePollLocked()
+				}
+				s.mu.Unlock()
+			})
+		}
 		s.mu.Unlock()
 		// A long-poll lasts up to a ping interval: keep the server's write
 		// timeout from cutting it (ignored where unsupported).

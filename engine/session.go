@@ -183,7 +183,10 @@ func (s *Session) enqueue(p packet) error {
 	s.queue = append(s.queue, p)
 	s.queuedBytes += int64(len(p.data))
 	if s.queuedBytes > s.maxQueued() {
+		queued := s.queuedBytes
 		s.mu.Unlock()
+		s.log.Warn("engine: closing a client that stopped reading",
+			zap.String("remote_addr", s.req.RemoteAddr), zap.Int64("queued_bytes", queued))
 		// terminate may wait briefly to send a close frame; Send must not.
 		go s.terminate("transport error")
 		return ErrSlowClient
