@@ -114,6 +114,22 @@ func (n *Namespace) Relay(events ...string) {
 	}
 }
 
+// SetRelay replaces the relay setting at once (Relay only adds to it), for
+// configuration reloads: off when on is false; with on and no events named,
+// every event is relayed.
+func (n *Namespace) SetRelay(on bool, events ...string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.relayAll = on && len(events) == 0
+	n.relayEvents = nil
+	if on && len(events) > 0 {
+		n.relayEvents = make(map[string]struct{}, len(events))
+		for _, e := range events {
+			n.relayEvents[e] = struct{}{}
+		}
+	}
+}
+
 func (n *Namespace) relayFor(event string) bool {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
