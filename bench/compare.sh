@@ -6,7 +6,8 @@
 #   bench/compare.sh                 # full sizes, 3 runs, EIO 4 and 3
 #   bench/compare.sh --quick         # tiny sizes, 1 run: a smoke test of the whole pipeline
 #   bench/compare.sh --runs 5 --eio 4 --servers "node caddy" --scenarios "echo fanout"
-#   bench/compare.sh --profile       # also save Caddy CPU/heap profiles (pprof) per phase
+#   bench/compare.sh --profile       # also save Caddy's CPU profile of each measured window
+#                                    # (heap at the end of conns holds): caddy-<phase>.*.pprof
 #
 # Each server starts fresh for every phase, pinned to CPU 0 with `taskset -c
 # 0`; the load generator runs on CPU 1. Both servers use a 10 s ping interval
@@ -220,29 +221,18 @@ for run in $(seq 1 "$runs"); do
         log="$out/$server-$name-eio$eio-run$run.log"
         echo "== run $run/$runs: $name EIO$eio on $server"
         start_server "$server" "$log"
+        pprof=()
         if ((profile)) && [[ $server == caddy ]]; then
-          case $name in
-          conns-*) # heap at the end of the hold (ramp at 2000/s, then 12 s)
-            n=${name#conns-}
-            (sleep $((n / 2000 + 10)) && curl -s -o "$out/heap-$name-eio$eio-run$run.pprof" \
-              "http://127.0.0.1:$admin_port/debug/pprof/heap") &
-            ;;
-          *)
-            (sleep 1.5 && curl -s -o "$out/cpu-$name-eio$eio-run$run.pprof" \
-              "http://127.0.0.1:$admin_port/debug/pprof/profile?seconds=8") &
-            ;;
-          esac
+          pprof=(-pprof "http://127.0.0.1:$admin_port" -pprof-out "$out/caddy-$name-eio$eio-run$run")
         fi
         # shellcheck disable=SC2086 # flags are words on purpose
         if ! taskset -c 1 "$tmp/loadgen" -url "$server_url" -eio "$eio" -pid "$server_pid" \
-          -label "$server" $flags >>"$results" 2>>"$out/loadgen.log"; then
+          -label "$server" "${pprof[@]}" $flags >>"$results" 2>>"$out/loadgen.log"; then
           echo "compare.sh: loadgen failed for $name EIO$eio on $server; see $out/loadgen.log" >&2
           failures=$((failures + 1))
         fi
         tail -n1 "$results" | cut -c1-240
-        wait_jobs=$(jobs -pr | grep -vx "$server_pid" || true)
         stop_server
-        for j in $wait_jobs; do wait "$j" 2>/dev/null || true; done
       done
     done
   done < <(phases)

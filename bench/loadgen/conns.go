@@ -58,6 +58,9 @@ func runConns(ctx context.Context, s *scenario) (result, error) {
 	if err != nil {
 		return r, err
 	}
+	if err := s.profile.heap(ctx); err != nil {
+		s.logf("%v", err)
+	}
 	for i, c := range clients {
 		if c == nil || ended[i].Load() {
 			continue

@@ -71,6 +71,7 @@ func runEcho(ctx context.Context, s *scenario, name string) (result, error) {
 	if err != nil {
 		return r, err
 	}
+	profiled := s.profile.cpu(ctx, s.duration)
 	begin := time.Now()
 	deadline := begin.Add(s.duration)
 	var (
@@ -115,6 +116,9 @@ func runEcho(ctx context.Context, s *scenario, name string) (result, error) {
 	after, err := s.sample()
 	if err != nil {
 		return r, err
+	}
+	if err := profiled(); err != nil {
+		s.logf("%v", err)
 	}
 	var all histogram
 	for _, e := range echoers {

@@ -106,6 +106,7 @@ func runFanout(ctx context.Context, s *scenario) (result, error) {
 	if err != nil {
 		return r, err
 	}
+	profiled := s.profile.cpu(ctx, s.duration)
 	begin := time.Now()
 	deadline := begin.Add(s.duration)
 	receivers := int64(opened)
@@ -131,6 +132,9 @@ func runFanout(ctx context.Context, s *scenario) (result, error) {
 		return r, err
 	}
 	closeAll() // the receivers stop recording before their histograms are read
+	if err := profiled(); err != nil {
+		s.logf("%v", err)
+	}
 	var all histogram
 	for i := range hists {
 		all.merge(&hists[i])

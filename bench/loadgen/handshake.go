@@ -21,6 +21,7 @@ func runHandshake(ctx context.Context, s *scenario) (result, error) {
 	if err != nil {
 		return r, err
 	}
+	profiled := s.profile.cpu(ctx, s.duration)
 	begin := time.Now()
 	deadline := begin.Add(s.duration)
 	hists := make([]histogram, s.c)
@@ -50,6 +51,9 @@ func runHandshake(ctx context.Context, s *scenario) (result, error) {
 	after, err := s.sample()
 	if err != nil {
 		return r, err
+	}
+	if err := profiled(); err != nil {
+		s.logf("%v", err)
 	}
 	var all histogram
 	for i := range hists {

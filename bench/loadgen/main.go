@@ -28,6 +28,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -56,6 +57,7 @@ func main() {
 // options are the command-line flags.
 type options struct {
 	scenario, endpoint, namespace, transport, label, variant, sources string
+	pprof, pprofOut                                                   string
 	proto, n, c, rate, pid, pad, window                               int
 	duration, hold                                                    time.Duration
 	idlePoll, stalledWS                                               bool
@@ -81,6 +83,8 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.window, "window", 4, "fanout: events in flight before the sender waits for the receivers")
 	fs.BoolVar(&o.idlePoll, "idle-polling", false, "fanout: keep one polling session in the namespace that never polls")
 	fs.BoolVar(&o.stalledWS, "stalled-websocket", false, "fanout: keep one WebSocket client in the namespace that never reads")
+	fs.StringVar(&o.pprof, "pprof", "", "base URL of the server's /debug/pprof/ (Caddy's admin address): save a CPU profile of the measured window, or a heap profile at the end of a conns hold")
+	fs.StringVar(&o.pprofOut, "pprof-out", "profile", "file name prefix of the saved profiles")
 	fs.StringVar(&o.sources, "src", "auto", "client source addresses: auto (127.0.0.2-5 for a loopback server), none, or a list")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -142,6 +146,9 @@ func run(ctx context.Context, args []string) (result, error) {
 		epoch:     time.Now(),
 		progress:  os.Stderr,
 		dialSlots: 128,
+	}
+	if o.pprof != "" {
+		s.profile = &profiler{base: strings.TrimSuffix(o.pprof, "/"), out: o.pprofOut}
 	}
 	var r result
 	switch o.scenario {

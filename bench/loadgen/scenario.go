@@ -26,7 +26,8 @@ type scenario struct {
 	epoch     time.Time     // stamps in payloads are microseconds since epoch
 	progress  io.Writer     // human-readable progress (stderr)
 	errs      errorCount
-	dialSlots int // dials in flight during a ramp
+	profile   *profiler // nil unless -pprof
+	dialSlots int       // dials in flight during a ramp
 }
 
 // micros is the time since the epoch, the clock of payload stamps.
