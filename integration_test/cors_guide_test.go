@@ -182,6 +182,26 @@ func TestHandlingCORSGuideInChromium(t *testing.T) {
 			check:    refusedWithStatus(400),
 		},
 		{
+			// README's "all origins" for the v2 client: origin * carries
+			// no cookies, so the client must not ask for them.
+			name:        "v2-client-wildcard",
+			socketio:    "allow_eio3\ncors {\norigin *\n}",
+			from:        "cross",
+			client:      "v2",
+			options:     map[string]any{"withCredentials": false},
+			waitUpgrade: true,
+			check:       connected("websocket"),
+		},
+		{
+			// Node's behaviour on request: any origin may open a
+			// WebSocket (browsers apply no CORS to it).
+			name:     "disable-origin-check",
+			socketio: "disable_origin_check",
+			from:     "cross",
+			options:  map[string]any{"transports": []string{"websocket"}},
+			check:    connected("websocket"),
+		},
+		{
 			name:    "websocket-cross-origin-without-cors",
 			from:    "cross",
 			options: map[string]any{"transports": []string{"websocket"}},
