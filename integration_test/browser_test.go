@@ -116,7 +116,7 @@ func runBrowser(t *testing.T, scenarios []browserScenario) (map[string]browserRe
 		}
 		in := input{
 			Name: s.name, Page: page + "/" + client + ".html", URL: server, Options: options,
-			WaitUpgrade: s.waitUpgrade, Emit: s.emit, TimeoutMs: 4000,
+			WaitUpgrade: s.waitUpgrade, Emit: s.emit, TimeoutMs: 8000,
 		}
 		if s.cookies {
 			in.Cookies = []map[string]any{{"name": "session", "value": "abc", "url": server}}

@@ -142,3 +142,22 @@ func TestExampleChatPageInChromium(t *testing.T) {
 		t.Errorf("got %d windows, want 3: %s", len(windows), res.Stdout)
 	}
 }
+
+// The page's vendored client is the browser bundle of the socket.io-client
+// that package.json pins (and the other tests use), byte for byte: bump
+// both together.
+func TestVendoredClientMatchesTheInstalledPackage(t *testing.T) {
+	testpeer.Node(t)
+	root := testpeer.RepoRoot()
+	vendored, err := os.ReadFile(filepath.Join(root, "site", "vendor", "socket.io.min.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	installed, err := os.ReadFile(filepath.Join(root, "node_modules", "socket.io-client", "dist", "socket.io.min.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(vendored) != string(installed) {
+		t.Errorf("site/vendor/socket.io.min.js differs from node_modules/socket.io-client/dist/socket.io.min.js (%.40q vs %.40q); copy the installed one", vendored, installed)
+	}
+}
