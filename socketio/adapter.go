@@ -88,8 +88,10 @@ type BroadcastOptions struct {
 
 // BroadcastFlags are the modifiers of a broadcast, named as in Node.
 type BroadcastFlags struct {
-	// Volatile drops the packet for a receiver whose connection cannot
-	// take it right now instead of queueing it.
+	// Volatile marks a packet that may be dropped for a receiver whose
+	// connection cannot take it at once (Node's volatile flag). Cluster
+	// adapters carry it; local delivery queues it like any other packet
+	// until the engine can tell whether a transport is ready.
 	Volatile bool
 	// Local keeps the broadcast on this server.
 	Local bool

@@ -41,7 +41,8 @@ func (b *BroadcastOperator) Except(rooms ...string) *BroadcastOperator {
 	return c
 }
 
-// Volatile drops the packet for clients not ready to receive it.
+// Volatile marks the packet as droppable for clients not ready to receive
+// it (see BroadcastFlags.Volatile).
 func (b *BroadcastOperator) Volatile() *BroadcastOperator {
 	c := b.clone()
 	c.flags.Volatile = true

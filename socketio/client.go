@@ -226,10 +226,11 @@ func (c *client) write(p *Packet) error {
 }
 
 // writePrepared queues the messages of a broadcast, shared with the other
-// receivers. volatile is accepted for Node's API; the engine queues every
-// message (see the package report on volatile delivery).
+// receivers. Volatile packets are queued like the others for now: Node
+// drops them when the transport cannot write at once, and the engine does
+// not tell that yet.
 func (c *client) writePrepared(msgs []*engine.PreparedMessage, volatile bool) {
-	_ = volatile
+	_ = volatile // kept so that the call sites say what they mean
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	for _, m := range msgs {

@@ -171,7 +171,8 @@ func (n *Namespace) Except(rooms ...string) *BroadcastOperator {
 	return (&BroadcastOperator{nsp: n}).Except(rooms...)
 }
 
-// Volatile starts a broadcast that skips clients not ready to receive it.
+// Volatile starts a broadcast marked as droppable (see
+// BroadcastFlags.Volatile).
 func (n *Namespace) Volatile() *BroadcastOperator { return (&BroadcastOperator{nsp: n}).Volatile() }
 
 // Local starts a broadcast to this server's sockets only.
