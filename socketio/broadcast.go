@@ -82,7 +82,9 @@ func (b *BroadcastOperator) Emit(event string, args ...any) error {
 // EmitWithAck sends an event to the selected sockets and returns the
 // arguments of each acknowledgement, once every receiver on every server
 // has answered. When ctx or the Timeout flag ends the wait first, it
-// returns the answers received so far and an error.
+// returns the answers received so far and an error. It blocks: from an
+// event handler, call it in a goroutine, or the answer of the client being
+// handled cannot come in.
 func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
 	if reservedEvent(event) {
 		return nil, fmt.Errorf("socketio: %q is a reserved event name; pick another", event)

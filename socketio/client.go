@@ -61,6 +61,7 @@ func (c *client) start() {
 	if c.protocol == 4 {
 		// socket.io-client 2.x never sends CONNECT for "/": the server
 		// connects it implicitly.
+		defer c.recoverHandler()
 		c.connect("/", nil)
 	}
 }
@@ -78,6 +79,7 @@ func (c *client) onConnectTimeout() {
 
 // onMessage is the session's message handler.
 func (c *client) onMessage(m engine.Message) {
+	defer c.recoverHandler()
 	p, err := c.dec.add(m.Data, m.Binary)
 	if err != nil {
 		if errors.Is(err, errIncomplete) {
@@ -87,6 +89,17 @@ func (c *client) onMessage(m engine.Message) {
 		return
 	}
 	c.onPacket(p)
+}
+
+// recoverHandler, deferred around application callbacks, keeps a
+// panicking handler from taking the server down with it: the client it
+// was serving is closed, the others go on.
+func (c *client) recoverHandler() {
+	if v := recover(); v != nil {
+		c.server.logger.Error("socketio: an application handler panicked; closing its client connection",
+			zap.String("remote", c.address), zap.Any("panic", v), zap.Stack("stack"))
+		c.session.Close()
+	}
 }
 
 // protocolError closes the connection of a client that broke the

@@ -178,3 +178,31 @@ func TestConnectErrorWireForms(t *testing.T) {
 		t.Errorf("then got %q", got)
 	}
 }
+
+func TestPanickingHandlerClosesOnlyItsClient(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	ts := startServerWith(t, "", engine.Options{}, Options{Logger: zap.New(core)}, func(ts *testServer) {
+		setupApp(ts)
+		ts.io.OnConnection(func(s *Socket) {
+			s.On("boom", func(*Event) { panic("handler bug") })
+		})
+	})
+	good, bad := dialRaw(t, ts), dialRaw(t, ts)
+	for _, c := range []*rawClient{good, bad} {
+		c.send("40")
+		c.read() // CONNECT
+		c.read() // welcome
+		c.read() // its attachment
+	}
+	bad.send(`42["boom"]`)
+	if !bad.closed() {
+		t.Fatal("the client whose handler panicked stayed connected")
+	}
+	good.send(`42["echo","fine"]`)
+	if got := good.read(); got != `42["echo-back","fine"]` {
+		t.Errorf("the other client got %q", got)
+	}
+	if n := logs.FilterMessageSnippet("panicked").FilterLevelExact(zap.ErrorLevel).Len(); n != 1 {
+		t.Errorf("%d error lines about the panic, want 1", n)
+	}
+}
