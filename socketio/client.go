@@ -293,6 +293,8 @@ func (c *client) closeWithReason(reason string) {
 // onClose is the session's close handler: every socket disconnects with
 // the engine's reason.
 func (c *client) onClose(reason string) {
+	defer c.server.removeClient(c)
+	defer c.recoverHandler() // disconnect handlers are application code
 	c.mu.Lock()
 	c.closed = true
 	if c.connectTimer != nil {
@@ -303,5 +305,4 @@ func (c *client) onClose(reason string) {
 	for _, s := range c.connectedSockets() {
 		s.onClose(reason)
 	}
-	c.server.removeClient(c)
 }
