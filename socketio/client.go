@@ -294,7 +294,6 @@ func (c *client) closeWithReason(reason string) {
 // the engine's reason.
 func (c *client) onClose(reason string) {
 	defer c.server.removeClient(c)
-	defer c.recoverHandler() // disconnect handlers are application code
 	c.mu.Lock()
 	c.closed = true
 	if c.connectTimer != nil {

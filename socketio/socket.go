@@ -332,7 +332,7 @@ func (s *Socket) onClose(reason string) {
 	disconnecting := s.onDisconnecting
 	s.mu.Unlock()
 	for _, h := range disconnecting {
-		h(reason)
+		s.guarded(func() { h(reason) })
 	}
 	s.nsp.adapter.DelAll(s.id)
 	s.nsp.remove(s)
@@ -351,6 +351,18 @@ func (s *Socket) onClose(reason string) {
 		ce.Write(zap.String("namespace", s.nsp.name), zap.String("socket", s.id), zap.String("reason", reason))
 	}
 	for _, h := range disconnect {
-		h(reason)
+		s.guarded(func() { h(reason) })
 	}
+}
+
+// guarded runs a disconnect handler so that a panic in it cannot skip the
+// socket's cleanup or the other sockets' handlers: it is logged.
+func (s *Socket) guarded(fn func()) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.client.server.logger.Error("socketio: a disconnect handler panicked",
+				zap.String("namespace", s.nsp.name), zap.Any("panic", v), zap.Stack("stack"))
+		}
+	}()
+	fn()
 }
