@@ -26,10 +26,11 @@ func TestHandlingCORSGuideInChromium(t *testing.T) {
 		},
 		{
 			name:        "origin-match",
-			socketio:    "cors {\norigin %PAGE%\n}",
+			socketio:    "cors {\norigin %PAGE%\n}\nnamespace / {\nrelay\n}",
 			from:        "cross",
 			waitUpgrade: true,
-			check: all(connected("websocket"), func(t *testing.T, page string, r browserResult) {
+			emit:        &emitSpec{Event: "hello", Args: []any{"from the page"}},
+			check: all(connected("websocket"), acked("[]"), func(t *testing.T, page string, r browserResult) {
 				handshake := r.response(t, "GET", "transport=polling")
 				if got := handshake.Headers["access-control-allow-origin"]; got != page {
 					t.Errorf("Access-Control-Allow-Origin = %q, want the page's origin %q", got, page)
@@ -165,12 +166,13 @@ func TestHandlingCORSGuideInChromium(t *testing.T) {
 			// Socket.IO v2's client sends credentials by default and its
 			// extra headers through transportOptions.polling.
 			name:        "v2-client",
-			socketio:    "allow_eio3\ncors {\norigin %PAGE%\ncredentials\nallowed_headers my-custom-header\n}\nallow_request {\nheader My-Custom-Header abcd\n}",
+			socketio:    "allow_eio3\ncors {\norigin %PAGE%\ncredentials\nallowed_headers my-custom-header\n}\nallow_request {\nheader My-Custom-Header abcd\n}\nnamespace / {\nrelay\n}",
 			from:        "cross",
 			client:      "v2",
 			options:     map[string]any{"transportOptions": map[string]any{"polling": map[string]any{"extraHeaders": map[string]string{"my-custom-header": "abcd"}}}},
 			waitUpgrade: true,
-			check: all(connected("websocket"), func(t *testing.T, page string, r browserResult) {
+			emit:        &emitSpec{Event: "hello", Args: []any{"from the v2 page"}},
+			check: all(connected("websocket"), acked("[]"), func(t *testing.T, page string, r browserResult) {
 				r.response(t, "GET", "EIO=3&transport=polling")
 			}),
 		},
@@ -286,6 +288,16 @@ func connected(transport string) browserCheck {
 		}
 		if len(r.PageErrors) > 0 || len(r.FailedRequests) > 0 {
 			t.Errorf("page errors %q, failed requests %q", r.PageErrors, r.FailedRequests)
+		}
+	}
+}
+
+// acked: the event the page emitted after connecting was acknowledged with
+// these arguments (JSON).
+func acked(reply string) browserCheck {
+	return func(t *testing.T, page string, r browserResult) {
+		if string(r.Ack) != reply {
+			t.Errorf("ack %s, want %s", r.Ack, reply)
 		}
 	}
 }
