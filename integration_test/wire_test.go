@@ -146,42 +146,52 @@ func pollingSession(t *testing.T, origin string) string {
 	return sid
 }
 
-// Caddy's encode wraps the response writer of a long-poll: a large packet
-// arrives gzip-compressed once (by the engine or by encode, never both) and
-// decodes to the exact bytes.
-func TestPollingBesideEncodeGzip(t *testing.T) {
-	site, origin := siteWith(t, "encode gzip\nsocketio {\nnamespace / {\nrelay\n}\n}")
-	startCaddy(t, site)
-	sid := pollingSession(t, origin)
+// Polling and WebSocket beside Caddy's encode and access log: with the
+// directive order encode comes after socketio; inside a route it comes
+// first and wraps the response writer of every long-poll and upgrade. A
+// large packet arrives gzip-compressed once (by the engine or by encode,
+// never both) and decodes to the exact bytes, and upgrades still hijack.
+func TestPollingAndWebSocketBesideEncodeGzip(t *testing.T) {
+	relay := "socketio {\nnamespace / {\nrelay\n}\n}"
+	for name, body := range map[string]string{
+		"directive order": "log\nencode gzip\n" + relay,
+		"encode first":    "log\nroute {\nencode gzip\n" + relay + "\n}",
+	} {
+		t.Run(name, func(t *testing.T) {
+			site, origin := siteWith(t, body)
+			startCaddy(t, site)
+			sid := pollingSession(t, origin)
 
-	conn, _, err := dialEngine(t, "ws"+strings.TrimPrefix(origin, "http")+"/socket.io/?EIO=4&transport=websocket", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	readText(t, conn)
-	if err := conn.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
-		t.Fatal(err)
-	}
-	readText(t, conn)
-	packet := `42["big","` + strings.Repeat("socket.io through caddy ", 400) + `"]`
-	if err := conn.WriteMessage(websocket.TextMessage, []byte(packet)); err != nil {
-		t.Fatal(err)
-	}
+			conn, resp, err := dialEngine(t, "ws"+strings.TrimPrefix(origin, "http")+"/socket.io/?EIO=4&transport=websocket", http.Header{"Accept-Encoding": {"gzip"}})
+			if err != nil {
+				t.Fatalf("WebSocket through encode: %v (response %v)", err, resp)
+			}
+			readText(t, conn)
+			if err := conn.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
+				t.Fatal(err)
+			}
+			readText(t, conn)
+			packet := `42["big","` + strings.Repeat("socket.io through caddy ", 400) + `"]`
+			if err := conn.WriteMessage(websocket.TextMessage, []byte(packet)); err != nil {
+				t.Fatal(err)
+			}
 
-	resp, body := httpGet(t, origin+"/socket.io/?EIO=4&transport=polling&sid="+sid, http.Header{"Accept-Encoding": {"gzip"}})
-	if got := resp.Header.Values("Content-Encoding"); len(got) != 1 || got[0] != "gzip" {
-		t.Fatalf("Content-Encoding %q, want gzip once", got)
-	}
-	zr, err := gzip.NewReader(strings.NewReader(body))
-	if err != nil {
-		t.Fatalf("the long-poll body is not gzip: %v", err)
-	}
-	plain, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(plain) != packet {
-		t.Errorf("decoded long-poll body (%d bytes) differs from the relayed packet (%d bytes): %.60q", len(plain), len(packet), plain)
+			resp, gz := httpGet(t, origin+"/socket.io/?EIO=4&transport=polling&sid="+sid, http.Header{"Accept-Encoding": {"gzip"}})
+			if got := resp.Header.Values("Content-Encoding"); len(got) != 1 || got[0] != "gzip" {
+				t.Fatalf("Content-Encoding %q, want gzip once", got)
+			}
+			zr, err := gzip.NewReader(strings.NewReader(gz))
+			if err != nil {
+				t.Fatalf("the long-poll body is not gzip: %v", err)
+			}
+			plain, err := io.ReadAll(zr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(plain) != packet {
+				t.Errorf("decoded long-poll body (%d bytes) differs from the relayed packet (%d bytes): %.60q", len(plain), len(packet), plain)
+			}
+		})
 	}
 }
 
