@@ -24,8 +24,11 @@ import (
 var servers = caddy.NewUsagePool()
 
 // shutdownTimeout bounds how long a stopping server waits for clients to
-// receive their close packet before cutting the connections.
-const shutdownTimeout = 5 * time.Second
+// receive their close packet before cutting the connections. Clients on
+// WebSocket and those with a pending long-poll get it at once; a polling
+// client between two requests may find the listener already closed, so
+// waiting longer would only delay `caddy stop`.
+var shutdownTimeout = 2 * time.Second
 
 // liveServer is an Engine.IO server with its Socket.IO server on top. It is
 // owned by the pool: the last Handler to release it (Cleanup) destroys it.
@@ -42,9 +45,10 @@ type liveServer struct {
 	registered map[string]bool       // guarded by mu: namespaces with our callbacks
 	watched    map[*http.Server]bool // guarded by mu: servers with our shutdown hook
 	logger     *zap.Logger           // guarded by mu: the newest config's logger
+	holders    map[uint64]bool       // guarded by mu: generations of the handlers holding it
+	lastGen    uint64                // guarded by mu: the newest generation handed out
 
 	stopOnce sync.Once
-	stopErr  error
 }
 
 func newLiveServer(name string, eo engine.Options, so socketio.Options) *liveServer {
@@ -55,6 +59,7 @@ func newLiveServer(name string, eo engine.Options, so socketio.Options) *liveSer
 		io:         socketio.NewServer(eng, so),
 		registered: map[string]bool{},
 		watched:    map[*http.Server]bool{},
+		holders:    map[uint64]bool{},
 		logger:     eo.Logger,
 	}
 	empty := map[string]*nsHandler{}
@@ -121,13 +126,44 @@ func (l *liveServer) onConnect(name string, s *socketio.Socket) error {
 	return nil
 }
 
+// hold records a provisioned handler and returns its generation: handlers
+// of newer configs get higher numbers.
+func (l *liveServer) hold() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lastGen++
+	l.holders[l.lastGen] = true
+	return l.lastGen
+}
+
+// release forgets a handler that is cleaned up.
+func (l *liveServer) release(gen uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.holders, gen)
+}
+
+// supersedes reports whether a handler newer than generation gen holds the
+// server: then gen's config is being replaced by a reload.
+func (l *liveServer) superseded(gen uint64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for g := range l.holders {
+		if g > gen {
+			return true
+		}
+	}
+	return false
+}
+
 // watch registers, once per http.Server, a hook that runs when that server
 // begins to shut down. On `caddy stop` the HTTP server would otherwise wait
-// for every long-poll to end (up to ping_interval): when no newer config
-// holds this live server, the hook closes the sessions first, so polling
-// clients get their close packet at once. During a reload the new config
-// already holds a reference, and the hook does nothing.
-func (l *liveServer) watch(r *http.Request) {
+// for every long-poll to end (up to ping_interval) before Caddy cleans the
+// handlers up: when no newer config holds this live server, the hook closes
+// the sessions at once, so polling clients get their close packet now.
+// During a reload the new config's handler (a newer generation) already
+// holds the server, and the hook does nothing.
+func (l *liveServer) watch(r *http.Request, gen uint64) {
 	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
 	if srv == nil {
 		return
@@ -140,29 +176,31 @@ func (l *liveServer) watch(r *http.Request) {
 		return
 	}
 	srv.RegisterOnShutdown(func() {
-		if refs, ok := servers.References(l.name); ok && refs > 1 {
-			return
+		if !l.superseded(gen) {
+			_ = l.Destruct()
 		}
-		_ = l.Destruct()
 	})
 }
 
 // Destruct closes every session (clients get a close packet, then their
 // connections end) and refuses new ones. It is idempotent: the shutdown
-// hook and the pool may both call it.
+// hook and the pool may both call it. Sessions still open at the deadline
+// (polling clients that stopped polling) are cut; that is the expected end
+// of an abandoned session, not an error of the stop.
 func (l *liveServer) Destruct() error {
 	l.stopOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
-		l.stopErr = l.io.Shutdown(ctx) // shuts the engine down too
+		err := l.io.Shutdown(ctx) // shuts the engine down too
 		l.mu.Lock()
 		logger := l.logger
 		l.mu.Unlock()
-		if l.stopErr != nil {
-			logger.Warn("Socket.IO server did not stop cleanly", zap.String("name", l.name), zap.Error(l.stopErr))
+		if err != nil {
+			logger.Info("Socket.IO server stopped; clients that did not take their close packet in time were cut",
+				zap.String("name", l.name), zap.Duration("waited", shutdownTimeout), zap.Error(err))
 		}
 	})
-	return l.stopErr
+	return nil
 }
 
 // nsHandler is a compiled Namespace.

@@ -86,6 +86,7 @@ type Handler struct {
 	policy       *cors.Policy          // nil: no CORS headers, same-origin browsers only
 	allowRequest caddyhttp.MatcherSet  // nil: every handshake is allowed
 	live         *liveServer           // shared with other configs through servers
+	generation   uint64                // this handler's hold on live
 	refused      *refusedOrigins       // origins already logged
 	namespaces   map[string]*nsHandler // compiled Namespaces, by name
 }
@@ -110,12 +111,12 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // server from the pool and hands it the new options.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	if err := h.Validate(); err != nil {
+		return err
+	}
 	h.Path = normalizePath(h.Path)
 	if h.Name == "" {
 		h.Name = h.Path
-	}
-	if err := h.Validate(); err != nil {
-		return err
 	}
 	var err error
 	if h.policy, err = h.CORS.policy(); err != nil {
@@ -147,6 +148,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.live = val.(*liveServer)
+	h.generation = h.live.hold()
 	if loaded {
 		h.live.engine.SetOptions(h.engineOptions())
 	}
@@ -156,7 +158,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 // Validate reports configuration errors with the value and the fix.
 func (h *Handler) Validate() error {
-	if !strings.HasPrefix(normalizePath(h.Path), "/") {
+	if h.Path != "" && !strings.HasPrefix(h.Path, "/") {
 		return fmt.Errorf("path %q must start with /", h.Path)
 	}
 	for _, t := range h.Transports {
@@ -204,6 +206,7 @@ func (h *Handler) Cleanup() error {
 	if h.live == nil {
 		return nil
 	}
+	h.live.release(h.generation)
 	_, err := servers.Delete(h.Name)
 	return err
 }
@@ -236,7 +239,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		// requests only.
 		r = r.WithContext(context.WithValue(r.Context(), handlerKey{}, h))
 	}
-	h.live.watch(r)
+	h.live.watch(r, h.generation)
 	h.live.engine.ServeHTTP(w, r)
 	return nil
 }

@@ -30,6 +30,11 @@ type handshakeValues struct {
 	auth   map[string]any
 }
 
+// longPlaceholders maps the names the Caddyfile adapter expands the
+// shorthands {query.*} and {header.*} to back to them: both spellings mean
+// the handshake request's query and headers.
+var longPlaceholders = strings.NewReplacer("http.request.uri.query.", "query.", "http.request.header.", "header.")
+
 func parseRoomTemplate(s string) (roomTemplate, error) {
 	var t roomTemplate
 	for s != "" {
@@ -52,7 +57,7 @@ func parseRoomTemplate(s string) (roomTemplate, error) {
 			return t, fmt.Errorf("room %q has a '{' without '}'", s)
 		}
 		name := s[open+1 : open+end]
-		source, key, ok := strings.Cut(name, ".")
+		source, key, ok := strings.Cut(longPlaceholders.Replace(name), ".")
 		switch {
 		case !ok || key == "":
 			return t, fmt.Errorf("placeholder {%s} is not one of {query.<key>}, {header.<Name>}, {auth.<key>}", name)

@@ -1,0 +1,204 @@
+package caddysocketio
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+
+	"github.com/caddy-socketio/caddy-socketio/internal/testpeer"
+)
+
+// These tests run Caddy in the test process (caddy.Load, as `caddy run`
+// and `caddy reload` do) with the real socket.io-client from Node.
+
+// loadCaddyfile adapts a Caddyfile and loads it into the in-process Caddy,
+// replacing the running config as `caddy reload` does.
+func loadCaddyfile(t *testing.T, caddyfile string) {
+	t.Helper()
+	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), nil)
+	if err != nil {
+		t.Fatalf("adapting:\n%s\n%v", caddyfile, err)
+	}
+	if err := caddy.Load(cfg, true); err != nil {
+		t.Fatalf("loading:\n%s\n%v", caddyfile, err)
+	}
+}
+
+// inProcessCaddy prepares a directory for Caddy's data and stops Caddy at
+// the end of the test; it returns a free loopback address.
+func inProcessCaddy(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
+	t.Cleanup(func() { _ = caddy.Stop() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func site(addr, directive string) string {
+	return fmt.Sprintf(`{
+	admin off
+	auto_https off
+	persist_config off
+	log {
+		level ERROR
+	}
+}
+http://%s {
+%s
+	respond "static site"
+}
+`, addr, directive)
+}
+
+// nodeClient is a running Node script whose output lines the test reads as
+// they come.
+type nodeClient struct {
+	lines  chan string
+	done   chan error
+	stderr *strings.Builder
+}
+
+func startNode(t *testing.T, script string, env ...string) *nodeClient {
+	t.Helper()
+	node := testpeer.Node(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	cmd := exec.CommandContext(ctx, node, script)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(testpeer.RepoRoot(), "node_modules"))
+	cmd.Env = append(cmd.Env, env...)
+	c := &nodeClient{lines: make(chan string, 100), done: make(chan error, 1), stderr: &strings.Builder{}}
+	cmd.Stderr = c.stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The scanner goroutine ends with the process's stdout; the process is
+	// waited for by the test's cleanup at the latest.
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			c.lines <- sc.Text()
+		}
+		close(c.lines)
+		c.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		for range c.lines {
+		}
+	})
+	return c
+}
+
+// expect reads the next line, which must be name followed by want (JSON).
+func (c *nodeClient) expect(t *testing.T, name, want string) {
+	t.Helper()
+	select {
+	case line, ok := <-c.lines:
+		if !ok {
+			t.Fatalf("node exited before %q: %v\n%s", name, <-c.done, c.stderr)
+		}
+		if got := strings.TrimPrefix(line, name+" "); got == line || (want != "" && got != want) {
+			t.Fatalf("node printed %q, want %s %s", line, name, want)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no %q from node\n%s", name, c.stderr)
+	}
+}
+
+func (c *nodeClient) wait(t *testing.T) {
+	t.Helper()
+	for line := range c.lines {
+		t.Errorf("unexpected output: %s", line)
+	}
+	if err := <-c.done; err != nil {
+		t.Fatalf("node: %v\n%s", err, c.stderr)
+	}
+}
+
+func TestRoomsFromHandshakePlaceholders(t *testing.T) {
+	addr := inProcessCaddy(t)
+	loadCaddyfile(t, site(addr, `
+	socketio {
+		namespace /chat {
+			relay message
+			join room-{query.room} user-{auth.user} team-{header.X-Team}
+		}
+	}`))
+	c := startNode(t, filepath.Join("testdata", "clients", "client.js"), "URL=http://"+addr, "SCENARIO=rooms")
+	c.expect(t, "a2", `[["message","hello a"]]`)
+	c.expect(t, "u1", `[["message","hello a"]]`)
+	c.expect(t, "team2", `[["message","hello red"]]`)
+	c.expect(t, "b1", `[["message","hello b"]]`)
+	c.expect(t, "undeclared", `"Invalid namespace"`)
+	c.wait(t)
+}
+
+func TestReloadKeepsConnections(t *testing.T) {
+	addr := inProcessCaddy(t)
+	config := func(origin string) string {
+		return site(addr, `
+	socketio {
+		cors {
+			origin `+origin+`
+		}
+	}`)
+	}
+	loadCaddyfile(t, config("https://old.example"))
+	c := startNode(t, filepath.Join("testdata", "clients", "client.js"), "URL=http://"+addr, "SCENARIO=reload")
+	c.expect(t, "connected", "")
+
+	loadCaddyfile(t, config("https://new.example")) // caddy reload
+	live := liveServerNamed(t, "/socket.io/")
+	if err := live.io.Emit("reloaded"); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(t, "same-socket", "true")
+	c.expect(t, "old-origin", `"xhr poll error"`)
+	c.expect(t, "new-origin", `"connected"`)
+	c.expect(t, "ready-for-stop", "true")
+
+	if err := caddy.Stop(); err != nil { // caddy stop
+		t.Fatal(err)
+	}
+	c.expect(t, "stopped", `"transport close"`) // as after io.close() in Node
+	c.wait(t)
+	if refs, ok := servers.References("/socket.io/"); ok {
+		t.Errorf("after caddy stop the live server still has %d references", refs)
+	}
+}
+
+// liveServerNamed finds a live server in the pool.
+func liveServerNamed(t *testing.T, name string) *liveServer {
+	t.Helper()
+	var found *liveServer
+	servers.Range(func(key, value any) bool {
+		if key == name {
+			found = value.(*liveServer)
+		}
+		return found == nil
+	})
+	if found == nil {
+		t.Fatalf("no live server named %q", name)
+	}
+	return found
+}
