@@ -1,6 +1,7 @@
 package caddysocketio
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -46,7 +47,10 @@ type liveServer struct {
 	watched    map[*http.Server]bool // guarded by mu: servers with our shutdown hook
 	logger     *zap.Logger           // guarded by mu: the newest config's logger
 	holders    map[uint64]bool       // guarded by mu: generations of the handlers holding it
+	active     atomic.Uint64         // the generation whose options apply; only grows
 	lastGen    uint64                // guarded by mu: the newest generation handed out
+	config     context.Context       // guarded by mu: the config that last claimed it
+	configJSON []byte                // guarded by mu: that config's handler, as JSON
 
 	stopOnce sync.Once
 }
@@ -73,14 +77,30 @@ func (h *Handler) socketOptions() socketio.Options {
 	return socketio.Options{ConnectTimeout: time.Duration(h.ConnectTimeout), Logger: h.logger}
 }
 
-// configure installs a config's namespaces. Callbacks are registered once
+// activate makes h's options and namespaces those of the server, on h's
+// first request, unless a newer config's handler already did: during a
+// reload the old handlers still finish their requests, and must not take
+// the server back.
+func (l *liveServer) activate(h *Handler) {
+	if l.active.Load() >= h.generation {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.active.Load() >= h.generation {
+		return
+	}
+	l.engine.SetOptions(h.engineOptions())
+	l.configureLocked(h.namespaces, h.logger)
+	l.active.Store(h.generation)
+}
+
+// configureLocked installs a config's namespaces. Callbacks are registered once
 // per namespace name and read the current setup, because the socketio
 // package has no way to remove one; a namespace dropped from the config
 // refuses new connections with Node's "Invalid namespace".
-func (l *liveServer) configure(namespaces map[string]*nsHandler, logger *zap.Logger) {
+func (l *liveServer) configureLocked(namespaces map[string]*nsHandler, logger *zap.Logger) {
 	l.namespaces.Store(&namespaces)
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.logger = logger
 	for name, c := range namespaces {
 		ns := l.io.Of(name)
@@ -134,6 +154,20 @@ func (l *liveServer) hold() uint64 {
 	l.lastGen++
 	l.holders[l.lastGen] = true
 	return l.lastGen
+}
+
+// claim checks that the handlers of one config which share this server
+// (same name) are configured alike: otherwise the last one would silently
+// impose its options, origins and namespaces on the other's clients. The
+// handlers of one config share its caddy.Context's context.
+func (l *liveServer) claim(config context.Context, handlerJSON []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.config == config && !bytes.Equal(l.configJSON, handlerJSON) {
+		return fmt.Errorf("two socketio handlers share the name %q (the path, unless name is set) but are configured differently; give each its own name, or configure them the same", l.name)
+	}
+	l.config, l.configJSON = config, handlerJSON
+	return nil
 }
 
 // release forgets a handler that is cleaned up.

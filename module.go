@@ -6,6 +6,7 @@ package caddysocketio
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -37,8 +38,8 @@ func init() {
 type Handler struct {
 	// Name keys the live server in the pool that survives reloads; the path
 	// by default. Handlers with the same name share one Socket.IO server
-	// (the options of the last one loaded apply), so give each application
-	// its own name when two sites use the same path.
+	// and must be configured alike, so give each application its own name
+	// when two sites use the same path.
 	Name string `json:"name,omitempty"`
 	// Path is where clients connect (their `path` option), "/socket.io/" by
 	// default. A trailing slash is added, as Node does.
@@ -56,7 +57,8 @@ type Handler struct {
 	PingTimeout    caddy.Duration `json:"ping_timeout,omitempty"`
 	UpgradeTimeout caddy.Duration `json:"upgrade_timeout,omitempty"`
 	// ConnectTimeout closes an Engine.IO session that joins no namespace in
-	// time (45s by default; Node's connectTimeout).
+	// time (45s by default; Node's connectTimeout). It is fixed when the
+	// live server starts: a reload does not change it.
 	ConnectTimeout caddy.Duration `json:"connect_timeout,omitempty"`
 	// MaxPayload is the largest message or POST body in bytes (1e6 by
 	// default; Node's maxHttpBufferSize).
@@ -141,7 +143,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.refused = newRefusedOrigins()
 
-	val, loaded, err := servers.LoadOrNew(h.Name, func() (caddy.Destructor, error) {
+	val, _, err := servers.LoadOrNew(h.Name, func() (caddy.Destructor, error) {
 		return newLiveServer(h.Name, h.engineOptions(), h.socketOptions()), nil
 	})
 	if err != nil {
@@ -149,11 +151,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.live = val.(*liveServer)
 	h.generation = h.live.hold()
-	if loaded {
-		h.live.engine.SetOptions(h.engineOptions())
+	handlerJSON, err := json.Marshal(h)
+	if err != nil {
+		return err
 	}
-	h.live.configure(h.namespaces, h.logger)
-	return nil
+	// The new options reach the shared server with this handler's first
+	// request (see activate), not here: if another part of this config
+	// fails to load, Caddy keeps the running config, and its server must
+	// keep its options.
+	return h.live.claim(ctx.Context, handlerJSON)
 }
 
 // Validate reports configuration errors with the value and the fix.
@@ -239,6 +245,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		// requests only.
 		r = r.WithContext(context.WithValue(r.Context(), handlerKey{}, h))
 	}
+	h.live.activate(h)
 	h.live.watch(r, h.generation)
 	h.live.engine.ServeHTTP(w, r)
 	return nil

@@ -202,3 +202,41 @@ func liveServerNamed(t *testing.T, name string) *liveServer {
 	}
 	return found
 }
+
+func TestHandlersSharingANameMustAgree(t *testing.T) {
+	addr := inProcessCaddy(t)
+	_, port, _ := net.SplitHostPort(addr)
+	twoSites := func(originA, originB string) string {
+		return fmt.Sprintf(`{
+	admin off
+	auto_https off
+	persist_config off
+}
+http://a.localhost:%[1]s {
+	socketio {
+		cors {
+			origin %[2]s
+		}
+	}
+}
+http://b.localhost:%[1]s {
+	socketio {
+		cors {
+			origin %[3]s
+		}
+	}
+}
+`, port, originA, originB)
+	}
+	// The same endpoint under two addresses: one server, one set of clients.
+	loadCaddyfile(t, twoSites("https://app.example", "https://app.example"))
+	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(twoSites("https://a.example", "https://b.example")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = caddy.Load(cfg, true)
+	want := `two socketio handlers share the name "/socket.io/" (the path, unless name is set) but are configured differently; give each its own name`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("loading two different handlers with one name: %v, want an error containing %q", err, want)
+	}
+}
