@@ -305,7 +305,7 @@ func eventArray(event string, args socketio.Args) (json.RawMessage, error) {
 	if len(args.Attachments) > 0 {
 		return nil, errors.New("redisadapter: a server-side emit cannot carry binary arguments (Node's adapter sends it as JSON); encode them, as base64 for instance")
 	}
-	buf := append([]byte{'['}, appendJSString(nil, event)...)
+	buf := append([]byte{'['}, appendJSString(nil, []byte(event))...)
 	for _, a := range args.JSON {
 		buf = append(buf, ',')
 		buf = append(buf, a...)

@@ -399,3 +399,50 @@ func TestBroadcastWithAcksAcrossServers(t *testing.T) {
 		t.Errorf("our EmitWithAck answered by %v; want g, g2, n", from)
 	}
 }
+
+// Two of our servers and one Redis, with polling-only clients of both
+// protocol versions: broadcasts and acknowledgements cross, exactly once.
+func TestTwoGoServersWithPollingClients(t *testing.T) {
+	r := startRedis(t)
+	a := startGoNode(t, r.Addr(), "/")
+	b := startGoNode(t, r.Addr(), "/")
+	p := startNodePeer(t)
+	p.connect("a4", a.URL, 4, "/", "polling")
+	p.connect("a2", a.URL, 2, "/", "polling")
+	p.connect("b4", b.URL, 4, "/", "polling")
+	p.connect("b2", b.URL, 2, "/", "polling")
+	for _, name := range []string{"a2", "b4"} {
+		p.do("join", map[string]any{"name": name, "rooms": []string{"r"}}, nil)
+	}
+	all := []string{"a4", "a2", "b4", "b2"}
+	if err := a.io.Of("/").To("r").Emit("to-r", map[string]any{"b": []byte{5}}); err != nil {
+		t.Fatal(err)
+	}
+	ev := `to-r [{"b":{"$bin":"05"}}]`
+	got := p.takeAll(all, map[string][]string{"a2": {ev}, "b4": {ev}})
+	for _, name := range all {
+		var want []string
+		if name == "a2" || name == "b4" {
+			want = []string{ev}
+		}
+		expectEvents(t, name, got[name], want...)
+	}
+	if err := b.io.Of("/").Emit("everyone"); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{}
+	for _, name := range all {
+		want[name] = []string{"everyone []"}
+	}
+	got = p.takeAll(all, want)
+	for _, name := range all {
+		expectEvents(t, name, got[name], want[name]...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	answers, err := b.io.Of("/").To("r").EmitWithAck(ctx, "poll")
+	if err != nil || len(answers) != 2 {
+		t.Errorf("EmitWithAck over two servers: %d answers, %v; want 2", len(answers), err)
+	}
+	p.takeAll(all, map[string][]string{"a2": {"poll []"}, "b4": {"poll []"}})
+}

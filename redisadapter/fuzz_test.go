@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -128,4 +130,42 @@ func checkArgs(t *testing.T, args []json.RawMessage, atts [][]byte) {
 			t.Fatalf("invalid JSON argument %q", a)
 		}
 	}
+}
+
+// FuzzJSONToMsgpack checks the JSON scanner against encoding/json: it
+// accepts what json.Valid accepts (and nothing json.Valid refuses), and
+// the value survives the trip to MessagePack and back.
+func FuzzJSONToMsgpack(f *testing.F) {
+	for _, s := range fuzzJSONSeeds {
+		f.Add([]byte(s))
+	}
+	for _, s := range []string{`1.5e300`, `-0`, `"\u00e9\ud83d\ude00"`, `[1,[2,[3]]]`, `{"_placeholder":true,"num":0}`, `012`, `1e`, `"\x01"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e := newToMsgpack(nil)
+		err := e.json(b)
+		if valid := json.Valid(b); (err == nil) != valid {
+			if !(valid && errors.Is(err, errTooDeep)) {
+				t.Fatalf("json.Valid %v, scanner error %v, for %q", valid, err, b)
+			}
+		}
+		if err != nil {
+			return
+		}
+		back, _, err := msgpackToJSON(e.buf.Bytes())
+		if err != nil {
+			t.Fatalf("our MessagePack does not decode: %v", err)
+		}
+		var v1, v2 any
+		if json.Unmarshal(back, &v2) != nil {
+			t.Fatalf("round trip %q -> %q is not JSON", b, back)
+		}
+		if json.Unmarshal(b, &v1) != nil {
+			return // a number beyond float 64, which JavaScript reads as Infinity
+		}
+		if !reflect.DeepEqual(v1, v2) {
+			t.Fatalf("round trip changed the value:\n%q\n%q", b, back)
+		}
+	})
 }

@@ -1,10 +1,14 @@
 package redisadapter
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
@@ -209,22 +213,17 @@ func decodeBroadcast(b []byte) (*BroadcastMessage, error) {
 		return nil, fmt.Errorf("broadcast is an array of %d; want [uid, packet, opts]", n)
 	}
 	m := &BroadcastMessage{}
-	uid, err := t.raw(1)
-	if err != nil {
+	// An emitter's uid may be anything.
+	if m.UID, _, err = t.string1(); err != nil {
 		return nil, err
 	}
-	_ = json.Unmarshal(uid, &m.UID) // an emitter's uid may be anything
 	p, err := t.packet()
 	if err != nil {
 		return nil, err
 	}
 	m.Packet = *p
 	if n == 3 {
-		o, err := t.raw(1)
-		if err != nil {
-			return nil, err
-		}
-		if m.Opts, err = optionsFromJSON(o); err != nil {
+		if m.Opts, err = t.options(); err != nil {
 			return nil, err
 		}
 	}
@@ -236,67 +235,290 @@ func decodeBroadcast(b []byte) (*BroadcastMessage, error) {
 
 // packet reads a packet object {type, data, nsp[, id]}.
 func (t *toJSON) packet() (*Packet, error) {
-	p := &Packet{Nsp: "/", ID: -1}
+	p := &Packet{Nsp: "/", ID: -1, Type: -1}
 	args := t.sub()
+	args.out = make([]byte, 0, t.r.Len()+t.r.Len()/4)
 	var data []json.RawMessage
-	hasData := false
-	fields, err := t.mapFields(map[string]func(*toJSON) error{
-		"data": func(t *toJSON) error {
+	n, err := t.mapLen()
+	if err != nil {
+		return nil, fmt.Errorf("packet: %w", err)
+	}
+	for range n {
+		key, err := t.key1()
+		if err != nil {
+			return nil, fmt.Errorf("packet: %w", err)
+		}
+		switch key {
+		case "type":
+			typ, ok, err := t.number()
+			if err != nil {
+				return nil, err
+			}
+			if !ok || typ != math.Trunc(typ) {
+				return nil, errors.New("packet type is not a number")
+			}
+			p.Type = int(typ)
+		case "nsp":
+			if nsp, ok, err := t.string1(); err != nil {
+				return nil, err
+			} else if ok {
+				p.Nsp = nsp
+			}
+		case "id":
+			id, ok, err := t.number()
+			if err != nil {
+				return nil, err
+			}
+			if ok && id >= 0 && id == math.Trunc(id) && id <= 1<<53 {
+				p.ID = int64(id)
+			}
+		case "data":
 			c, err := t.dec.PeekCode()
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if !msgpcode.IsFixedArray(c) && c != msgpcode.Array16 && c != msgpcode.Array32 {
-				return fmt.Errorf("MessagePack code 0x%02x; want the array [event, ...args]", c)
+				return nil, fmt.Errorf("packet data: MessagePack code 0x%02x; want the array [event, ...args]", c)
 			}
 			n, err := t.dec.DecodeArrayLen()
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if err := t.fits(n, 1); err != nil {
-				return err
+				return nil, err
 			}
 			data = make([]json.RawMessage, 0, n)
 			for range n {
 				a, err := args.arg(2)
 				if err != nil {
-					return err
+					return nil, err
 				}
 				data = append(data, a)
 			}
-			hasData = true
-			return nil
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("packet: %w", err)
-	}
-	var typ float64
-	if err := json.Unmarshal(fields["type"], &typ); err != nil {
-		return nil, fmt.Errorf("packet type is %.20s; want a number", fields["type"])
-	}
-	p.Type = int(typ)
-	if p.Type != packetEvent && p.Type != packetBinaryEvent {
-		return nil, fmt.Errorf("packet type %v cannot be broadcast; want an event (2 or 5)", typ)
-	}
-	if raw, ok := fields["nsp"]; ok {
-		_ = json.Unmarshal(raw, &p.Nsp)
-	}
-	if raw, ok := fields["id"]; ok {
-		var id float64
-		if json.Unmarshal(raw, &id) == nil && id >= 0 && id == float64(int64(id)) {
-			p.ID = int64(id)
+		default:
+			if err := t.skip(1); err != nil {
+				return nil, err
+			}
 		}
 	}
-	if !hasData || len(data) == 0 {
+	if p.Type != packetEvent && p.Type != packetBinaryEvent {
+		return nil, fmt.Errorf("packet type %d cannot be broadcast; want an event (2 or 5)", p.Type)
+	}
+	if len(data) == 0 {
 		return nil, errors.New("packet without data; want [event, ...args]")
 	}
-	if err := json.Unmarshal(data[0], &p.Event); err != nil {
+	var ok bool
+	if p.Event, ok = jsonString(data[0]); !ok {
 		return nil, fmt.Errorf("event name is %.20s; want a string", data[0])
 	}
 	p.Args = data[1:]
 	p.Attachments = args.atts
 	return p, nil
+}
+
+// options reads {rooms, except, flags}; missing lists are empty.
+func (t *toJSON) options() (Options, error) {
+	var o Options
+	c, err := t.dec.PeekCode()
+	if err != nil {
+		return o, err
+	}
+	if c == msgpcode.Nil {
+		return o, t.dec.DecodeNil()
+	}
+	n, err := t.mapLen()
+	if err != nil {
+		return o, fmt.Errorf("broadcast options: %w", err)
+	}
+	for range n {
+		key, err := t.key1()
+		if err != nil {
+			return o, err
+		}
+		switch key {
+		case "rooms":
+			if o.Rooms, err = t.roomList(); err != nil {
+				return o, fmt.Errorf("rooms: %w", err)
+			}
+		case "except":
+			if o.Except, err = t.roomList(); err != nil {
+				return o, fmt.Errorf("except: %w", err)
+			}
+		case "flags":
+			if o.Flags, err = t.flags(); err != nil {
+				return o, fmt.Errorf("flags: %w", err)
+			}
+		default:
+			if err := t.skip(1); err != nil {
+				return o, err
+			}
+		}
+	}
+	return o, nil
+}
+
+func (t *toJSON) flags() (Flags, error) {
+	var f Flags
+	c, err := t.dec.PeekCode()
+	if err != nil || c == msgpcode.Nil {
+		return f, t.skip(1)
+	}
+	n, err := t.mapLen()
+	if err != nil {
+		return f, err
+	}
+	for range n {
+		key, err := t.key1()
+		if err != nil {
+			return f, err
+		}
+		c, err := t.dec.PeekCode()
+		if err != nil {
+			return f, err
+		}
+		switch {
+		case c == msgpcode.True || c == msgpcode.False:
+			v, _ := t.dec.DecodeBool()
+			switch key {
+			case "volatile":
+				f.Volatile = v
+			case "local":
+				f.Local = v
+			case "compress":
+				f.Compress = &v
+			}
+		case key == "timeout":
+			ms, ok, err := t.number()
+			if err != nil {
+				return f, err
+			}
+			if ok && ms > 0 && ms < math.MaxInt32 {
+				f.Timeout = int64(ms)
+			}
+		default:
+			if err := t.skip(1); err != nil {
+				return f, err
+			}
+		}
+	}
+	return f, nil
+}
+
+// roomList reads an array of room names: strings, or numbers, which Node
+// allows and which are kept in the form JavaScript prints them.
+func (t *toJSON) roomList() ([]string, error) {
+	c, err := t.dec.PeekCode()
+	if err != nil {
+		return nil, err
+	}
+	if c == msgpcode.Nil {
+		return nil, t.dec.DecodeNil()
+	}
+	if !msgpcode.IsFixedArray(c) && c != msgpcode.Array16 && c != msgpcode.Array32 {
+		return nil, fmt.Errorf("MessagePack code 0x%02x; want an array of room names", c)
+	}
+	n, err := t.dec.DecodeArrayLen()
+	if err != nil {
+		return nil, err
+	}
+	if err := t.fits(n, 1); err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	rooms := make([]string, 0, n)
+	for range n {
+		if s, ok, err := t.string1(); err != nil {
+			return nil, err
+		} else if ok {
+			rooms = append(rooms, s)
+			continue
+		}
+		return nil, errors.New("a room name is neither a string nor a number")
+	}
+	return rooms, nil
+}
+
+// mapLen reads a map header.
+func (t *toJSON) mapLen() (int, error) {
+	c, err := t.dec.PeekCode()
+	if err != nil {
+		return 0, err
+	}
+	if !msgpcode.IsFixedMap(c) && c != msgpcode.Map16 && c != msgpcode.Map32 {
+		return 0, fmt.Errorf("MessagePack code 0x%02x where an object was expected", c)
+	}
+	n, err := t.dec.DecodeMapLen()
+	if err != nil {
+		return 0, err
+	}
+	return n, t.fits(n, 2)
+}
+
+// key1 reads a map key; keys that are not strings are read as JSON.
+func (t *toJSON) key1() (string, error) {
+	if s, ok, err := t.string1(); err != nil || ok {
+		return s, err
+	}
+	return "", nil // string1 consumed the value
+}
+
+// string1 reads a string, or a number in its JavaScript form; any other
+// value is consumed and reported as not a string.
+func (t *toJSON) string1() (string, bool, error) {
+	c, err := t.dec.PeekCode()
+	if err != nil {
+		return "", false, err
+	}
+	if msgpcode.IsString(c) {
+		n, err := t.dec.DecodeBytesLen()
+		if err != nil {
+			return "", false, err
+		}
+		b, err := t.readBytes(n)
+		return toWellFormed(b), true, err
+	}
+	if f, ok, err := t.number(); err != nil || ok {
+		return string(appendJSNumber(nil, f)), ok, err
+	}
+	return "", false, t.skip(1)
+}
+
+// toWellFormed decodes UTF-8 as Node's Buffer.toString does: invalid bytes
+// become U+FFFD.
+func toWellFormed(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return strings.ToValidUTF8(string(b), "\ufffd")
+}
+
+// number reads a number as a float 64, or reports false without consuming
+// anything when the next value is not one.
+func (t *toJSON) number() (float64, bool, error) {
+	c, err := t.dec.PeekCode()
+	if err != nil {
+		return 0, false, err
+	}
+	switch {
+	case c == msgpcode.Float || c == msgpcode.Double:
+		f, err := t.dec.DecodeFloat64()
+		return f, err == nil, err
+	case c == msgpcode.Uint64:
+		u, err := t.dec.DecodeUint64()
+		return float64(u), err == nil, err
+	case msgpcode.IsFixedNum(c), c == msgpcode.Int8, c == msgpcode.Int16, c == msgpcode.Int32, c == msgpcode.Int64,
+		c == msgpcode.Uint8, c == msgpcode.Uint16, c == msgpcode.Uint32:
+		i, err := t.dec.DecodeInt64()
+		return float64(i), err == nil, err
+	}
+	return 0, false, nil
+}
+
+// skip consumes the next value, within the depth limit.
+func (t *toJSON) skip(depth int) error {
+	return t.sub().value(depth)
 }
 
 // jsonOptions is {rooms, except, flags} as JSON or converted MessagePack.
@@ -360,3 +582,12 @@ func roomList(raw []json.RawMessage) ([]string, error) {
 }
 
 var errEmptyMessage = errors.New("empty message")
+
+// jsonString reads a JSON string, quickly when it has no escapes.
+func jsonString(raw json.RawMessage) (string, bool) {
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), true
+	}
+	var s string
+	return s, json.Unmarshal(raw, &s) == nil
+}

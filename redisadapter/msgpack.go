@@ -9,7 +9,6 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -41,10 +40,11 @@ var errTooDeep = fmt.Errorf("value nested deeper than %d levels", maxDepth)
 // checks every length against the bytes that remain, so a forged header
 // cannot make it allocate more than the message itself.
 type toJSON struct {
-	r    *bytes.Reader
-	dec  *msgpack.Decoder
-	out  []byte
-	atts [][]byte
+	r       *bytes.Reader
+	dec     *msgpack.Decoder
+	out     []byte
+	atts    [][]byte
+	scratch []byte // string bytes on their way to out
 }
 
 func newToJSON(b []byte) *toJSON {
@@ -136,13 +136,14 @@ func (t *toJSON) value(depth int) error {
 		if err := t.fits(n, 1); err != nil {
 			return err
 		}
-		start := len(t.out)
-		t.out = append(t.out, make([]byte, n)...)
-		if _, err := io.ReadFull(t.r, t.out[start:]); err != nil {
+		if cap(t.scratch) < n {
+			t.scratch = make([]byte, n)
+		}
+		b := t.scratch[:n]
+		if _, err := io.ReadFull(t.r, b); err != nil {
 			return err
 		}
-		s := string(t.out[start:])
-		t.out = appendJSString(t.out[:start], s)
+		t.out = appendJSString(t.out, b)
 		return nil
 	case msgpcode.IsBin(c):
 		n, err := t.dec.DecodeBytesLen()
@@ -218,7 +219,7 @@ func (t *toJSON) key(depth int) error {
 	if err != nil {
 		return err
 	}
-	t.out = appendJSString(t.out, strings.Trim(string(name), `"`))
+	t.out = appendJSString(t.out, bytes.Trim(name, `"`))
 	return nil
 }
 
@@ -321,13 +322,13 @@ func appendJSNumber(buf []byte, f float64) []byte {
 // appendJSString writes s as a JSON string the way JSON.stringify does:
 // only quotes, backslashes and control characters are escaped. Invalid
 // UTF-8 becomes U+FFFD, as Buffer.toString("utf8") decodes it in Node.
-func appendJSString(buf []byte, s string) []byte {
+func appendJSString(buf []byte, s []byte) []byte {
 	const hex = "0123456789abcdef"
 	buf = append(buf, '"')
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
+			r, size := utf8.DecodeRune(s[i:])
 			if r == utf8.RuneError && size == 1 {
 				buf = append(buf, "\ufffd"...)
 			} else {
@@ -396,100 +397,6 @@ func (e *toMsgpack) jsonNumber(n json.Number) error {
 		return fmt.Errorf("invalid JSON number %q", n)
 	}
 	return e.number(f) // out of range: ±Inf, as JSON.parse reads it
-}
-
-// json transcodes one JSON document.
-func (e *toMsgpack) json(b []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if _, err := e.jsonValue(dec, 0); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("trailing data after a JSON value")
-	}
-	return nil
-}
-
-// jsonValue writes the next JSON value and returns it when it is a scalar,
-// so that the enclosing object can tell a placeholder.
-func (e *toMsgpack) jsonValue(dec *json.Decoder, depth int) (json.Token, error) {
-	if depth > maxDepth {
-		return nil, errTooDeep
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch tok := tok.(type) {
-	case json.Delim:
-		return nil, e.jsonContainer(dec, tok, depth)
-	case json.Number:
-		return tok, e.jsonNumber(tok)
-	case nil:
-		return nil, e.enc.EncodeNil()
-	case bool:
-		return tok, e.enc.EncodeBool(tok)
-	case string:
-		return tok, e.enc.EncodeString(tok)
-	}
-	return nil, fmt.Errorf("unexpected JSON token %v", tok)
-}
-
-// jsonContainer writes an array or object. The length is not known in
-// advance, so the elements go to a nested encoder first. An object that is
-// exactly {"_placeholder":true,"num":N} becomes the bin of attachment N.
-func (e *toMsgpack) jsonContainer(dec *json.Decoder, open json.Delim, depth int) error {
-	inner := newToMsgpack(e.atts)
-	n := 0
-	placeholder, num := true, -1
-	for dec.More() {
-		var key string
-		if open == '{' {
-			k, err := dec.Token()
-			if err != nil {
-				return err
-			}
-			key, _ = k.(string)
-			if err := inner.enc.EncodeString(key); err != nil {
-				return err
-			}
-		}
-		v, err := inner.jsonValue(dec, depth+1)
-		if err != nil {
-			return err
-		}
-		switch {
-		case open != '{':
-		case n == 0 && key == "_placeholder" && v == true:
-		case n == 1 && key == "num":
-			if x, ok := v.(json.Number); ok {
-				if i, err := strconv.Atoi(string(x)); err == nil && i >= 0 && i < len(e.atts) {
-					num = i
-				}
-			}
-		default:
-			placeholder = false
-		}
-		n++
-	}
-	if _, err := dec.Token(); err != nil { // the closing delimiter
-		return err
-	}
-	if open == '{' && placeholder && n == 2 && num >= 0 {
-		return e.enc.EncodeBytes(nonNil(e.atts[num]))
-	}
-	var err error
-	if open == '{' {
-		err = e.enc.EncodeMapLen(n)
-	} else {
-		err = e.enc.EncodeArrayLen(n)
-	}
-	if err != nil {
-		return err
-	}
-	_, err = e.buf.Write(inner.buf.Bytes())
-	return err
 }
 
 func nonNil(b []byte) []byte {

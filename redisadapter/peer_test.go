@@ -161,10 +161,14 @@ func (p *nodePeer) takeAll(names []string, want map[string][]string) map[string]
 	return out
 }
 
-func (p *nodePeer) connect(name, url string, version int, nsp string) string {
+func (p *nodePeer) connect(name, url string, version int, nsp string, transports ...string) string {
 	p.t.Helper()
 	var r struct{ ID string }
-	p.do("connect", map[string]any{"name": name, "url": url, "version": version, "nsp": nsp}, &r)
+	args := map[string]any{"name": name, "url": url, "version": version, "nsp": nsp}
+	if len(transports) > 0 {
+		args["transports"] = transports
+	}
+	p.do("connect", args, &r)
 	return r.ID
 }
 
