@@ -142,3 +142,40 @@ func stackInUse() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.StackInuse
 }
+
+// BenchmarkWebSocketSend measures Send to one WebSocket session, through
+// the flusher to a client reading on loopback.
+func BenchmarkWebSocketSend(b *testing.B) {
+	srv := NewServer(Options{})
+	sessions := make(chan *Session, 1)
+	srv.OnConnection(func(s *Session) { sessions <- s })
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	defer srv.Shutdown(context.Background())
+	conn := dialRawWebSocket(b, hs.Listener.Addr().String())
+	defer conn.Close()
+	s := <-sessions
+	msg := Message{Data: []byte(`2["chat message","hello, world"]`)}
+	frame := 2 + 1 + len(msg.Data) // header, type byte, data
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 64<<10)
+		want := b.N * frame
+		for got := 0; got < want; {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			got += n
+		}
+	}()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		for s.Send(msg) == ErrSlowClient {
+			b.Fatal("queue overflow")
+		}
+	}
+	<-done
+}

@@ -12,7 +12,11 @@ import (
 type hijackable struct{ http.ResponseWriter }
 
 func (h hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return http.NewResponseController(h.ResponseWriter).Hijack()
+	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &batchConn{Conn: conn}, brw, nil
 }
 
 func (h hijackable) Unwrap() http.ResponseWriter { return h.ResponseWriter }

@@ -284,7 +284,7 @@ func (srv *Server) upgradeHeader(w http.ResponseWriter, opts *settings, id strin
 	if h == nil {
 		h = http.Header{}
 	}
-	for _, k := range []string{"Sec-Websocket-Extensions", "Sec-Websocket-Accept", "Upgrade", "Connection", "Content-Length", "Content-Type"} {
+	for _, k := range []string{"Sec-Websocket-Extensions", "Sec-Websocket-Accept", "Upgrade", "Connection", "Content-Length", "Content-Type", "Transfer-Encoding"} {
 		delete(h, k)
 	}
 	if id != "" && opts.Cookie != nil {

@@ -63,17 +63,43 @@ func (s *Session) flushWS() {
 		s.mu.Unlock()
 
 		conn.SetWriteDeadline(time.Now().Add(s.writeTimeout()))
-		for _, p := range pkts {
-			if err := s.writeWS(conn, p); err != nil {
-				s.log.Debug("engine: websocket write failed", zap.String("sid", s.id), zap.Error(err))
-				s.mu.Lock()
-				s.flushing = false
-				s.mu.Unlock()
-				s.terminate("transport error")
-				return
-			}
+		if err := s.writeBatch(conn, pkts); err != nil {
+			s.log.Debug("engine: websocket write failed", zap.String("sid", s.id), zap.Error(err))
+			s.mu.Lock()
+			s.flushing = false
+			s.mu.Unlock()
+			s.terminate("transport error")
+			return
 		}
 	}
+}
+
+// writeBatch writes packets, several of them in one system call when the
+// connection allows it.
+func (s *Session) writeBatch(conn *websocket.Conn, pkts []packet) error {
+	bc, _ := conn.NetConn().(*batchConn)
+	if bc == nil || len(pkts) == 1 {
+		for _, p := range pkts {
+			if err := s.writeWS(conn, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	bc.begin()
+	for _, p := range pkts {
+		if err := s.writeWS(conn, p); err != nil {
+			bc.flush()
+			return err
+		}
+		if bc.pending() >= maxBatch {
+			if err := bc.flush(); err != nil {
+				return err
+			}
+			bc.begin()
+		}
+	}
+	return bc.flush()
 }
 
 // writeWS writes one packet as one WebSocket message.

@@ -523,7 +523,7 @@ func TestUpgradeSwitchesAndRefusesPollingAfterwards(t *testing.T) {
 }
 
 func TestProtocol3WebSocket(t *testing.T) {
-	ws := newWireServer(t, Options{AllowEIO3: true, PingInterval: 50 * time.Millisecond, PingTimeout: 50 * time.Millisecond})
+	ws := newWireServer(t, Options{AllowEIO3: true, PingInterval: 100 * time.Millisecond, PingTimeout: 400 * time.Millisecond})
 	conn := dialOpen(t, ws, "EIO=3&transport=websocket")
 	defer conn.Close()
 	// Binary frames carry the type byte 4; pings come from the client.
@@ -533,7 +533,7 @@ func TestProtocol3WebSocket(t *testing.T) {
 		t.Fatalf("binary echo: %d %v", kind, data)
 	}
 	for i := 0; i < 3; i++ {
-		time.Sleep(60 * time.Millisecond) // longer than the interval: the server must not ping
+		time.Sleep(150 * time.Millisecond) // longer than the interval: the server must not ping
 		conn.WriteMessage(websocket.TextMessage, []byte("2"))
 		if _, data, _ := conn.ReadMessage(); string(data) != "3" {
 			t.Fatalf("pong: %q", data)

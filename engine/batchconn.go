@@ -1,0 +1,73 @@
+package engine
+
+import (
+	"net"
+	"sync"
+)
+
+// batchConn is the network connection under a WebSocket. While the flusher
+// writes a batch of queued messages it gathers their frames and sends them
+// in one write, instead of one system call per message; the rest of the
+// time writes pass straight through. gorilla/websocket serializes writes to
+// it (data frames from the flusher, control frames from anywhere).
+type batchConn struct {
+	net.Conn
+
+	mu       sync.Mutex // guards batching and buf
+	batching bool
+	buf      []byte // borrowed from batchBuffers for one batch only
+}
+
+// maxBatch is the most a batch gathers before it is written out; larger
+// buffers are not kept in the pool.
+const maxBatch = 64 << 10
+
+var batchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func (c *batchConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	if c.batching {
+		c.buf = append(c.buf, p...)
+		c.mu.Unlock()
+		return len(p), nil
+	}
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// begin starts gathering writes.
+func (c *batchConn) begin() {
+	c.mu.Lock()
+	c.batching = true
+	if c.buf == nil {
+		c.buf = (*batchBuffers.Get().(*[]byte))[:0]
+	}
+	c.mu.Unlock()
+}
+
+// pending is how many bytes are gathered.
+func (c *batchConn) pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.buf)
+}
+
+// flush writes what was gathered and stops gathering.
+func (c *batchConn) flush() error {
+	c.mu.Lock()
+	buf := c.buf
+	c.buf, c.batching = nil, false
+	c.mu.Unlock()
+	if buf == nil {
+		return nil
+	}
+	var err error
+	if len(buf) > 0 {
+		_, err = c.Conn.Write(buf)
+	}
+	if cap(buf) <= maxBatch {
+		buf = buf[:0]
+		batchBuffers.Put(&buf)
+	}
+	return err
+}
