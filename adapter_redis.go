@@ -51,18 +51,19 @@ type RedisAdapter struct {
 	client   redisadapter.ClientConfig // with placeholders resolved
 	resolved bool                      // client is set
 	key      string                    // pool key: a digest of the settings
-	cluster  *redisadapter.Cluster     // owned by clusters
+	group    *redisadapter.Group       // owned by clusters
 	logger   *zap.Logger
 }
 
 // clusters holds the live Redis connections by configuration, across
-// reloads.
+// reloads: a Group, which gives each Socket.IO server a connection (and a
+// node id) of its own.
 var clusters = caddy.NewUsagePool()
 
-// pooledCluster lets the pool close a Cluster when its last user goes.
-type pooledCluster struct{ *redisadapter.Cluster }
+// pooledGroup lets the pool close a Group when its last user goes.
+type pooledGroup struct{ *redisadapter.Group }
 
-func (p pooledCluster) Destruct() error { return p.Close() }
+func (p pooledGroup) Destruct() error { return p.Close() }
 
 // CaddyModule returns the Caddy module information.
 func (RedisAdapter) CaddyModule() caddy.ModuleInfo {
@@ -94,12 +95,7 @@ func (r *RedisAdapter) Provision(ctx caddy.Context) error {
 	}
 	r.key = r.poolKey()
 	val, _, err := clusters.LoadOrNew(r.key, func() (caddy.Destructor, error) {
-		client, err := r.client.NewClient()
-		if err != nil {
-			return nil, err
-		}
-		c, err := redisadapter.New(redisadapter.Config{
-			Client:          client,
+		g, err := redisadapter.NewGroup(r.client, redisadapter.Config{
 			KeyPrefix:       r.KeyPrefix,
 			RequestsTimeout: time.Duration(r.RequestsTimeout),
 			Logger:          r.logger,
@@ -107,12 +103,12 @@ func (r *RedisAdapter) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return nil, err
 		}
-		return pooledCluster{c}, nil
+		return pooledGroup{g}, nil
 	})
 	if err != nil {
 		return err
 	}
-	r.cluster = val.(pooledCluster).Cluster
+	r.group = val.(pooledGroup).Group
 	return nil
 }
 
@@ -158,9 +154,10 @@ func (r *RedisAdapter) Cleanup() error {
 
 // AdapterFactory is what the socketio handler gives its server as
 // socketio.Options.Adapter. Adapters it made keep working across reloads
-// that keep these settings (PoolKey is unchanged).
+// that keep these settings (PoolKey is unchanged); each server using it is
+// a node of its own.
 func (r *RedisAdapter) AdapterFactory() socketio.AdapterFactory {
-	return r.cluster.Adapter
+	return r.group.Adapter
 }
 
 // PoolKey identifies these settings: a live server whose adapter settings

@@ -5,9 +5,15 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/goleak"
+
+	"github.com/caddy-socketio/caddy-socketio/engine"
+	"github.com/caddy-socketio/caddy-socketio/redisadapter"
+	"github.com/caddy-socketio/caddy-socketio/socketio"
 )
 
 func parseRedisAdapter(t *testing.T, input string) (*RedisAdapter, error) {
@@ -124,14 +130,49 @@ func TestRedisAdapterPlaceholdersAndPooling(t *testing.T) {
 	if err := provisionRedisAdapter(t, b); err != nil {
 		t.Fatal(err)
 	}
-	if a.cluster != b.cluster || a.AdapterFactory() == nil {
+	if a.group != b.group || a.AdapterFactory() == nil {
 		t.Error("equal settings did not share the cluster connection")
 	}
 	c := &RedisAdapter{Addresses: []string{"127.0.0.1:1"}, Password: "s3cret", KeyPrefix: "other"}
 	if err := provisionRedisAdapter(t, c); err != nil {
 		t.Fatal(err)
 	}
-	if c.cluster == a.cluster || c.PoolKey() == a.PoolKey() {
+	if c.group == a.group || c.PoolKey() == a.PoolKey() {
 		t.Error("a changed key_prefix kept the old connection")
+	}
+}
+
+// A reload provisions the new config before cleaning up the old one: with
+// the same settings the connection survives, and once the last config is
+// gone nothing is left running.
+func TestRedisAdapterReloadKeepsTheConnectionAndLeaksNothing(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	old := &RedisAdapter{Addresses: []string{"127.0.0.1:1"}}
+	if err := old.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv := socketio.NewServer(engine.NewServer(engine.Options{}), socketio.Options{Adapter: old.AdapterFactory()})
+	reloaded := &RedisAdapter{Addresses: []string{"127.0.0.1:1"}}
+	if err := reloaded.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	if reloaded.group != old.group {
+		t.Fatal("a reload with the same settings made a new connection")
+	}
+	if _, ok := srv.Of("/late").Adapter().(*redisadapter.Adapter); !ok {
+		t.Error("a namespace created after the reload did not get the Redis adapter")
+	}
+	shutdown, cancelShutdown := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelShutdown()
+	if err := srv.Shutdown(shutdown); err != nil {
+		t.Fatal(err)
+	}
+	if err := reloaded.Cleanup(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -42,7 +42,9 @@ type Config struct {
 // Cluster is this server's membership in a cluster of Socket.IO servers that
 // share one Redis: it owns the pub/sub connection and the publishing
 // goroutine, and makes the Adapter of each namespace. Give Cluster.Adapter
-// as socketio.Options.Adapter.
+// as socketio.Options.Adapter of one socketio.Server; servers must not share
+// a Cluster (each is a node of its own, with its own subscriptions, so that
+// the others count it), which a Group arranges.
 type Cluster struct {
 	client  redis.UniversalClient
 	prefix  string
@@ -67,6 +69,10 @@ type Cluster struct {
 
 	dropped   atomic.Uint64 // messages not published because the queue was full
 	malformed throttledLog
+
+	// onEmpty, when set, is called once the last namespace adapter has
+	// closed (a Group closes the Cluster then).
+	onEmpty func()
 }
 
 // outgoing is one PUBLISH waiting in the queue.
@@ -171,7 +177,7 @@ func (c *Cluster) remove(a *Adapter) {
 			delete(c.direct, ch)
 		}
 	}
-	closed := c.closed
+	closed, empty := c.closed, len(c.patterns) == 0
 	c.mu.Unlock()
 	if closed {
 		return
@@ -180,6 +186,9 @@ func (c *Cluster) remove(a *Adapter) {
 	defer cancel()
 	_ = c.pubsub.PUnsubscribe(ctx, a.ch.pattern)
 	_ = c.pubsub.Unsubscribe(ctx, a.ch.request, a.ch.response, a.ch.specificResponse)
+	if empty && c.onEmpty != nil {
+		c.onEmpty()
+	}
 }
 
 // Close unsubscribes (closing the pub/sub connection, so that other servers
