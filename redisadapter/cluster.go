@@ -232,14 +232,25 @@ func (c *Cluster) publish(channel string, payload []byte) bool {
 var errQueueFull = errors.New("publish queue full; messages to other servers are being dropped")
 
 // publishLoop sends queued messages, pipelining whatever has accumulated.
-// Owned by the Cluster: Close stops it after a last flush.
+// While Redis is down it drops them, trying again at most once a second:
+// messages between servers published during an outage are lost (as with
+// Node), rather than delivered late in a burst when Redis is back. Owned by
+// the Cluster: Close stops it after a last flush.
 func (c *Cluster) publishLoop() {
 	defer c.wg.Done()
 	batch := make([]outgoing, 0, 64)
+	var lastTry time.Time
 	flush := func(ctx context.Context) {
 		if len(batch) == 0 {
 			return
 		}
+		if c.outage.isDown() && time.Since(lastTry) < time.Second {
+			c.dropped.Add(uint64(len(batch)))
+			clear(batch)
+			batch = batch[:0]
+			return
+		}
+		lastTry = time.Now()
 		pipe := c.client.Pipeline()
 		for _, m := range batch {
 			pipe.Publish(ctx, m.channel, m.payload)
