@@ -2,7 +2,8 @@
 // saw as one JSON line. Environment:
 //   URL        the server's base URL (http://127.0.0.1:port)
 //   CLIENT     "v4" (engine.io-client 6.x) or "v3" (engine.io-client 3.x)
-//   TRANSPORT  "polling", "websocket" or "upgrade" (polling, then upgrade)
+//   TRANSPORT  "polling", "websocket" or "upgrade" (polling, then upgrade),
+//              or "polling-b64" (polling with binary data as base64)
 //   MODE       "echo": text and binary both ways, heartbeats, client close
 //              "dead": the server goes silent; the client must notice
 //              "serverclose": the server closes the session
@@ -11,8 +12,13 @@ const mode = process.env.MODE || "echo";
 const transport = process.env.TRANSPORT || "polling";
 
 const transports =
-  transport === "upgrade" ? ["polling", "websocket"] : [transport];
-const opts = { path: "/engine.io", transports, upgrade: transport === "upgrade" };
+  transport === "upgrade" ? ["polling", "websocket"] : [transport.replace("-b64", "")];
+const opts = {
+  path: "/engine.io",
+  transports,
+  upgrade: transport === "upgrade",
+  forceBase64: transport.endsWith("-b64"),
+};
 
 let socket;
 if (which === "v3") {
