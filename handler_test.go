@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -363,5 +365,53 @@ func TestValidateFailures(t *testing.T) {
 		if refs, ok := servers.References(t.Name()); ok {
 			t.Errorf("%s: a failed provision left a live server with %d references", c.config, refs)
 		}
+	}
+}
+
+// On `caddy stop` the HTTP server waits for every request to end before the
+// process exits, and a long-poll lasts up to ping_interval: the handler
+// closes the sessions as soon as the server begins to shut down, so the
+// pending long-poll ends with a close packet.
+func TestServerShutdownEndsLongPolls(t *testing.T) {
+	h, _ := provision(t, `{"ping_interval":60000000000}`)
+	var inFlight atomic.Int32 // GET requests with a sid inside the handler
+	inner := serveWith(h)
+	s := &testSite{h: h, srv: httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "GET" && r.URL.Query().Has("sid") {
+			inFlight.Add(1)
+			defer inFlight.Add(-1)
+		}
+		inner.ServeHTTP(w, r)
+	}))}
+	t.Cleanup(func() { s.srv.Close(); _ = h.Cleanup() })
+	res := s.do(t, "GET", handshake, nil)
+	var open struct{ SID string }
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(res.body, "0")), &open); err != nil || open.SID == "" {
+		t.Fatalf("open packet %q: %v", res.body, err)
+	}
+	poll := handshake + "&sid=" + open.SID
+	req, _ := http.NewRequest("POST", s.srv.URL+poll, strings.NewReader("40"))
+	post, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post.Body.Close()
+	if res := s.do(t, "GET", poll, nil); !strings.HasPrefix(res.body, `40{"sid":"`) {
+		t.Fatalf("CONNECT answer: %d %q", res.status, res.body)
+	}
+	longPoll := make(chan response, 1)
+	go func() { longPoll <- s.do(t, "GET", poll, nil) }()
+	// Wait until the handler holds the long-poll.
+	for deadline := time.Now().Add(5 * time.Second); inFlight.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // from the wrapper into the engine
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.srv.Config.Shutdown(ctx); err != nil {
+		t.Fatalf("the HTTP server's shutdown waited for the long-poll: %v", err)
+	}
+	if res := <-longPoll; res.status != 200 || res.body != "1" {
+		t.Errorf("the long-poll ended with %d %q, want the close packet 1", res.status, res.body)
 	}
 }

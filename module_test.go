@@ -240,3 +240,27 @@ http://b.localhost:%[1]s {
 		t.Fatalf("loading two different handlers with one name: %v, want an error containing %q", err, want)
 	}
 }
+
+// A polling client is told, with a close packet, when Caddy stops. (An
+// in-process stop does not wait for requests to end; `caddy stop`, which
+// exits the process, does: TestServerShutdownEndsLongPolls covers that.)
+func TestStopDisconnectsPollingClients(t *testing.T) {
+	addr := inProcessCaddy(t)
+	// With a 60s ping interval a long-poll lasts a minute: a stop that
+	// waited for it would take that long.
+	loadCaddyfile(t, site(addr, `
+	socketio {
+		ping_interval 60s
+	}`))
+	c := startNode(t, filepath.Join("testdata", "clients", "client.js"), "URL=http://"+addr, "SCENARIO=stop-polling")
+	c.expect(t, "connected", `"polling"`)
+	start := time.Now()
+	if err := caddy.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("caddy stop took %v: it waited for the long-poll", took)
+	}
+	c.expect(t, "stopped", `"transport close"`)
+	c.wait(t)
+}

@@ -96,6 +96,20 @@ const scenarios = {
     const [reason] = await withTimeout(closed, 10000, "disconnect on stop");
     out("stopped", reason);
   },
+
+  // caddy stop while a polling client waits on its long-poll.
+  async "stop-polling"() {
+    const s = connect("/", { transports: ["polling"] });
+    await connected(s, "polling client");
+    const closed = once(s, "disconnect");
+    // The next long-poll leaves at once; give the server time to read it,
+    // so that the stop finds it pending (a request still in the socket
+    // buffer is cut by the HTTP server's shutdown instead: "transport error").
+    await new Promise((r) => setTimeout(r, 300));
+    out("connected", s.io.engine.transport.name);
+    const [reason] = await withTimeout(closed, 20000, "disconnect on stop");
+    out("stopped", reason);
+  },
 };
 
 const scenario = scenarios[process.env.SCENARIO];
