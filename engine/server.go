@@ -6,6 +6,7 @@ package engine
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -126,12 +127,11 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "engine: server is shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	srv.handshake(w, r, opts, protocol, transport)
+	srv.handshake(w, r, q, opts, protocol, transport)
 }
 
 // handshake opens a session.
-func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, opts *settings, protocol int, transport string) {
-	q := r.URL.Query()
+func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Values, opts *settings, protocol int, transport string) {
 	s := &Session{
 		id:        newID(),
 		protocol:  protocol,
@@ -341,7 +341,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		for _, s := range sessions {
-			s.terminate("forced close")
+			s.end("forced close", false)
 		}
 		return ctx.Err()
 	}

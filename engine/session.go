@@ -305,7 +305,12 @@ func (s *Session) deliver(m Message) {
 // terminate ends the session at once (idempotent): timers stop, connections
 // close, a parked GET is answered, and OnClose runs (here, or after the
 // message being delivered, if any).
-func (s *Session) terminate(reason string) {
+func (s *Session) terminate(reason string) { s.end(reason, true) }
+
+// end is terminate; graceful=false skips the close frame and its wait (up to
+// closeGrace while a stuck write holds the connection), for Shutdown's
+// deadline.
+func (s *Session) end(reason string, graceful bool) {
 	s.mu.Lock()
 	if s.state == stateClosed {
 		s.mu.Unlock()
@@ -335,11 +340,14 @@ func (s *Session) terminate(reason string) {
 	} else {
 		s.server.remove(s)
 	}
-	if ws != nil {
-		closeWebSocket(ws)
-	}
-	if probe != nil {
-		closeWebSocket(probe)
+	for _, conn := range []*websocket.Conn{ws, probe} {
+		switch {
+		case conn == nil:
+		case graceful:
+			closeWebSocket(conn)
+		default:
+			conn.Close()
+		}
 	}
 	if notify && onClose != nil {
 		onClose(reason)
