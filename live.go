@@ -197,7 +197,7 @@ func (l *liveServer) superseded(gen uint64) bool {
 // the sessions at once, so polling clients get their close packet now.
 // During a reload the new config's handler (a newer generation) already
 // holds the server, and the hook does nothing.
-func (l *liveServer) watch(r *http.Request, gen uint64) {
+func (l *liveServer) watch(r *http.Request, h *Handler) {
 	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
 	if srv == nil {
 		return
@@ -209,6 +209,8 @@ func (l *liveServer) watch(r *http.Request, gen uint64) {
 	if seen {
 		return
 	}
+	h.checkWriteTimeout(r)
+	gen := h.generation
 	srv.RegisterOnShutdown(func() {
 		if !l.superseded(gen) {
 			_ = l.Destruct()

@@ -246,9 +246,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		r = r.WithContext(context.WithValue(r.Context(), handlerKey{}, h))
 	}
 	h.live.activate(h)
-	h.live.watch(r, h.generation)
+	h.live.watch(r, h)
 	h.live.engine.ServeHTTP(w, r)
 	return nil
+}
+
+// checkWriteTimeout warns when the Caddy server's write timeout would cut
+// long-polls: Caddy enforces it as a hard ceiling on every response, and a
+// long-poll waits up to ping_interval for something to send.
+func (h *Handler) checkWriteTimeout(r *http.Request) {
+	srv, _ := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server)
+	if srv == nil || srv.WriteTimeout <= 0 {
+		return
+	}
+	ping := time.Duration(h.PingInterval)
+	if ping <= 0 {
+		ping = 25 * time.Second
+	}
+	if write := time.Duration(srv.WriteTimeout); write <= ping {
+		h.logger.Warn(fmt.Sprintf("the server's write timeout (%s) is shorter than a long-poll (ping_interval %s): polling clients will be cut; raise the write timeout in the global servers options, or lower ping_interval below it", write, ping))
+	}
 }
 
 // handlerKey carries the Handler in a handshake's context, for allowRequest.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -263,4 +264,48 @@ func TestStopDisconnectsPollingClients(t *testing.T) {
 	}
 	c.expect(t, "stopped", `"transport close"`)
 	c.wait(t)
+}
+
+// Caddy 2.11 enforces a server's write timeout as a hard ceiling on every
+// response, which a handler cannot lift: a long-poll that outlasts it is
+// cut. Until the engine can end long-polls early, the handler says so once.
+func TestWarnsWhenWriteTimeoutCutsLongPolls(t *testing.T) {
+	addr := inProcessCaddy(t)
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	loadCaddyfile(t, fmt.Sprintf(`{
+	admin off
+	auto_https off
+	persist_config off
+	servers {
+		timeouts {
+			write 10s
+		}
+	}
+	log {
+		output file %s
+		level WARN
+	}
+}
+http://%s {
+	socketio
+}
+`, logFile, addr))
+	for range 2 {
+		res, err := http.Get("http://" + addr + "/socket.io/?EIO=4&transport=polling")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+	}
+	if err := caddy.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	logs, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `"msg":"the server's write timeout (10s) is shorter than a long-poll (ping_interval 25s): polling clients will be cut; raise the write timeout in the global servers options, or lower ping_interval below it"`
+	if n := strings.Count(string(logs), want); n != 1 {
+		t.Errorf("warning logged %d times, want once; logs:\n%s", n, logs)
+	}
 }
