@@ -79,6 +79,7 @@ type Cluster struct {
 type outgoing struct {
 	channel string
 	payload []byte
+	at      time.Time // when it was queued
 }
 
 // New starts a Cluster: it connects in the background, so that a server
@@ -219,7 +220,7 @@ func (c *Cluster) Close() error {
 // message was dropped because the queue is full.
 func (c *Cluster) publish(channel string, payload []byte) bool {
 	select {
-	case c.out <- outgoing{channel, payload}:
+	case c.out <- outgoing{channel, payload, time.Now()}:
 		return true
 	default:
 		if c.dropped.Add(1) == 1 {
@@ -232,34 +233,50 @@ func (c *Cluster) publish(channel string, payload []byte) bool {
 var errQueueFull = errors.New("publish queue full; messages to other servers are being dropped")
 
 // publishLoop sends queued messages, pipelining whatever has accumulated.
-// While Redis is down it drops them, trying again at most once a second:
-// messages between servers published during an outage are lost (as with
-// Node), rather than delivered late in a burst when Redis is back. Owned by
-// the Cluster: Close stops it after a last flush.
+// While Redis is down it drops them, and checks once a second whether Redis
+// is back: messages between servers published during an outage are lost
+// (as with Node), rather than delivered late in a burst once Redis is back.
+// Owned by the Cluster: Close stops it after a last flush.
 func (c *Cluster) publishLoop() {
 	defer c.wg.Done()
 	batch := make([]outgoing, 0, 64)
-	var lastTry time.Time
+	var lastProbe time.Time
+	drop := func() {
+		c.dropped.Add(uint64(len(batch)))
+		clear(batch)
+		batch = batch[:0]
+	}
 	flush := func(ctx context.Context) {
 		if len(batch) == 0 {
 			return
 		}
-		if c.outage.isDown() && time.Since(lastTry) < time.Second {
-			c.dropped.Add(uint64(len(batch)))
-			clear(batch)
-			batch = batch[:0]
+		if c.outage.isDown() && time.Since(lastProbe) >= time.Second {
+			lastProbe = time.Now()
+			if c.client.Ping(ctx).Err() == nil {
+				c.outage.recovered()
+			}
+		}
+		upSince, down := c.outage.state()
+		if down {
+			drop()
 			return
 		}
-		lastTry = time.Now()
 		pipe := c.client.Pipeline()
+		n := 0
 		for _, m := range batch {
+			if m.at.Before(upSince) {
+				continue // queued during the outage
+			}
 			pipe.Publish(ctx, m.channel, m.payload)
+			n++
+		}
+		if n == 0 {
+			drop()
+			return
 		}
 		_, err := pipe.Exec(ctx)
 		if err != nil && !errors.Is(err, redis.ErrClosed) {
 			c.outage.down(err)
-		} else if err == nil {
-			c.outage.recovered()
 		}
 		clear(batch)
 		batch = batch[:0]
@@ -406,10 +423,11 @@ func (c *Cluster) serverCount(ctx context.Context, channel string) (int, error) 
 // outageLog logs that Redis is unreachable once per outage, and that it is
 // back once.
 type outageLog struct {
-	logger *zap.Logger
-	mu     sync.Mutex
-	out    bool // Redis did not answer the last attempt
-	since  time.Time
+	logger  *zap.Logger
+	mu      sync.Mutex
+	out     bool      // Redis did not answer the last attempt
+	since   time.Time // when the current outage began
+	upSince time.Time // when the last outage ended
 }
 
 func (o *outageLog) down(err error) {
@@ -429,8 +447,15 @@ func (o *outageLog) recovered() {
 	if !o.out {
 		return
 	}
-	o.out = false
+	o.out, o.upSince = false, time.Now()
 	o.logger.Info("Redis reachable again; subscriptions restored", zap.Duration("outage", time.Since(o.since).Round(time.Millisecond)))
+}
+
+// state tells when Redis came back last, and whether it is down now.
+func (o *outageLog) state() (upSince time.Time, down bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.upSince, o.out
 }
 
 func (o *outageLog) isDown() bool {
