@@ -1,12 +1,14 @@
 package caddysocketio
 
 import (
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -66,6 +68,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    allow_request [<matchers>] {     # (allowRequest) request matchers a handshake must match
 //	        <matchers>
 //	    }
+//	    adapter <name> { ... }           # (adapter) e.g. adapter redis, see socketio.adapters.redis
 //	    namespace <name> {               # repeatable; "/" exists without being declared
 //	        relay [<event>...]           # forward events to the sender's rooms; all events when none named
 //	        join <room>...               # rooms joined on connection; {query.*} {header.*} {auth.*}
@@ -134,6 +137,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.DisableOriginCheck = true
 		case "allow_request":
 			h.AllowRequestRaw, err = parseAllowRequest(d)
+		case "adapter":
+			h.AdapterRaw, err = parseAdapter(d)
 		case "namespace":
 			var ns Namespace
 			ns, err = parseNamespace(d)
@@ -414,6 +419,22 @@ func parseAllowRequest(d *caddyfile.Dispenser) (caddy.ModuleMap, error) {
 		return nil, errAt(at, errors.New("allow_request needs at least one matcher, such as: header !Origin"))
 	}
 	return set, nil
+}
+
+// parseAdapter reads `adapter <name> ...`, handing the rest of the segment
+// to the module socketio.adapters.<name>.
+func parseAdapter(d *caddyfile.Dispenser) (json.RawMessage, error) {
+	if !d.NextArg() {
+		return nil, d.Errf("adapter needs a name, such as: adapter redis")
+	}
+	name := d.Val()
+	// The segment from the name on goes to the module, which reads its
+	// name first.
+	unm, err := caddyfile.UnmarshalModule(d, "socketio.adapters."+name)
+	if err != nil {
+		return nil, err
+	}
+	return caddyconfig.JSONModuleObject(unm, "adapter", name, nil), nil
 }
 
 func parseNamespace(d *caddyfile.Dispenser) (Namespace, error) {

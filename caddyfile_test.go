@@ -49,6 +49,8 @@ func TestCaddyfileOptions(t *testing.T) {
 		{"allow_request block", "socketio {\n allow_request {\n  header !Origin\n }\n}", `{"allow_request":{"header":{"Origin":null}}}`},
 		{"allow_request inline", "socketio {\n allow_request header !Origin\n}", `{"allow_request":{"header":{"Origin":null}}}`},
 		{"allow_request two matchers", "socketio {\n allow_request {\n  remote_ip 10.0.0.0/8\n  query token=*\n }\n}", `{"allow_request":{"query":{"token":["*"]},"remote_ip":{"ranges":["10.0.0.0/8"]}}}`},
+		{"redis adapter", "socketio {\n adapter redis 10.0.0.1:6379 {\n  key_prefix myapp\n }\n path /rt/\n}",
+			`{"path":"/rt/","adapter":{"adapter":"redis","addresses":["10.0.0.1:6379"],"key_prefix":"myapp"}}`},
 		{"namespaces", "socketio {\n namespace chat {\n  relay message typing\n  join lobby room-{query.room}\n  join user-{auth.user} {header.X-Team}\n }\n namespace /admin\n namespace /all {\n  relay\n }\n}",
 			`{"namespaces":[{"name":"/chat","relay":{"events":["message","typing"]},"join":["lobby","room-{query.room}","user-{auth.user}","{header.X-Team}"]},{"name":"/admin"},{"name":"/all","relay":{}}]}`},
 	} {
@@ -125,6 +127,9 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"socketio {\n disable_origin_check please\n}", 2, `disable_origin_check takes no value`},
 		{"socketio {\n allow_request {\n }\n}", 2, `allow_request needs at least one matcher, such as: header !Origin`},
 		{"socketio {\n allow_request {\n  hedaer !Origin\n }\n}", 4, `getting matcher module 'hedaer'`},
+		{"socketio {\n adapter\n}", 2, `adapter needs a name, such as: adapter redis`},
+		{"socketio {\n adapter mongo\n}", 2, `getting module named 'socketio.adapters.mongo'`},
+		{"socketio {\n adapter redis {\n  adress x\n }\n}", 3, `redis adapter: unknown option "adress"`},
 		{"socketio {\n namespace\n}", 2, `namespace needs a name`},
 		{"socketio {\n namespace a b\n}", 2, `namespace takes one name, got another: "b"`},
 		{"socketio {\n namespace chat\n namespace /chat\n}", 3, `namespace "/chat" is declared twice; merge the two blocks`},

@@ -16,6 +16,8 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/caddy-socketio/caddy-socketio/socketio"
 )
 
 // testSite is a Handler provisioned from JSON, served by an httptest server
@@ -413,5 +415,26 @@ func TestServerShutdownEndsLongPolls(t *testing.T) {
 	}
 	if res := <-longPoll; res.status != 200 || res.body != "1" {
 		t.Errorf("the long-poll ended with %d %q, want the close packet 1", res.status, res.body)
+	}
+}
+
+func TestAdapterModuleGivesTheServerItsAdapter(t *testing.T) {
+	// Redis need not be up: the server serves its own clients meanwhile.
+	s := newTestSite(t, `{"adapter":{"adapter":"redis","addresses":["127.0.0.1:1"]}}`)
+	if _, ok := s.h.live.io.Of("/").Adapter().(*socketio.MemoryAdapter); ok {
+		t.Fatal("the namespace kept the in-memory adapter")
+	}
+	if !strings.HasPrefix(s.h.poolKey, s.h.Name+" adapter redis:") {
+		t.Errorf("pool key %q: want the name, then the adapter's settings", s.h.poolKey)
+	}
+	if res := s.do(t, "GET", handshake, nil); res.status != 200 || !strings.HasPrefix(res.body, `0{"sid":"`) {
+		t.Errorf("handshake with Redis down: %d %q", res.status, res.body)
+	}
+	// Other adapter settings need another server: the old one keeps the
+	// adapter it started with.
+	other, _ := provision(t, `{"name":"`+s.h.Name+`","adapter":{"adapter":"redis","addresses":["127.0.0.1:2"]}}`)
+	defer other.Cleanup()
+	if other.live == s.h.live {
+		t.Error("a changed adapter address reused the live server")
 	}
 }

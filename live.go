@@ -56,6 +56,7 @@ type liveServer struct {
 }
 
 func newLiveServer(name string, eo engine.Options, so socketio.Options) *liveServer {
+	// name is the pool key (the handler's name, plus the adapter's key).
 	eng := engine.NewServer(eo)
 	l := &liveServer{
 		name:       name,
@@ -74,7 +75,11 @@ func newLiveServer(name string, eo engine.Options, so socketio.Options) *liveSer
 // socketOptions is the Socket.IO part of the configuration; it is fixed
 // when the live server starts.
 func (h *Handler) socketOptions() socketio.Options {
-	return socketio.Options{ConnectTimeout: time.Duration(h.ConnectTimeout), Logger: h.logger}
+	o := socketio.Options{ConnectTimeout: time.Duration(h.ConnectTimeout), Logger: h.logger}
+	if h.adapter != nil {
+		o.Adapter = h.adapter.AdapterFactory()
+	}
+	return o
 }
 
 // activate makes h's options and namespaces those of the server, on h's

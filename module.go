@@ -21,6 +21,7 @@ import (
 
 	"github.com/caddy-socketio/caddy-socketio/cors"
 	"github.com/caddy-socketio/caddy-socketio/engine"
+	"github.com/caddy-socketio/caddy-socketio/socketio"
 )
 
 func init() {
@@ -83,14 +84,30 @@ type Handler struct {
 	AllowRequestRaw caddy.ModuleMap `json:"allow_request,omitempty" caddy:"namespace=http.matchers"`
 	// Namespaces configured without application code.
 	Namespaces []Namespace `json:"namespaces,omitempty"`
+	// Adapter connects the server to others (Node's adapter option), such
+	// as socketio.adapters.redis; in memory (one server) when absent. A
+	// reload that changes it starts a new server, to which the clients
+	// reconnect.
+	AdapterRaw json.RawMessage `json:"adapter,omitempty" caddy:"namespace=socketio.adapters inline_key=adapter"`
 
 	logger       *zap.Logger
 	policy       *cors.Policy          // nil: no CORS headers, same-origin browsers only
 	allowRequest caddyhttp.MatcherSet  // nil: every handshake is allowed
+	adapter      Adapter               // nil: the in-memory adapter
+	poolKey      string                // the live server's key in servers
 	live         *liveServer           // shared with other configs through servers
 	generation   uint64                // this handler's hold on live
 	refused      *refusedOrigins       // origins already logged
 	namespaces   map[string]*nsHandler // compiled Namespaces, by name
+}
+
+// Adapter is what a socketio.adapters.* module gives the handler.
+type Adapter interface {
+	// AdapterFactory makes the adapter of each namespace.
+	AdapterFactory() socketio.AdapterFactory
+	// PoolKey identifies the adapter's settings: a live server keeps the
+	// adapter it started with, so other settings need another server.
+	PoolKey() string
 }
 
 // HTTPCompression is Node's httpCompression option.
@@ -142,8 +159,21 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.namespaces[c.name] = c
 	}
 	h.refused = newRefusedOrigins()
+	h.poolKey = h.Name
+	if h.AdapterRaw != nil {
+		mod, err := ctx.LoadModule(h, "AdapterRaw")
+		if err != nil {
+			return fmt.Errorf("loading the adapter: %v", err)
+		}
+		a, ok := mod.(Adapter)
+		if !ok {
+			return fmt.Errorf("module %T is not a Socket.IO adapter", mod)
+		}
+		h.adapter = a
+		h.poolKey = h.Name + " adapter " + a.PoolKey()
+	}
 
-	val, _, err := servers.LoadOrNew(h.Name, func() (caddy.Destructor, error) {
+	val, _, err := servers.LoadOrNew(h.poolKey, func() (caddy.Destructor, error) {
 		return newLiveServer(h.Name, h.engineOptions(), h.socketOptions()), nil
 	})
 	if err != nil {
@@ -213,7 +243,7 @@ func (h *Handler) Cleanup() error {
 		return nil
 	}
 	h.live.release(h.generation)
-	_, err := servers.Delete(h.Name)
+	_, err := servers.Delete(h.poolKey)
 	return err
 }
 
