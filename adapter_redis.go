@@ -160,8 +160,14 @@ func (r *RedisAdapter) AdapterFactory() socketio.AdapterFactory {
 	return r.group.Adapter
 }
 
-// PoolKey identifies these settings: a live server whose adapter settings
-// changed needs a new server for the new adapter to take effect.
+// AdoptServer applies these settings to a live server made under an earlier
+// config: call it when a reload keeps the server. With unchanged settings it
+// does nothing (the subscriptions stay); with changed ones each namespace
+// moves, rooms and connections included, to a connection with the new
+// settings, and the old one closes.
+func (r *RedisAdapter) AdoptServer(srv *socketio.Server) { r.group.Adopt(srv) }
+
+// PoolKey identifies these settings.
 func (r *RedisAdapter) PoolKey() string { return r.key }
 
 // UnmarshalCaddyfile reads the adapter's block. Syntax:

@@ -176,3 +176,35 @@ func TestRedisAdapterReloadKeepsTheConnectionAndLeaksNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A reload that changes the address moves the live server to the new
+// settings; once the old config is gone nothing of it is left running.
+func TestRedisAdapterReloadWithNewAddressMovesTheServer(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	old := &RedisAdapter{Addresses: []string{"127.0.0.1:1"}}
+	if err := old.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv := socketio.NewServer(engine.NewServer(engine.Options{}), socketio.Options{Adapter: old.AdapterFactory()})
+	moved := &RedisAdapter{Addresses: []string{"127.0.0.1:2"}}
+	if err := moved.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	moved.AdoptServer(srv)
+	if err := old.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := srv.Of("/late").Adapter().(*redisadapter.Adapter); !ok {
+		t.Error("a namespace created after the move did not get the Redis adapter")
+	}
+	shutdown, cancelShutdown := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelShutdown()
+	if err := srv.Shutdown(shutdown); err != nil {
+		t.Fatal(err)
+	}
+	if err := moved.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+}

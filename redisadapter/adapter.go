@@ -20,12 +20,11 @@ import (
 // adds the messages to and from the other servers.
 type Adapter struct {
 	*socketio.MemoryAdapter
-	c   *Cluster
 	nsp *socketio.Namespace
-	ch  channels
-	// ownPrefix starts every broadcast this server publishes ([uid, ...]
-	// in MessagePack), so that its own come back without being decoded.
-	ownPrefix []byte
+	// bound is the Cluster the adapter is in; a Group moves an adapter to
+	// another Cluster when the server adopts new settings, keeping its
+	// rooms.
+	bound atomic.Pointer[binding]
 	// ackIDs numbers the packets of broadcasts with acknowledgements that
 	// other servers ask for. They count from ackIDBase, far from the
 	// namespace's own ids, which count from 0 and share the sockets' ack
@@ -47,18 +46,31 @@ const ackIDBase = 1 << 40
 func newAdapter(c *Cluster, nsp *socketio.Namespace) *Adapter {
 	a := &Adapter{
 		MemoryAdapter: socketio.NewLocalAdapter(nsp),
-		c:             c,
 		nsp:           nsp,
-		ch:            channelsOf(c.prefix, nsp.Name(), c.uid),
 		requests:      make(map[string]*pendingRequest),
 		ackRequests:   make(map[string]*ackRequest),
 	}
+	a.bound.Store(newBinding(c, nsp.Name()))
+	return a
+}
+
+// binding is an adapter's place in a Cluster.
+type binding struct {
+	c  *Cluster
+	ch channels
+	// ownPrefix starts every broadcast this server publishes ([uid, ...]
+	// in MessagePack), so that its own come back without being decoded.
+	ownPrefix []byte
+}
+
+func newBinding(c *Cluster, nsp string) *binding {
 	p := newToMsgpack(nil)
 	_ = p.enc.EncodeArrayLen(3)
 	_ = p.enc.EncodeString(c.uid)
-	a.ownPrefix = p.buf.Bytes()
-	return a
+	return &binding{c: c, ch: channelsOf(c.prefix, nsp, c.uid), ownPrefix: p.buf.Bytes()}
 }
+
+func (a *Adapter) b() *binding { return a.bound.Load() }
 
 // pendingRequest is a request of ours waiting for the other servers.
 type pendingRequest struct {
@@ -85,9 +97,9 @@ func (a *Adapter) Broadcast(p *socketio.Packet, opts *socketio.BroadcastOptions)
 	var err error
 	if !opts.Flags.Local {
 		var b []byte
-		b, err = encodeBroadcast(&BroadcastMessage{UID: a.c.uid, Packet: wirePacket(a.nsp.Name(), p), Opts: wireOptions(opts)})
+		b, err = encodeBroadcast(&BroadcastMessage{UID: a.b().c.uid, Packet: wirePacket(a.nsp.Name(), p), Opts: wireOptions(opts)})
 		if err == nil {
-			a.c.publish(broadcastChannel(a.c.prefix, a.nsp.Name(), opts.Rooms), b)
+			a.b().c.publish(broadcastChannel(a.b().c.prefix, a.nsp.Name(), opts.Rooms), b)
 		}
 	}
 	return errors.Join(a.MemoryAdapter.Broadcast(p, opts), err)
@@ -104,13 +116,13 @@ func (a *Adapter) BroadcastWithAck(p *socketio.Packet, opts *socketio.BroadcastO
 	wp := wirePacket(a.nsp.Name(), p)
 	wp.ID = -1 // each server numbers the packet for its own clients
 	wo := wireOptions(opts)
-	b, err := encodeBroadcastRequest(a.c.uid, id, &wp, &wo)
+	b, err := encodeBroadcastRequest(a.b().c.uid, id, &wp, &wo)
 	if err != nil {
 		return err
 	}
 	wait := opts.Flags.Timeout
 	if wait <= 0 {
-		wait = a.c.timeout
+		wait = a.b().c.timeout
 	}
 	r := &ackRequest{clientCount: clientCount, ack: ack}
 	a.mu.Lock()
@@ -125,7 +137,7 @@ func (a *Adapter) BroadcastWithAck(p *socketio.Packet, opts *socketio.BroadcastO
 		})
 	}
 	a.mu.Unlock()
-	a.c.publish(a.ch.request, b)
+	a.b().c.publish(a.b().ch.request, b)
 	return a.MemoryAdapter.BroadcastWithAck(p, opts, clientCount, ack)
 }
 
@@ -133,7 +145,7 @@ func (a *Adapter) BroadcastWithAck(p *socketio.Packet, opts *socketio.BroadcastO
 // one included. While Redis is unreachable it is 1, so that local
 // broadcasts with acknowledgements still complete.
 func (a *Adapter) ServerCount(ctx context.Context) (int, error) {
-	n, err := a.c.serverCount(ctx, a.ch.request)
+	n, err := a.b().c.serverCount(ctx, a.b().ch.request)
 	if err != nil || n < 1 {
 		return 1, nil
 	}
@@ -147,7 +159,7 @@ func (a *Adapter) Sockets(ctx context.Context, rooms []string) ([]string, error)
 		rooms = []string{}
 	}
 	r, err := a.ask(ctx, typeSockets, func(id string) any {
-		return socketsRequest{UID: a.c.uid, RequestID: id, Type: typeSockets, Rooms: rooms}
+		return socketsRequest{UID: a.b().c.uid, RequestID: id, Type: typeSockets, Rooms: rooms}
 	})
 	if r == nil {
 		return ids, err
@@ -172,7 +184,7 @@ func (a *Adapter) Sockets(ctx context.Context, rooms []string) ([]string, error)
 func (a *Adapter) AllRooms(ctx context.Context) ([]string, error) {
 	rooms := a.localRooms()
 	r, err := a.ask(ctx, typeAllRooms, func(id string) any {
-		return allRoomsRequest{UID: a.c.uid, RequestID: id, Type: typeAllRooms}
+		return allRoomsRequest{UID: a.b().c.uid, RequestID: id, Type: typeAllRooms}
 	})
 	if r == nil {
 		return rooms, err
@@ -213,7 +225,7 @@ func (a *Adapter) FetchSockets(ctx context.Context, opts *socketio.BroadcastOpti
 		return local, nil
 	}
 	r, err := a.ask(ctx, typeRemoteFetch, func(id string) any {
-		return fetchRequest{UID: a.c.uid, RequestID: id, Type: typeRemoteFetch, Opts: filterOf(wireOptionsPtr(opts))}
+		return fetchRequest{UID: a.b().c.uid, RequestID: id, Type: typeRemoteFetch, Opts: filterOf(wireOptionsPtr(opts))}
 	})
 	if r == nil {
 		return local, err
@@ -232,31 +244,31 @@ func (a *Adapter) FetchSockets(ctx context.Context, opts *socketio.BroadcastOpti
 // The request comes back to this server too, which applies it then, as
 // Node's adapter does; while Redis is unreachable it applies locally.
 func (a *Adapter) AddSockets(ctx context.Context, opts *socketio.BroadcastOptions, rooms []string) error {
-	return a.tell(opts, roomsRequest{UID: a.c.uid, Type: typeRemoteJoin, Opts: filterOf(wireOptionsPtr(opts)), Rooms: nonNilStrings(rooms)},
+	return a.tell(opts, roomsRequest{UID: a.b().c.uid, Type: typeRemoteJoin, Opts: filterOf(wireOptionsPtr(opts)), Rooms: nonNilStrings(rooms)},
 		func() error { return a.MemoryAdapter.AddSockets(ctx, opts, rooms) })
 }
 
 // DelSockets makes the sockets opts selects leave rooms, on every server.
 func (a *Adapter) DelSockets(ctx context.Context, opts *socketio.BroadcastOptions, rooms []string) error {
-	return a.tell(opts, roomsRequest{UID: a.c.uid, Type: typeRemoteLeave, Opts: filterOf(wireOptionsPtr(opts)), Rooms: nonNilStrings(rooms)},
+	return a.tell(opts, roomsRequest{UID: a.b().c.uid, Type: typeRemoteLeave, Opts: filterOf(wireOptionsPtr(opts)), Rooms: nonNilStrings(rooms)},
 		func() error { return a.MemoryAdapter.DelSockets(ctx, opts, rooms) })
 }
 
 // DisconnectSockets disconnects the sockets opts selects, on every server.
 func (a *Adapter) DisconnectSockets(ctx context.Context, opts *socketio.BroadcastOptions, close bool) error {
-	return a.tell(opts, disconnectRequest{UID: a.c.uid, Type: typeRemoteDisconnect, Opts: filterOf(wireOptionsPtr(opts)), Close: close},
+	return a.tell(opts, disconnectRequest{UID: a.b().c.uid, Type: typeRemoteDisconnect, Opts: filterOf(wireOptionsPtr(opts)), Close: close},
 		func() error { return a.MemoryAdapter.DisconnectSockets(ctx, opts, close) })
 }
 
 func (a *Adapter) tell(opts *socketio.BroadcastOptions, req any, local func() error) error {
-	if opts.Flags.Local || a.c.outage.isDown() {
+	if opts.Flags.Local || a.b().c.outage.isDown() {
 		return local()
 	}
 	b, err := json.Marshal(req)
 	if err != nil {
 		return err
 	}
-	if !a.c.publish(a.ch.request, b) {
+	if !a.b().c.publish(a.b().ch.request, b) {
 		return local()
 	}
 	return nil
@@ -269,11 +281,11 @@ func (a *Adapter) ServerSideEmit(ctx context.Context, p *socketio.Packet) error 
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(serverSideEmitRequest{UID: a.c.uid, Type: typeServerSideEmit, Data: data})
+	b, err := json.Marshal(serverSideEmitRequest{UID: a.b().c.uid, Type: typeServerSideEmit, Data: data})
 	if err != nil {
 		return err
 	}
-	a.c.publish(a.ch.request, b)
+	a.b().c.publish(a.b().ch.request, b)
 	return nil
 }
 
@@ -291,7 +303,7 @@ func (a *Adapter) ServerSideEmitWithAck(ctx context.Context, event string, args 
 		return nil, err
 	}
 	r, err := a.ask(ctx, typeServerSideEmit, func(id string) any {
-		return serverSideEmitRequest{UID: a.c.uid, RequestID: id, Type: typeServerSideEmit, Data: data}
+		return serverSideEmitRequest{UID: a.b().c.uid, RequestID: id, Type: typeServerSideEmit, Data: data}
 	})
 	if r == nil {
 		return []json.RawMessage{}, err
@@ -318,7 +330,7 @@ func eventArray(event string, args socketio.Args) (json.RawMessage, error) {
 // server is alone (or Redis is unreachable), and the answers so far with
 // an error on timeout.
 func (a *Adapter) ask(ctx context.Context, typ int, build func(id string) any) (*pendingRequest, error) {
-	n, err := a.c.serverCount(ctx, a.ch.request)
+	n, err := a.b().c.serverCount(ctx, a.b().ch.request)
 	if err != nil || n <= 1 {
 		return nil, nil
 	}
@@ -335,15 +347,15 @@ func (a *Adapter) ask(ctx context.Context, typ int, build func(id string) any) (
 	}
 	a.requests[id] = r
 	a.mu.Unlock()
-	a.c.publish(a.ch.request, b)
-	timer := time.NewTimer(a.c.timeout)
+	a.b().c.publish(a.b().ch.request, b)
+	timer := time.NewTimer(a.b().c.timeout)
 	defer timer.Stop()
 	var waitErr error
 	select {
 	case <-r.done:
 	case <-timer.C:
 		waitErr = fmt.Errorf("redisadapter: timeout reached while waiting for %s responses: %d of %d servers answered in %v",
-			requestName(typ), r.answered(&a.mu), r.want, a.c.timeout)
+			requestName(typ), r.answered(&a.mu), r.want, a.b().c.timeout)
 	case <-ctx.Done():
 		waitErr = ctx.Err()
 	}
@@ -422,8 +434,29 @@ func (a *Adapter) Close() error {
 	}
 	a.mu.Unlock()
 	a.cancelPending()
-	a.c.remove(a)
+	b := a.b()
+	b.c.remove(a, b.ch)
 	return nil
+}
+
+// moveTo takes the adapter, with its local rooms, from its Cluster to c:
+// the requests waiting for answers end, the old channels are unsubscribed
+// and the new ones subscribed.
+func (a *Adapter) moveTo(c *Cluster) {
+	old := a.b()
+	if old.c == c {
+		return
+	}
+	a.mu.Lock()
+	a.endWaits()
+	a.mu.Unlock()
+	a.bound.Store(newBinding(c, a.nsp.Name()))
+	if !c.register(a) {
+		a.mu.Lock()
+		a.closed = true
+		a.mu.Unlock()
+	}
+	old.c.remove(a, old.ch)
 }
 
 // cancelPending marks the adapter closed, ends the waits of its requests
@@ -432,6 +465,12 @@ func (a *Adapter) cancelPending() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.closed = true
+	a.endWaits()
+}
+
+// endWaits ends the waits of our requests and stops their timers; a.mu is
+// held.
+func (a *Adapter) endWaits() {
 	for id, r := range a.ackRequests {
 		if r.timer != nil {
 			r.timer.Stop()
@@ -488,19 +527,19 @@ func nonNilStrings(s []string) []string {
 // onBroadcast delivers a broadcast from another server to the local
 // sockets. Called by the Cluster's receive loop.
 func (a *Adapter) onBroadcast(channel string, payload []byte) {
-	if bytes.HasPrefix(payload, a.ownPrefix) {
+	if bytes.HasPrefix(payload, a.b().ownPrefix) {
 		return // our own, delivered locally already
 	}
 	// A room channel for a room without local members needs no decoding.
-	if room := channelRoom(a.ch.broadcast, channel); room != "" && a.RoomSize(room) == 0 {
+	if room := channelRoom(a.b().ch.broadcast, channel); room != "" && a.RoomSize(room) == 0 {
 		return
 	}
 	m, err := decodeBroadcast(payload)
 	if err != nil {
-		a.c.malformed.log("malformed broadcast from Redis dropped", channel, err)
+		a.b().c.malformed.log("malformed broadcast from Redis dropped", channel, err)
 		return
 	}
-	if m.UID == a.c.uid || m.Packet.Nsp != a.nsp.Name() {
+	if m.UID == a.b().c.uid || m.Packet.Nsp != a.nsp.Name() {
 		return
 	}
 	p := &socketio.Packet{Type: socketio.PacketEvent, Namespace: a.nsp.Name(), EventName: m.Packet.Event,
@@ -515,10 +554,10 @@ func (a *Adapter) onBroadcast(channel string, payload []byte) {
 func (a *Adapter) onRequest(payload []byte) {
 	r, err := decodeRequest(payload)
 	if err != nil {
-		a.c.malformed.log("malformed request from Redis dropped", a.ch.request, err)
+		a.b().c.malformed.log("malformed request from Redis dropped", a.b().ch.request, err)
 		return
 	}
-	if ce := a.c.logger.Check(zap.DebugLevel, "request from another server"); ce != nil {
+	if ce := a.b().c.logger.Check(zap.DebugLevel, "request from another server"); ce != nil {
 		ce.Write(zap.String("namespace", a.nsp.Name()), zap.Int("type", r.Type), zap.String("uid", r.UID))
 	}
 	ctx := context.Background()
@@ -547,7 +586,7 @@ func (a *Adapter) onRequest(payload []byte) {
 		}
 		a.respond(fetchResponse{RequestID: r.RequestID, Sockets: sockets})
 	case typeServerSideEmit:
-		if r.UID == a.c.uid {
+		if r.UID == a.b().c.uid {
 			return
 		}
 		a.onServerSideEmit(r)
@@ -555,7 +594,7 @@ func (a *Adapter) onRequest(payload []byte) {
 		a.mu.Lock()
 		_, own := a.ackRequests[r.RequestID]
 		a.mu.Unlock()
-		if own || r.UID == a.c.uid {
+		if own || r.UID == a.b().c.uid {
 			return
 		}
 		a.onBroadcastWithAck(r)
@@ -574,10 +613,10 @@ func (a *Adapter) isOwnRequest(id string) bool {
 func (a *Adapter) respond(v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		a.c.logger.Error("encoding an answer for another server", zap.Error(err))
+		a.b().c.logger.Error("encoding an answer for another server", zap.Error(err))
 		return
 	}
-	a.c.publish(a.ch.response, b)
+	a.b().c.publish(a.b().ch.response, b)
 }
 
 // applyRemote applies a join, leave or disconnect: to the sockets opts
@@ -622,7 +661,7 @@ func (a *Adapter) onServerSideEmit(r *request) {
 		e.reply = func(v json.RawMessage) {
 			b, err := json.Marshal(serverSideEmitResponse{Type: typeServerSideEmit, RequestID: id, Data: v})
 			if err == nil {
-				a.c.publish(a.ch.response, b)
+				a.b().c.publish(a.b().ch.response, b)
 			}
 		}
 	}
@@ -659,10 +698,10 @@ func (a *Adapter) onBroadcastWithAck(r *request) {
 			}
 			b, err := encodeBroadcastAck(id, first, args.Attachments)
 			if err != nil {
-				a.c.malformed.log("client acknowledgement not forwarded", a.ch.response, err)
+				a.b().c.malformed.log("client acknowledgement not forwarded", a.b().ch.response, err)
 				return
 			}
-			a.c.publish(a.ch.response, b)
+			a.b().c.publish(a.b().ch.response, b)
 		})
 }
 
@@ -671,7 +710,7 @@ func (a *Adapter) onBroadcastWithAck(r *request) {
 func (a *Adapter) onResponse(payload []byte) {
 	r, err := decodeResponse(payload)
 	if err != nil {
-		a.c.malformed.log("malformed response from Redis dropped", a.ch.response, err)
+		a.b().c.malformed.log("malformed response from Redis dropped", a.b().ch.response, err)
 		return
 	}
 	a.mu.Lock()

@@ -71,8 +71,10 @@ type Cluster struct {
 	malformed throttledLog
 
 	// onEmpty, when set, is called once the last namespace adapter has
-	// closed (a Group closes the Cluster then).
+	// closed or moved away (a Group closes the Cluster then); group is the
+	// Group that made the Cluster, if any.
 	onEmpty func()
+	group   *Group
 }
 
 // outgoing is one PUBLISH waiting in the queue.
@@ -146,36 +148,45 @@ func newUID() string {
 // It is a socketio.AdapterFactory.
 func (c *Cluster) Adapter(nsp *socketio.Namespace) socketio.Adapter {
 	a := newAdapter(c, nsp)
+	if !c.register(a) {
+		a.closed = true
+	}
+	return a
+}
+
+// register routes the channels of a's namespace to a and subscribes them;
+// false when the Cluster is closed.
+func (c *Cluster) register(a *Adapter) bool {
+	ch := a.b().ch
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		a.closed = true
-		return a
+		return false
 	}
-	c.patterns[a.ch.pattern] = a
-	for _, ch := range []string{a.ch.request, a.ch.response, a.ch.specificResponse} {
-		c.direct[ch] = a
+	c.patterns[ch.pattern] = a
+	for _, name := range []string{ch.request, ch.response, ch.specificResponse} {
+		c.direct[name] = a
 	}
 	c.mu.Unlock()
 	// Subscribing records the channels in the PubSub even when Redis is
 	// down; they are subscribed on every (re)connection.
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
-	err := errors.Join(c.pubsub.PSubscribe(ctx, a.ch.pattern),
-		c.pubsub.Subscribe(ctx, a.ch.request, a.ch.response, a.ch.specificResponse))
+	err := errors.Join(c.pubsub.PSubscribe(ctx, ch.pattern),
+		c.pubsub.Subscribe(ctx, ch.request, ch.response, ch.specificResponse))
 	if err != nil {
 		c.outage.down(err)
 	}
-	return a
+	return true
 }
 
 // remove forgets a closed namespace adapter and unsubscribes its channels.
-func (c *Cluster) remove(a *Adapter) {
+func (c *Cluster) remove(a *Adapter, ch channels) {
 	c.mu.Lock()
-	if c.patterns[a.ch.pattern] == a {
-		delete(c.patterns, a.ch.pattern)
-		for _, ch := range []string{a.ch.request, a.ch.response, a.ch.specificResponse} {
-			delete(c.direct, ch)
+	if c.patterns[ch.pattern] == a {
+		delete(c.patterns, ch.pattern)
+		for _, name := range []string{ch.request, ch.response, ch.specificResponse} {
+			delete(c.direct, name)
 		}
 	}
 	closed, empty := c.closed, len(c.patterns) == 0
@@ -185,8 +196,8 @@ func (c *Cluster) remove(a *Adapter) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
-	_ = c.pubsub.PUnsubscribe(ctx, a.ch.pattern)
-	_ = c.pubsub.Unsubscribe(ctx, a.ch.request, a.ch.response, a.ch.specificResponse)
+	_ = c.pubsub.PUnsubscribe(ctx, ch.pattern)
+	_ = c.pubsub.Unsubscribe(ctx, ch.request, ch.response, ch.specificResponse)
 	if empty && c.onEmpty != nil {
 		c.onEmpty()
 	}
@@ -360,6 +371,17 @@ func (c *Cluster) receiveLoop() {
 	}
 }
 
+// adapters lists the namespace adapters in the Cluster.
+func (c *Cluster) adapters() []*Adapter {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]*Adapter, 0, len(c.patterns))
+	for _, a := range c.patterns {
+		out = append(out, a)
+	}
+	return out
+}
+
 func (c *Cluster) isClosed() bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -388,7 +410,7 @@ func (c *Cluster) dispatch(m *redis.Message) {
 	switch {
 	case m.Pattern != "":
 		a.onBroadcast(m.Channel, payload)
-	case m.Channel == a.ch.request:
+	case m.Channel == a.b().ch.request:
 		a.onRequest(payload)
 	default:
 		a.onResponse(payload)

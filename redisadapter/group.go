@@ -40,10 +40,21 @@ func NewGroup(client ClientConfig, cfg Config) (*Group, error) {
 	return &Group{client: client, cfg: cfg, clusters: make(map[*socketio.Server]*Cluster)}, nil
 }
 
+// homes maps each socketio.Server a Group serves to its current Cluster,
+// across Groups: a Group that adopts a server takes it over from the Group
+// that served it, and the factory the server keeps (the old Group's) finds
+// the new Cluster here for namespaces created later.
+var homes sync.Map // *socketio.Server -> *Cluster
+
 // Adapter is a socketio.AdapterFactory: the adapter of nsp in the Cluster of
 // its server, started on first use.
 func (g *Group) Adapter(nsp *socketio.Namespace) socketio.Adapter {
 	srv := nsp.Server()
+	if v, ok := homes.Load(srv); ok {
+		if c := v.(*Cluster); c.group != g && !c.isClosed() {
+			return c.Adapter(nsp)
+		}
+	}
 	g.mu.Lock()
 	c := g.clusters[srv]
 	if c == nil && !g.closed {
@@ -54,6 +65,7 @@ func (g *Group) Adapter(nsp *socketio.Namespace) socketio.Adapter {
 			return socketio.NewLocalAdapter(nsp)
 		}
 		g.clusters[srv] = c
+		homes.Store(srv, c)
 	}
 	g.mu.Unlock()
 	if c == nil { // the group is closed
@@ -73,17 +85,60 @@ func (g *Group) newCluster(srv *socketio.Server) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.group = g
 	// When the server shuts down, its namespaces close their adapters and
 	// the last one closes the Cluster.
 	c.onEmpty = func() {
-		g.mu.Lock()
-		if g.clusters[srv] == c {
-			delete(g.clusters, srv)
-		}
-		g.mu.Unlock()
+		g.forget(srv, c)
+		homes.CompareAndDelete(srv, c)
 		_ = c.Close()
 	}
 	return c, nil
+}
+
+func (g *Group) forget(srv *socketio.Server, c *Cluster) {
+	g.mu.Lock()
+	if g.clusters[srv] == c {
+		delete(g.clusters, srv)
+	}
+	g.mu.Unlock()
+}
+
+// Adopt moves a server that another Group serves into this one, when a
+// configuration reload changed the settings but kept the server (and its
+// connections): each namespace adapter keeps its rooms and moves to a
+// Cluster with the new settings, and the old Cluster closes. Without other
+// Group, or already in this one, it does nothing.
+func (g *Group) Adopt(srv *socketio.Server) {
+	v, ok := homes.Load(srv)
+	if !ok {
+		return
+	}
+	old := v.(*Cluster)
+	if old.group == g {
+		return
+	}
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return
+	}
+	c, err := g.newCluster(srv)
+	if err != nil {
+		g.mu.Unlock()
+		g.cfg.Logger.Error("Redis adapter settings not applied; the server keeps the previous ones", zap.Error(err))
+		return
+	}
+	g.clusters[srv] = c
+	g.mu.Unlock()
+	homes.Store(srv, c)
+	old.group.forget(srv, old)
+	for _, a := range old.adapters() {
+		a.moveTo(c)
+	}
+	if len(old.adapters()) == 0 {
+		_ = old.Close() // had no namespace: onEmpty did not run
+	}
 }
 
 // Close closes every Cluster of the group.
@@ -94,7 +149,8 @@ func (g *Group) Close() error {
 	g.clusters = map[*socketio.Server]*Cluster{}
 	g.mu.Unlock()
 	var err error
-	for _, c := range clusters {
+	for srv, c := range clusters {
+		homes.CompareAndDelete(srv, c)
 		err = errors.Join(err, c.Close())
 	}
 	return err

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/caddy-socketio/caddy-socketio/engine"
 	"github.com/caddy-socketio/caddy-socketio/socketio"
 )
@@ -59,6 +61,60 @@ func TestGroupMakesEachServerANode(t *testing.T) {
 		t.Errorf("%d clusters after one server shut down; want 1", left)
 	}
 	if err := b.Shutdown(ctxT); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A reload that changes the Redis address keeps the server and its
+// connections: the server moves to the new Group with its rooms, and the
+// old Redis loses the subscriptions.
+func TestGroupAdoptMovesAServerWithItsRooms(t *testing.T) {
+	r1, r2 := startRedis(t), startRedis(t)
+	g1, err := NewGroup(ClientConfig{Addresses: []string{r1.Addr()}}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g1.Close()
+	srv := socketio.NewServer(engine.NewServer(engine.Options{}), socketio.Options{Adapter: g1.Adapter})
+	srv.Of("/").OnConnection(func(s *socketio.Socket) { s.Join("x") })
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	ctx := context.Background()
+	rc1, rc2 := rawClient(t, r1.Addr()), rawClient(t, r2.Addr())
+	numsub := func(rc *redis.Client, ch string) int64 {
+		n, _ := rc.PubSubNumSub(ctx, ch).Result()
+		return n[ch]
+	}
+	p := startNodePeer(t)
+	p.connect("c", hs.URL, 4, "/")
+	waitFor(t, "subscribed on the first Redis", func() bool { return numsub(rc1, "socket.io-request#/#") == 1 })
+
+	g2, err := NewGroup(ClientConfig{Addresses: []string{r2.Addr()}}, Config{KeyPrefix: "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g2.Close()
+	g2.Adopt(srv)
+	if err := g1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "moved to the second Redis", func() bool {
+		return numsub(rc2, "app-request#/#") == 1 && numsub(rc1, "socket.io-request#/#") == 0
+	})
+	b, err := encodeBroadcast(&BroadcastMessage{UID: "emitter", Packet: Packet{Type: 2, Nsp: "/", Event: "moved", ID: -1},
+		Opts: Options{Rooms: []string{"x"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rc2.Publish(ctx, "app#/#x#", b).Err(); err != nil {
+		t.Fatal(err)
+	}
+	expectEvents(t, "client in room x", p.take("c", 1), "moved []")
+	srv.Of("/late")
+	waitFor(t, "a new namespace uses the new settings", func() bool { return numsub(rc2, "app-request#/late#") == 1 })
+	ctxT, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctxT); err != nil {
 		t.Fatal(err)
 	}
 }
