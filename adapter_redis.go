@@ -1,16 +1,19 @@
 package caddysocketio
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/caddy-socketio/caddy-socketio/redisadapter"
@@ -55,6 +58,18 @@ type RedisAdapter struct {
 	logger   *zap.Logger
 }
 
+// redisLog sends go-redis's own messages (each failed dial, for one) to
+// Caddy's log at debug level: the adapter logs outages itself, once.
+type redisLog struct{ l *zap.Logger }
+
+func (r redisLog) Printf(_ context.Context, format string, v ...any) {
+	if ce := r.l.Check(zap.DebugLevel, "go-redis"); ce != nil {
+		ce.Write(zap.String("message", fmt.Sprintf(format, v...)))
+	}
+}
+
+var redisLogOnce sync.Once
+
 // clusters holds the live Redis connections by configuration, across
 // reloads: a Group, which gives each Socket.IO server a connection (and a
 // node id) of its own.
@@ -79,6 +94,7 @@ func (RedisAdapter) CaddyModule() caddy.ModuleInfo {
 // Redis is down.
 func (r *RedisAdapter) Provision(ctx caddy.Context) error {
 	r.logger = ctx.Logger()
+	redisLogOnce.Do(func() { redis.SetLogger(redisLog{caddy.Log().Named("redis")}) })
 	repl := caddy.NewReplacer()
 	r.client = redisadapter.ClientConfig{
 		Username: repl.ReplaceKnown(r.Username, ""),

@@ -67,6 +67,7 @@ type Cluster struct {
 	direct   map[string]*Adapter // request and response channels -> adapter
 	closed   bool
 
+	stopped   atomic.Bool   // Close has begun; nothing is published any more
 	dropped   atomic.Uint64 // messages not published because the queue was full
 	malformed throttledLog
 
@@ -213,6 +214,7 @@ func (c *Cluster) Close() error {
 		return nil
 	}
 	c.closed = true
+	c.stopped.Store(true)
 	adapters := make([]*Adapter, 0, len(c.patterns))
 	for _, a := range c.patterns {
 		adapters = append(adapters, a)
@@ -230,6 +232,9 @@ func (c *Cluster) Close() error {
 // publish queues a message; it never blocks. It reports false when the
 // message was dropped because the queue is full.
 func (c *Cluster) publish(channel string, payload []byte) bool {
+	if c.stopped.Load() {
+		return false // closed: the server works alone
+	}
 	select {
 	case c.out <- outgoing{channel, payload, time.Now()}:
 		return true
