@@ -118,3 +118,44 @@ func TestGroupAdoptMovesAServerWithItsRooms(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Several addresses are a Redis Cluster: publishing reaches every node,
+// and the server count adds up the masters' subscribers.
+func TestRedisClusterWithSeveralAddresses(t *testing.T) {
+	addrs := startRedisCluster(t)
+	g, err := NewGroup(ClientConfig{Addresses: addrs}, Config{RequestsTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	start := func() (*socketio.Server, *httptest.Server) {
+		srv := socketio.NewServer(engine.NewServer(engine.Options{}), socketio.Options{Adapter: g.Adapter})
+		srv.Of("/").OnConnection(func(s *socketio.Socket) { s.Join("r") })
+		return srv, httptest.NewServer(srv)
+	}
+	a, ha := start()
+	defer ha.Close()
+	b, hb := start()
+	defer hb.Close()
+	ctx := context.Background()
+	waitFor(t, "two servers counted", func() bool {
+		n, err := a.Of("/").Adapter().ServerCount(ctx)
+		return err == nil && n == 2
+	})
+	p := startNodePeer(t)
+	p.connect("onA", ha.URL, 4, "/")
+	p.connect("onB", hb.URL, 4, "/")
+	if err := a.Of("/").To("r").Emit("hi", 1); err != nil {
+		t.Fatal(err)
+	}
+	expectEvents(t, "client of a", p.take("onA", 1), "hi [1]")
+	expectEvents(t, "client of b", p.take("onB", 1), "hi [1]")
+	sockets, err := b.Of("/").FetchSockets(ctx)
+	if err != nil || len(sockets) != 2 {
+		t.Errorf("FetchSockets across the cluster: %d sockets, %v; want 2", len(sockets), err)
+	}
+	ctxT, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_ = a.Shutdown(ctxT)
+	_ = b.Shutdown(ctxT)
+}

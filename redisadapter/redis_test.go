@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,11 +17,12 @@ import (
 // without persistence. Kill and Start stop and restart it on the same port,
 // for the outage tests.
 type redisServer struct {
-	t    *testing.T
-	bin  string
-	port int
-	cmd  *exec.Cmd
-	done chan struct{}
+	t     *testing.T
+	bin   string
+	port  int
+	extra []string // more redis-server arguments
+	cmd   *exec.Cmd
+	done  chan struct{}
 }
 
 func startRedis(t *testing.T) *redisServer {
@@ -28,6 +31,43 @@ func startRedis(t *testing.T) *redisServer {
 	r.Start()
 	t.Cleanup(r.Kill)
 	return r
+}
+
+// startRedisCluster starts a Redis Cluster of three masters and returns
+// their addresses.
+func startRedisCluster(t *testing.T) []string {
+	t.Helper()
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		testpeer.Missing(t, "redis-cli not installed; run `apt-get install -y redis-tools`")
+	}
+	var addrs []string
+	for range 3 {
+		r := &redisServer{t: t, bin: testpeer.RedisServer(t), port: freePort(t),
+			extra: []string{"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(t.TempDir(), "nodes.conf")}}
+		r.Start()
+		t.Cleanup(r.Kill)
+		addrs = append(addrs, r.Addr())
+	}
+	args := append([]string{"--cluster", "create"}, addrs...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, a := range addrs {
+		for {
+			out, _ := exec.Command(cli, "-h", "127.0.0.1", "-p", a[len("127.0.0.1:"):], "cluster", "info").Output()
+			if strings.Contains(string(out), "cluster_state:ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("Redis Cluster not ready: %s", out)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return addrs
 }
 
 func freePort(t *testing.T) int {
@@ -49,8 +89,9 @@ func (r *redisServer) URL() string { return "redis://" + r.Addr() }
 // Start runs redis-server and waits until it accepts connections.
 func (r *redisServer) Start() {
 	r.t.Helper()
-	r.cmd = exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
+	args := []string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"}
+	r.cmd = exec.Command(r.bin, append(args, r.extra...)...)
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatalf("starting redis-server: %v", err)
 	}
