@@ -6,6 +6,7 @@
 #   bench/compare.sh                 # full sizes, 3 runs, EIO 4 and 3
 #   bench/compare.sh --quick         # tiny sizes, 1 run: a smoke test of the whole pipeline
 #   bench/compare.sh --runs 5 --eio 4 --servers "node caddy" --scenarios "echo fanout"
+#   bench/compare.sh --eio 3 --skip 'conns-10000|fanout-stalled' --out DIR   # add to DIR's results
 #   bench/compare.sh --profile       # also save Caddy's CPU profile of each measured window
 #                                    # (heap at the end of conns holds): caddy-<phase>.*.pprof
 #
@@ -25,6 +26,7 @@ eios="4 3"
 servers="node caddy"
 scenarios="conns echo fanout handshake polling"
 out=""
+skip='^$' # a regular expression of phase names to leave out
 ping_interval_ms=10000
 while (($#)); do
   case $1 in
@@ -33,9 +35,10 @@ while (($#)); do
   --eio) eios=$2; shift ;;
   --servers) servers=$2; shift ;;
   --scenarios) scenarios=$2; shift ;;
+  --skip) skip=$2; shift ;;
   --out) out=$2; shift ;;
   --profile) profile=1 ;;
-  -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
   *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -216,6 +219,7 @@ results="$out/results.jsonl"
 failures=0
 for run in $(seq 1 "$runs"); do
   while read -r name flags; do
+    if [[ $name =~ $skip ]]; then continue; fi
     for eio in $eios; do
       for server in $servers; do
         log="$out/$server-$name-eio$eio-run$run.log"
