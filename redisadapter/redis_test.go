@@ -1,6 +1,7 @@
 package redisadapter
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os/exec"
@@ -20,7 +21,8 @@ type redisServer struct {
 	t     *testing.T
 	bin   string
 	port  int
-	extra []string // more redis-server arguments
+	extra []string    // more redis-server arguments
+	tls   *tls.Config // the port speaks TLS only
 	cmd   *exec.Cmd
 	done  chan struct{}
 }
@@ -102,14 +104,21 @@ func (r *redisServer) Start() {
 	}(r.cmd, r.done)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", r.Addr(), 100*time.Millisecond)
+		var c net.Conn
+		var err error
+		if r.tls != nil {
+			c, err = tls.DialWithDialer(&net.Dialer{Timeout: 100 * time.Millisecond}, "tcp", r.Addr(), r.tls)
+		} else {
+			c, err = net.DialTimeout("tcp", r.Addr(), 100*time.Millisecond)
+		}
 		if err == nil {
+			// Without AUTH a protected server answers -NOAUTH: up all the same.
 			fmt.Fprint(c, "PING\r\n")
-			buf := make([]byte, 7)
+			buf := make([]byte, 16)
 			_ = c.SetReadDeadline(time.Now().Add(time.Second))
 			n, _ := c.Read(buf)
 			c.Close()
-			if string(buf[:n]) == "+PONG\r\n" {
+			if reply := string(buf[:n]); reply == "+PONG\r\n" || strings.HasPrefix(reply, "-NOAUTH") {
 				return
 			}
 		}
