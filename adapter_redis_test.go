@@ -208,3 +208,21 @@ func TestRedisAdapterReloadWithNewAddressMovesTheServer(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The way the socketio directive reads `adapter redis {...}`: the module is
+// registered under socketio.adapters and parses its own segment.
+func TestRedisAdapterAsInlineModule(t *testing.T) {
+	d := caddyfile.NewTestDispenser("adapter redis 127.0.0.1:6379 {\n key_prefix app\n}\nnext_directive")
+	d.Next() // adapter
+	if !d.NextArg() || d.Val() != "redis" {
+		t.Fatal("no module name")
+	}
+	unm, err := caddyfile.UnmarshalModule(d, "socketio.adapters.redis")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(unm)
+	if string(b) != `{"addresses":["127.0.0.1:6379"],"key_prefix":"app"}` {
+		t.Errorf("got %s", b)
+	}
+}
