@@ -24,6 +24,13 @@ func NewPreparedMessage(m Message) *PreparedMessage {
 	return &PreparedMessage{msg: m}
 }
 
+// packet is the queue entry of pm for one receiver.
+func (pm *PreparedMessage) packet() packet {
+	p := messagePacket(pm.msg)
+	p.prepared = pm
+	return p
+}
+
 func (pm *PreparedMessage) textV4() []byte {
 	pm.textOnce.Do(func() { pm.text = appendPacketV4(nil, messagePacket(pm.msg)) })
 	return pm.text

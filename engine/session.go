@@ -135,15 +135,43 @@ func (s *Session) OnClose(fn func(reason string)) {
 // Send queues a message. It never blocks on the network; m.Data must not
 // change afterwards.
 func (s *Session) Send(m Message) error {
-	return s.enqueue(messagePacket(m))
+	_, err := s.enqueue([]packet{messagePacket(m)}, false)
+	return err
 }
 
 // SendPrepared queues a prepared message, whose framing is shared with the
 // other receivers.
 func (s *Session) SendPrepared(pm *PreparedMessage) error {
-	p := messagePacket(pm.msg)
-	p.prepared = pm
-	return s.enqueue(p)
+	_, err := s.enqueue([]packet{pm.packet()}, false)
+	return err
+}
+
+// SendVolatile sends msgs only if the transport can write them at once,
+// and reports whether it did: all of them are queued, or none (a packet
+// split into several messages is never cut). It is Node's volatile
+// emit, which drops the packet when engine.io's transport.writable is
+// false: on polling, unless a GET is parked waiting for data; on
+// WebSocket, while a write is under way or anything is queued. An
+// accepted message is ordered like a Send: after every message queued
+// before, before every one queued after. Data must not change afterwards.
+func (s *Session) SendVolatile(msgs ...Message) bool {
+	pkts := make([]packet, len(msgs))
+	for i, m := range msgs {
+		pkts[i] = messagePacket(m)
+	}
+	ok, _ := s.enqueue(pkts, true)
+	return ok
+}
+
+// SendPreparedVolatile is SendVolatile for prepared messages (a volatile
+// broadcast).
+func (s *Session) SendPreparedVolatile(pms ...*PreparedMessage) bool {
+	pkts := make([]packet, len(pms))
+	for i, pm := range pms {
+		pkts[i] = pm.packet()
+	}
+	ok, _ := s.enqueue(pkts, true)
+	return ok
 }
 
 // Close flushes what is queued, tells the client, and ends the session with
@@ -174,14 +202,23 @@ func (s *Session) Close() {
 // reading reaches it.
 func (s *Session) maxQueued() int64 { return max(16*s.opts.MaxPayload, 1<<20) }
 
-func (s *Session) enqueue(p packet) error {
+// enqueue queues pkts and gets them moving. volatile: only if the
+// transport can write them at once (writableLocked), else nothing is
+// queued and queued is false.
+func (s *Session) enqueue(pkts []packet, volatile bool) (queued bool, err error) {
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()
-		return ErrClosed
+		return false, ErrClosed
 	}
-	s.queue = append(s.queue, p)
-	s.queuedBytes += int64(len(p.data))
+	if volatile && !s.writableLocked() {
+		s.mu.Unlock()
+		return false, nil
+	}
+	s.queue = append(s.queue, pkts...)
+	for _, p := range pkts {
+		s.queuedBytes += int64(len(p.data))
+	}
 	if s.queuedBytes > s.maxQueued() {
 		queued := s.queuedBytes
 		s.mu.Unlock()
@@ -189,11 +226,28 @@ func (s *Session) enqueue(p packet) error {
 			zap.String("remote_addr", s.req.RemoteAddr), zap.Int64("queued_bytes", queued))
 		// terminate may wait briefly to send a close frame; Send must not.
 		go s.terminate("transport error")
-		return ErrSlowClient
+		return false, ErrSlowClient
 	}
 	s.flushLocked()
 	s.mu.Unlock()
-	return nil
+	return true, nil
+}
+
+// writableLocked is engine.io's transport.writable: whether the current
+// transport would write a packet now rather than hold it. A polling
+// transport is writable while a GET is parked (it parks only when nothing
+// is queued, and is woken by the first packet); a WebSocket while no
+// flusher runs (the flusher exits only once the queue is empty and its
+// last write returned). A session mid-upgrade answers for its polling
+// transport, as Node's does.
+func (s *Session) writableLocked() bool {
+	if len(s.queue) > 0 {
+		return false
+	}
+	if s.transport == transportWebSocket {
+		return s.ws != nil && !s.flushing
+	}
+	return s.pollWake != nil
 }
 
 // enqueueLocked queues a control packet (ping, pong) with mu held.
