@@ -151,3 +151,32 @@ func TestCaddyfileErrors(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCaddyfile feeds the directive's parser arbitrary blocks: it must
+// return an error or a handler whose checks pass, and never panic.
+func FuzzCaddyfile(f *testing.F) {
+	for _, seed := range []string{
+		"socketio {\n cors {\n  origin https://a.example https://*.b.example\n  credentials\n  max_age 0\n }\n}",
+		"socketio {\n cookie io {\n  same_site none\n  secure\n }\n namespace chat {\n  relay\n  join room-{query.room}\n }\n}",
+		"socketio {\n allow_request header !Origin\n transports websocket\n max_payload 1MB\n}",
+		"socketio {\n namespace {\n}\n}",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, input string) {
+		tokens, err := caddyfile.Tokenize([]byte(input), "Fuzzfile")
+		if err != nil || len(tokens) == 0 || tokens[0].Text != "socketio" {
+			return
+		}
+		h := new(Handler)
+		if err := h.UnmarshalCaddyfile(caddyfile.NewDispenser(tokens)); err != nil {
+			return
+		}
+		if err := h.Validate(); err != nil {
+			t.Fatalf("parsed %q into a handler that Validate refuses: %v", input, err)
+		}
+		if _, err := json.Marshal(h); err != nil {
+			t.Fatalf("parsed %q into a handler that does not marshal: %v", input, err)
+		}
+	})
+}
