@@ -42,15 +42,19 @@ type liveServer struct {
 	// provision; connection callbacks read it when a socket connects.
 	namespaces atomic.Pointer[map[string]*nsHandler]
 
+	// watched holds the *http.Server values that have our shutdown hook; a
+	// sync.Map because every GET looks, and only the first one per server
+	// stores.
+	watched sync.Map
+
 	mu         sync.Mutex
-	registered map[string]bool       // guarded by mu: namespaces with our callbacks
-	watched    map[*http.Server]bool // guarded by mu: servers with our shutdown hook
-	logger     *zap.Logger           // guarded by mu: the newest config's logger
-	holders    map[uint64]bool       // guarded by mu: generations of the handlers holding it
-	active     atomic.Uint64         // the generation whose options apply; only grows
-	lastGen    uint64                // guarded by mu: the newest generation handed out
-	config     context.Context       // guarded by mu: the config that last claimed it
-	configJSON []byte                // guarded by mu: that config's handler, as JSON
+	registered map[string]bool // guarded by mu: namespaces with our callbacks
+	logger     *zap.Logger     // guarded by mu: the newest config's logger
+	holders    map[uint64]bool // guarded by mu: generations of the handlers holding it
+	active     atomic.Uint64   // the generation whose options apply; only grows
+	lastGen    uint64          // guarded by mu: the newest generation handed out
+	config     context.Context // guarded by mu: the config that last claimed it
+	configJSON []byte          // guarded by mu: that config's handler, as JSON
 
 	stopOnce sync.Once
 }
@@ -63,7 +67,6 @@ func newLiveServer(name string, eo engine.Options, so socketio.Options) *liveSer
 		engine:     eng,
 		io:         socketio.NewServer(eng, so),
 		registered: map[string]bool{},
-		watched:    map[*http.Server]bool{},
 		holders:    map[uint64]bool{},
 		logger:     eo.Logger,
 	}
@@ -207,11 +210,7 @@ func (l *liveServer) watch(r *http.Request, h *Handler) {
 	if srv == nil {
 		return
 	}
-	l.mu.Lock()
-	seen := l.watched[srv]
-	l.watched[srv] = true
-	l.mu.Unlock()
-	if seen {
+	if _, seen := l.watched.LoadOrStore(srv, true); seen {
 		return
 	}
 	h.checkWriteTimeout(r)

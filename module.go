@@ -276,7 +276,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		r = r.WithContext(context.WithValue(r.Context(), handlerKey{}, h))
 	}
 	h.live.activate(h)
-	h.live.watch(r, h)
+	if r.Method == http.MethodGet {
+		// Long-polls are GETs: the server they are on must have the hook
+		// that ends them when it shuts down.
+		h.live.watch(r, h)
+	}
 	h.live.engine.ServeHTTP(w, r)
 	return nil
 }
