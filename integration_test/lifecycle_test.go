@@ -163,6 +163,9 @@ func TestLongPollOutlivesServerWriteTimeout(t *testing.T) {
 	// Past one ping interval: the GET the client sent after connecting was
 	// held 2.5s, beyond the 1s write timeout, then answered with the ping.
 	time.Sleep(3500 * time.Millisecond)
+	if cut := clients.all(func(e clientEvent) bool { return e.Type == "disconnect" }); len(cut) != 0 {
+		t.Fatalf("the write timeout cut the session: %s disconnected with %q", cut[0].Name, cut[0].Reason)
+	}
 
 	clients.send(map[string]any{"cmd": "emit", "name": "ws", "event": "note", "args": []any{"still there?"}})
 	clients.waitFor(5*time.Second, "poll receiving the note", func(e clientEvent) bool {
