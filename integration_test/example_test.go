@@ -161,3 +161,26 @@ func TestVendoredClientMatchesTheInstalledPackage(t *testing.T) {
 		t.Errorf("site/vendor/socket.io.min.js differs from node_modules/socket.io-client/dist/socket.io.min.js (%.40q vs %.40q); copy the installed one", vendored, installed)
 	}
 }
+
+// A namespace the Caddyfile does not declare is refused as the Node server
+// refuses it, for both client lines.
+func TestExampleRefusesUndeclaredNamespace(t *testing.T) {
+	origin := startExample(t)
+	clients := startClients(t,
+		clientSpec{Name: "v4", Version: "v4", URL: origin, Namespace: "/admin"},
+		clientSpec{Name: "v2", Version: "v2", URL: origin, Namespace: "/admin"},
+	)
+	e := clients.waitFor(10*time.Second, "v4's connect_error", is("connect_error", "v4"))
+	if e.Error != "Invalid namespace" {
+		t.Errorf("v4 client: connect_error %q, want \"Invalid namespace\"", e.Error)
+	}
+	e = clients.waitFor(10*time.Second, "v2's error", func(e clientEvent) bool {
+		return e.Name == "v2" && (e.Type == "connect_error" || e.Type == "error")
+	})
+	if e.Error != "Invalid namespace" {
+		t.Errorf("v2 client: %s %q, want \"Invalid namespace\"", e.Type, e.Error)
+	}
+	if got := clients.all(func(e clientEvent) bool { return e.Type == "connected" }); len(got) != 0 {
+		t.Errorf("connected to an undeclared namespace: %+v", got)
+	}
+}

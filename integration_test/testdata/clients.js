@@ -5,6 +5,7 @@
 //   CLIENTS = [{name, version: "v4"|"v2", url, path, namespace, transports, query}]
 //   events:   {type:"connected", name, id, transport}   (once per client)
 //             {type:"connect_error", name, error, description}
+//             {type:"error", name, error}                (v2: a refused namespace)
 //             {type:"upgrade", name, transport}
 //             {type:"disconnect", name, reason}
 //             {type:"received", name, event, args}
@@ -45,6 +46,8 @@ for (const spec of specs) {
     description: err && err.description !== undefined ? String(err.description) : undefined,
   }));
   socket.on('disconnect', (reason) => print({ type: 'disconnect', name, reason }));
+  // socket.io-client 2.x reports a refused namespace as an 'error' event.
+  if (spec.version === 'v2') socket.on('error', (err) => print({ type: 'error', name, error: String((err && err.message) || err) }));
   const onAny = (event, ...args) => print({ type: 'received', name, event, args });
   if (socket.onAny) {
     socket.onAny(onAny);
