@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -437,4 +438,44 @@ func TestAdapterModuleGivesTheServerItsAdapter(t *testing.T) {
 	if other.live == s.h.live {
 		t.Error("a changed adapter address reused the live server")
 	}
+}
+
+func TestCleanupLeavesNoGoroutines(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	h, _ := provision(t, `{"cors":{"origins":["https://a.example","https://b.example"]},"namespaces":[{"name":"/chat","relay":{},"join":["room-{query.room}"]}]}`)
+	srv := httptest.NewServer(serveWith(h))
+	s := &testSite{h: h, srv: srv}
+	// A polling session and a WebSocket session, both left open.
+	if res := s.do(t, "GET", handshake, nil); res.status != 200 {
+		t.Fatalf("handshake: %d %q", res.status, res.body)
+	}
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/socket.io/?EIO=4&transport=websocket"
+	conn, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.WriteMessage(websocket.TextMessage, []byte("40/chat,")); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, msg, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatalf("waiting for the CONNECT answer: %v", err)
+		}
+		if strings.HasPrefix(string(msg), "40/chat,") {
+			break
+		}
+	}
+	if err := h.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	// The client is told: the server closes the WebSocket.
+	for {
+		if _, _, err := conn.ReadMessage(); err != nil {
+			break
+		}
+	}
+	srv.Close()
+	http.DefaultClient.CloseIdleConnections()
 }
