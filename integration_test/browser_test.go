@@ -18,11 +18,14 @@ type browserScenario struct {
 	name string
 	// socketio is the body of the endpoint's socketio block, without its
 	// path; %PAGE% stands for the page's origin, %SERVER% for the server's,
-	// %IP_PAGE% and %LOCALHOST_PAGE% for the page origins by IP and by name.
+	// %IP_PAGE% and %LOCALHOST_PAGE% for the page origins by IP and by name,
+	// %PAGE_PORT% for the page's port.
 	socketio string
 	// from is the page that connects: "cross" (another port, the usual
-	// case), "same" (the endpoint's own origin) or "localhost" (both on
-	// localhost, different ports).
+	// case), "same" (the endpoint's own origin), "localhost" (both on
+	// localhost, different ports), or a host name under example.test
+	// (which Chromium resolves to 127.0.0.1): the page is then served from
+	// that name and the server from api.example.test.
 	from        string
 	client      string         // "v4" (default) or "v2": which socket.io-client bundle the page loads
 	options     map[string]any // the client options; path is added
@@ -65,6 +68,20 @@ type browserResponse struct {
 // (its second port), by IP and by localhost.
 type origins struct {
 	server, page, localServer, localPage string
+	serverPort, pagePort                 int
+}
+
+// of returns the page's and the server's origin for s.
+func (o origins) of(s browserScenario) (page, server string) {
+	switch {
+	case s.from == "same":
+		return o.server, o.server
+	case s.from == "localhost":
+		return o.localPage, o.localServer
+	case strings.HasSuffix(s.from, ".example.test"):
+		return fmt.Sprintf("http://%s:%d", s.from, o.pagePort), fmt.Sprintf("http://api.example.test:%d", o.serverPort)
+	}
+	return o.page, o.server
 }
 
 // runBrowser starts one Caddy with an endpoint per scenario, serving the
@@ -80,6 +97,8 @@ func runBrowser(t *testing.T, scenarios []browserScenario) (map[string]browserRe
 		page:        fmt.Sprintf("http://127.0.0.1:%d", pagePort),
 		localServer: fmt.Sprintf("http://localhost:%d", serverPort),
 		localPage:   fmt.Sprintf("http://localhost:%d", pagePort),
+		serverPort:  serverPort,
+		pagePort:    pagePort,
 	}
 
 	var endpoints strings.Builder
@@ -95,15 +114,9 @@ func runBrowser(t *testing.T, scenarios []browserScenario) (map[string]browserRe
 	}
 	var inputs []input
 	for _, s := range scenarios {
-		page, server := o.page, o.server
-		switch s.from {
-		case "same":
-			page = o.server
-		case "localhost":
-			page, server = o.localPage, o.localServer
-		}
+		page, server := o.of(s)
 		body := strings.NewReplacer("%PAGE%", page, "%SERVER%", server,
-			"%IP_PAGE%", o.page, "%LOCALHOST_PAGE%", o.localPage).Replace(s.socketio)
+			"%IP_PAGE%", o.page, "%LOCALHOST_PAGE%", o.localPage, "%PAGE_PORT%", fmt.Sprint(pagePort)).Replace(s.socketio)
 		fmt.Fprintf(&endpoints, "\thandle /%s/* {\n\t\tsocketio {\n\t\t\tpath /%s/\n%s\n\t\t}\n\t}\n", s.name, s.name, indent(body, "\t\t\t"))
 
 		client := s.client

@@ -156,6 +156,30 @@ func TestHandlingCORSGuideInChromium(t *testing.T) {
 			check:    refusedWithStatus(403),
 		},
 		{
+			// README's list recipe: a wildcard subdomain pattern and a
+			// regexp that must match the whole origin.
+			name:        "origin-wildcard-subdomain",
+			socketio:    "cors {\norigin http://*.example.test:%PAGE_PORT%\n}",
+			from:        "app.example.test",
+			waitUpgrade: true,
+			check:       connected("websocket"),
+		},
+		{
+			name:        "origin-regexp",
+			socketio:    "cors {\norigin_regexp http://pr-[0-9]+\\.example\\.test:%PAGE_PORT%\n}",
+			from:        "pr-12.example.test",
+			waitUpgrade: true,
+			check:       connected("websocket"),
+		},
+		{
+			// A JavaScript RegExp would match inside this origin; here the
+			// whole origin must match.
+			name:     "origin-regexp-not-whole",
+			socketio: "cors {\norigin_regexp http://pr-[0-9]+\\.example\\.test:%PAGE_PORT%\n}",
+			from:     "evil-pr-12.example.test",
+			check:    blocked("No 'Access-Control-Allow-Origin' header is present on the requested resource."),
+		},
+		{
 			name:        "localhost-other-port",
 			socketio:    "cors {\norigin %PAGE%\n}",
 			from:        "localhost",
@@ -232,13 +256,7 @@ func TestHandlingCORSGuideInChromium(t *testing.T) {
 			if !ok {
 				t.Fatal("browser.js reported nothing for this scenario")
 			}
-			page := o.page
-			switch s.from {
-			case "same":
-				page = o.server
-			case "localhost":
-				page = o.localPage
-			}
+			page, _ := o.of(s)
 			t.Logf("%s: %s in %dms", s.name, r.Outcome, r.Ms)
 			s.check(t, page, r)
 			if t.Failed() {
