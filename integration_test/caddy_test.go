@@ -52,16 +52,27 @@ func (b *lockedBuffer) String() string {
 
 // freePort returns a loopback port nothing listens on right now. Caddy needs
 // the number in its Caddyfile, so the listener is closed again; the window
-// in which another process could take it is small.
+// in which another process could take it is small. A port is handed out
+// once per test binary, so that two picks in a row never collide.
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("finding a free port: %v", err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if _, taken := handedOut.LoadOrStore(port, true); !taken {
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no fresh free port after 100 tries")
+	return 0
 }
+
+// handedOut holds the ports freePort returned (a set; any goroutine).
+var handedOut sync.Map
 
 // globalOptions is the global block every generated Caddyfile starts with:
 // an admin endpoint on its own free port (never the default 2019, which a
