@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -307,5 +308,58 @@ http://%s {
 	want := `"msg":"the server's write timeout (10s) is shorter than a long-poll (ping_interval 25s): polling clients will be cut; raise the write timeout in the global servers options, or lower ping_interval below it"`
 	if n := strings.Count(string(logs), want); n != 1 {
 		t.Errorf("warning logged %d times, want once; logs:\n%s", n, logs)
+	}
+}
+
+// A reload that fails leaves the running config in charge, and its server
+// keeps its options: a new config's options apply only once it serves.
+func TestFailedReloadKeepsTheRunningOptions(t *testing.T) {
+	addr := inProcessCaddy(t)
+	_, port, _ := net.SplitHostPort(addr)
+	loadCaddyfile(t, site(addr, `
+	socketio {
+		ping_interval 10s
+	}`))
+	handshake := func() string {
+		t.Helper()
+		res, err := http.Get("http://" + addr + "/socket.io/?EIO=4&transport=polling")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var b strings.Builder
+		_, _ = io.Copy(&b, res.Body)
+		return b.String()
+	}
+	if got := handshake(); !strings.Contains(got, `"pingInterval":10000,`) {
+		t.Fatalf("handshake %q, want pingInterval 10000", got)
+	}
+	// The first site's handler provisions fine with ping_interval 3s; the
+	// second shares its name with another configuration, so the load fails.
+	bad := fmt.Sprintf(`{
+	admin off
+	auto_https off
+	persist_config off
+}
+http://127.0.0.1:%[1]s {
+	socketio {
+		ping_interval 3s
+	}
+}
+http://localhost:%[1]s {
+	socketio {
+		ping_interval 4s
+	}
+}
+`, port)
+	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(bad), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := caddy.Load(cfg, true); err == nil {
+		t.Fatal("the conflicting config loaded")
+	}
+	if got := handshake(); !strings.Contains(got, `"pingInterval":10000,`) {
+		t.Errorf("after a failed reload the handshake says %q, want the running pingInterval 10000", got)
 	}
 }
