@@ -88,10 +88,11 @@ type BroadcastOptions struct {
 
 // BroadcastFlags are the modifiers of a broadcast, named as in Node.
 type BroadcastFlags struct {
-	// Volatile marks a packet that may be dropped for a receiver whose
-	// connection cannot take it at once (Node's volatile flag). Cluster
-	// adapters carry it; local delivery queues it like any other packet
-	// until the engine can tell whether a transport is ready.
+	// Volatile marks a packet that is dropped for a receiver whose
+	// transport cannot write it at once (Node's volatile flag): a polling
+	// client with no GET waiting, a WebSocket with a write under way.
+	// Cluster adapters carry it to the other servers; local delivery
+	// (MemoryAdapter) applies it with engine.Session.SendPreparedVolatile.
 	Volatile bool
 	// Local keeps the broadcast on this server.
 	Local bool

@@ -41,8 +41,9 @@ func (b *BroadcastOperator) Except(rooms ...string) *BroadcastOperator {
 	return c
 }
 
-// Volatile marks the packet as droppable for clients not ready to receive
-// it (see BroadcastFlags.Volatile).
+// Volatile drops the packet for each receiver whose transport cannot
+// write it at once, instead of queueing it (see BroadcastFlags.Volatile):
+// for data that is stale by the time a slow client would get it.
 func (b *BroadcastOperator) Volatile() *BroadcastOperator {
 	c := b.clone()
 	c.flags.Volatile = true

@@ -238,14 +238,31 @@ func (c *client) write(p *Packet) error {
 	return nil
 }
 
-// writePrepared queues the messages of a broadcast, shared with the other
-// receivers. Volatile packets are queued like the others for now: Node
-// drops them when the transport cannot write at once, and the engine does
-// not tell that yet.
-func (c *client) writePrepared(msgs []*engine.PreparedMessage, volatile bool) {
-	_ = volatile // kept so that the call sites say what they mean
+// writeVolatile encodes p and queues its messages only if the session's
+// transport can write them at once (Node's volatile emit): the text part
+// and its attachments go together or not at all. It reports whether they
+// went.
+func (c *client) writeVolatile(p *Packet) bool {
+	msgs := make([]engine.Message, 1+len(p.Args.Attachments))
+	msgs[0] = engine.Message{Data: encodePacket(p)}
+	for i, att := range p.Args.Attachments {
+		msgs[i+1] = engine.Message{Data: att, Binary: true}
+	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
+	return c.session.SendVolatile(msgs...)
+}
+
+// writePrepared queues the messages of a broadcast, shared with the other
+// receivers. A volatile broadcast skips this client unless its transport
+// can write at once, as Node's does.
+func (c *client) writePrepared(msgs []*engine.PreparedMessage, volatile bool) {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if volatile {
+		c.session.SendPreparedVolatile(msgs...)
+		return
+	}
 	for _, m := range msgs {
 		if c.session.SendPrepared(m) != nil {
 			return

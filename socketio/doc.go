@@ -29,7 +29,10 @@
 // relaying or echoing them costs no JSON work; a []byte anywhere in emitted
 // arguments becomes a binary attachment. A broadcast is encoded once, and
 // the same prepared Engine.IO messages are queued on every receiver, of
-// either revision and on either transport.
+// either revision and on either transport. Volatile emits
+// (socket.Volatile().Emit, Namespace.Volatile, BroadcastOperator.Volatile)
+// are dropped, not queued, for a client whose transport cannot write them
+// at once, as in Node.
 //
 // Malformed packets, reserved event names from a client and too many
 // attachments close that client's connection only, with an info log line

@@ -171,8 +171,8 @@ func (n *Namespace) Except(rooms ...string) *BroadcastOperator {
 	return (&BroadcastOperator{nsp: n}).Except(rooms...)
 }
 
-// Volatile starts a broadcast marked as droppable (see
-// BroadcastFlags.Volatile).
+// Volatile starts a broadcast dropped for each client whose transport
+// cannot write it at once (Node's io.volatile; see BroadcastFlags.Volatile).
 func (n *Namespace) Volatile() *BroadcastOperator { return (&BroadcastOperator{nsp: n}).Volatile() }
 
 // Local starts a broadcast to this server's sockets only.

@@ -123,13 +123,38 @@ func (s *Socket) Emit(event string, args ...any) error {
 			callback, args = cb, args[:n-1]
 		}
 	}
-	_, err := s.emit(event, args, callback)
+	_, err := s.emit(event, args, callback, false)
+	return err
+}
+
+// VolatileEmitter emits events that a client whose transport is not ready
+// does not get, like Node's socket.volatile.emit.
+type VolatileEmitter struct{ s *Socket }
+
+// Volatile is Node's socket.volatile: s.Volatile().Emit("pos", x, y).
+func (s *Socket) Volatile() VolatileEmitter { return VolatileEmitter{s} }
+
+// Emit is Socket.Emit, except that the packet is dropped, not queued, when
+// the client's transport cannot write it at once: over polling, unless the
+// client has a GET waiting; over WebSocket, while an earlier write is
+// under way. Dropping is not an error: Emit returns nil. An acknowledgement
+// callback of a dropped packet runs only when the socket disconnects, with
+// ErrDisconnected, as the ack never comes.
+func (v VolatileEmitter) Emit(event string, args ...any) error {
+	var callback func(Args, error)
+	if n := len(args); n > 0 {
+		if cb, ok := args[n-1].(func(Args, error)); ok {
+			callback, args = cb, args[:n-1]
+		}
+	}
+	_, err := v.s.emit(event, args, callback, true)
 	return err
 }
 
 // emit sends an event, with an acknowledgement id when callback is set,
-// and returns that id.
-func (s *Socket) emit(event string, args []any, callback func(Args, error)) (uint64, error) {
+// and returns that id. A volatile event is dropped if the transport cannot
+// write it at once.
+func (s *Socket) emit(event string, args []any, callback func(Args, error), volatile bool) (uint64, error) {
 	if reservedEvent(event) {
 		return 0, fmt.Errorf("socketio: %q is a reserved event name; pick another", event)
 	}
@@ -147,6 +172,11 @@ func (s *Socket) emit(event string, args []any, callback func(Args, error)) (uin
 			return 0, ErrDisconnected
 		}
 	}
+	if volatile {
+		p.Namespace = s.nsp.name
+		s.client.writeVolatile(p)
+		return p.ID, nil
+	}
 	return p.ID, s.packet(p)
 }
 
@@ -158,7 +188,7 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Ar
 		err  error
 	}
 	ch := make(chan answer, 1)
-	id, err := s.emit(event, args, func(a Args, err error) { ch <- answer{a, err} })
+	id, err := s.emit(event, args, func(a Args, err error) { ch <- answer{a, err} }, false)
 	if err != nil {
 		return Args{}, err
 	}
