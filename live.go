@@ -213,7 +213,6 @@ func (l *liveServer) watch(r *http.Request, h *Handler) {
 	if _, seen := l.watched.LoadOrStore(srv, true); seen {
 		return
 	}
-	h.checkWriteTimeout(r)
 	gen := h.generation
 	srv.RegisterOnShutdown(func() {
 		if !l.superseded(gen) {

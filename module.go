@@ -278,28 +278,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	h.live.activate(h)
 	if r.Method == http.MethodGet {
 		// Long-polls are GETs: the server they are on must have the hook
-		// that ends them when it shuts down.
+		// that ends them when it shuts down, and they must end before its
+		// write timeout.
 		h.live.watch(r, h)
+		r = withPollDeadline(r)
 	}
 	h.live.engine.ServeHTTP(w, r)
 	return nil
 }
 
-// checkWriteTimeout warns when the Caddy server's write timeout would cut
-// long-polls: Caddy enforces it as a hard ceiling on every response, and a
-// long-poll waits up to ping_interval for something to send.
-func (h *Handler) checkWriteTimeout(r *http.Request) {
+// withPollDeadline ends a long-poll before the server's write timeout would
+// cut it. Go's HTTP server arms that timeout when it reads the request, and
+// in Caddy a handler cannot lift it, while a long-poll waits up to
+// ping_interval for something to send: answered with a noop a little
+// earlier, the client simply polls again and loses nothing.
+func withPollDeadline(r *http.Request) *http.Request {
 	srv, _ := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server)
 	if srv == nil || srv.WriteTimeout <= 0 {
-		return
+		return r
 	}
-	ping := time.Duration(h.PingInterval)
-	if ping <= 0 {
-		ping = 25 * time.Second
-	}
-	if write := time.Duration(srv.WriteTimeout); write <= ping {
-		h.logger.Warn(fmt.Sprintf("the server's write timeout (%s) is shorter than a long-poll (ping_interval %s): polling clients will be cut; raise the write timeout in the global servers options, or lower ping_interval below it", write, ping))
-	}
+	write := time.Duration(srv.WriteTimeout)
+	margin := min(write/4, time.Second)
+	return r.WithContext(engine.WithPollDeadline(r.Context(), time.Now().Add(write-margin)))
 }
 
 // handlerKey carries the Handler in a handshake's context, for allowRequest.

@@ -69,8 +69,20 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		// A long-poll lasts up to a ping interval: keep the server's write
 		// timeout from cutting it (ignored where unsupported).
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opts.PingInterval + s.opts.PingTimeout + 10*time.Second))
+		deadline, timer := pollDeadline(r.Context())
+		if timer != nil {
+			defer timer.Stop()
+		}
 		select {
 		case <-wake:
+		case <-deadline:
+			// The server would cut this GET soon: end it now; with nothing
+			// queued, pollResponseLocked answers a noop.
+			s.mu.Lock()
+			if s.pollWake == wake {
+				s.pollWake = nil
+			}
+			s.mu.Unlock()
 		case <-r.Context().Done():
 			s.mu.Lock()
 			if s.pollWake == wake {
