@@ -23,6 +23,9 @@ async function main() {
     // one. Its pause ends once that GET and the POST carrying the event
     // are over, and the server handles the event before ending the POST.
     const t = s.io.engine.transport;
+    // A pausing transport drops what it is asked to write: let the POST
+    // of the CONNECT end first, so that the event goes out at once.
+    if (!t.writable) await withTimeout(once(t, "drain"), 5000, "drain");
     const handled = once(s, "handled");
     s.emit("emit-without-get");
     await withTimeout(new Promise((r) => t.pause(r)), 5000, "pause");
