@@ -13,9 +13,16 @@ import (
 type batchConn struct {
 	net.Conn
 
-	mu       sync.Mutex // guards batching and buf
+	mu       sync.Mutex // guards batching, buf and dropHandshake
 	batching bool
-	buf      []byte // borrowed from batchBuffers for one batch only
+	// dropHandshake: the 101 response went out through the ResponseWriter
+	// (see hijackable); gorilla's own copy, its first write, is dropped.
+	dropHandshake bool
+
+	// early is what the client sent before the hijack, read before the
+	// connection itself; only gorilla's read loop reads, so it needs no lock.
+	early []byte
+	buf   []byte // borrowed from batchBuffers for one batch only
 }
 
 // maxBatch is the most a batch gathers before it is written out; larger
@@ -24,8 +31,24 @@ const maxBatch = 64 << 10
 
 var batchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
+func (c *batchConn) Read(p []byte) (int, error) {
+	if len(c.early) > 0 {
+		n := copy(p, c.early)
+		c.early = c.early[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
 func (c *batchConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
+	if c.dropHandshake {
+		c.dropHandshake = false
+		if isHandshakeResponse(p) {
+			c.mu.Unlock()
+			return len(p), nil
+		}
+	}
 	if c.batching {
 		c.buf = append(c.buf, p...)
 		c.mu.Unlock()

@@ -151,8 +151,7 @@ func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Value
 
 	open := packet{typ: packetOpen, data: handshakeData(s.id, opts, transport)}
 	if transport == transportWebSocket {
-		header := srv.upgradeHeader(w, opts, s.id)
-		conn, err := srv.upgrader(opts).Upgrade(hijackable{w}, r, header)
+		conn, err := srv.upgrader(opts).Upgrade(newHijackable(w, r, opts, s.id), r, nil)
 		if err != nil {
 			return // the upgrader answered the request
 		}
@@ -236,7 +235,7 @@ func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request, s *Session) {
 	if opts.DisableUpgrades || s.state != stateOpen || s.upgrading || s.upgraded || s.transport != transportPolling {
 		s.mu.Unlock()
 		// Node accepts the WebSocket, then closes it.
-		if conn, err := srv.upgrader(opts).Upgrade(hijackable{w}, r, srv.upgradeHeader(w, opts, "")); err == nil {
+		if conn, err := srv.upgrader(opts).Upgrade(newHijackable(w, r, opts, ""), r, nil); err == nil {
 			closeWebSocket(conn)
 		}
 		return
@@ -244,7 +243,7 @@ func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request, s *Session) {
 	s.upgrading = true // reserved, so a second upgrade is refused
 	s.mu.Unlock()
 
-	conn, err := srv.upgrader(opts).Upgrade(hijackable{w}, r, srv.upgradeHeader(w, opts, ""))
+	conn, err := srv.upgrader(opts).Upgrade(newHijackable(w, r, opts, ""), r, nil)
 	s.mu.Lock()
 	if err != nil || s.state != stateOpen {
 		s.upgrading = false
@@ -275,22 +274,6 @@ func (srv *Server) upgrader(opts *settings) *websocket.Upgrader {
 			writeUpgradeError(w, codeBadRequest, "")
 		},
 	}
-}
-
-// upgradeHeader is the extra headers of the 101 response: those outer
-// middleware already set, and the session cookie on a handshake.
-func (srv *Server) upgradeHeader(w http.ResponseWriter, opts *settings, id string) http.Header {
-	h := w.Header().Clone()
-	if h == nil {
-		h = http.Header{}
-	}
-	for _, k := range []string{"Sec-Websocket-Extensions", "Sec-Websocket-Accept", "Upgrade", "Connection", "Content-Length", "Content-Type", "Transfer-Encoding"} {
-		delete(h, k)
-	}
-	if id != "" && opts.Cookie != nil {
-		h.Add("Set-Cookie", sessionCookie(opts.Cookie, id).String())
-	}
-	return h
 }
 
 func (srv *Server) lookup(id string) *Session {

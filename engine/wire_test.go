@@ -635,8 +635,8 @@ func TestHandlersSetInOnConnectionSeeTheFirstMessage(t *testing.T) {
 			t.Fatal(err)
 		}
 		conn.WriteMessage(websocket.TextMessage, []byte("4first")) // before reading the open packet
-		if _, data, _ := conn.ReadMessage(); data[0] != '0' {
-			t.Fatalf("first frame %q", data)
+		if _, data, err := conn.ReadMessage(); err != nil || len(data) == 0 || data[0] != '0' {
+			t.Fatalf("first frame %q (%v), want the open packet", data, err)
 		}
 		if _, data, _ := conn.ReadMessage(); string(data) != "4first" {
 			t.Fatalf("echo %q", data)
@@ -774,5 +774,37 @@ func TestOptionsShapeTheHandshake(t *testing.T) {
 	ws.do(t, "POST", poll, "text/plain", "4still")
 	if res := ws.do(t, "GET", poll, "", ""); res.body != "4still" {
 		t.Fatalf("existing polling session after SetOptions: %d %q", res.status, res.body)
+	}
+}
+
+// deferredHeaderWriter edits headers when the response is written, as
+// Caddy's deferred `header -Server` does.
+type deferredHeaderWriter struct{ http.ResponseWriter }
+
+func (w *deferredHeaderWriter) WriteHeader(code int) {
+	w.Header().Del("Server")
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *deferredHeaderWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func TestTheUpgradeResponseGoesThroughOuterMiddleware(t *testing.T) {
+	deferred := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Server", "Caddy")
+			next.ServeHTTP(&deferredHeaderWriter{w}, r)
+		})
+	}
+	ws := newWireServer(t, Options{}, deferred)
+	conn, res, err := websocket.DefaultDialer.Dial(ws.wsURL("EIO=4&transport=websocket"), nil)
+	if err != nil {
+		t.Fatalf("upgrade: %v", err)
+	}
+	defer conn.Close()
+	if got := res.Header.Values("Server"); len(got) != 0 {
+		t.Errorf("the 101 response has Server %q; the middleware's edit at WriteHeader was skipped", got)
+	}
+	if _, data, err := conn.ReadMessage(); err != nil || len(data) == 0 || data[0] != '0' {
+		t.Fatalf("first frame %q (%v), want the open packet", data, err)
 	}
 }
