@@ -127,8 +127,12 @@ func (s *Session) pollResponseLocked() (pkts []packet, closeAfter bool) {
 		return noopPayload, false // upgraded: end the old transport's GET cleanly
 	case len(s.queue) > 0:
 		pkts = s.takeQueueLocked()
-		if s.state == stateClosing {
-			return append(pkts, packet{typ: packetClose}), true
+		if s.state == stateClosing && s.closeTimer == nil {
+			// The close packet rides on the next GET, not on this payload,
+			// as Node sends it: socket.io-client handles the packets of a
+			// payload a tick after the engine handles a close, so a close
+			// in the same payload would overtake a DISCONNECT before it.
+			s.closeTimer = time.AfterFunc(pollingCloseTimeout, func() { s.terminate("forced close") })
 		}
 		return pkts, false
 	case s.state == stateClosing:

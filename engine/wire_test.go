@@ -808,3 +808,23 @@ func TestTheUpgradeResponseGoesThroughOuterMiddleware(t *testing.T) {
 		t.Fatalf("first frame %q (%v), want the open packet", data, err)
 	}
 }
+
+// Node sends what is queued, then the close packet on the next GET:
+// socket.io-client handles the packets of a payload a tick after the engine
+// handles a close, so a close in the same payload would overtake them.
+func TestClosePacketFollowsTheQueuedPacketsOnTheNextPoll(t *testing.T) {
+	ws := newWireServer(t, Options{})
+	sid := ws.open(t)
+	s := <-ws.session
+	s.Send(Message{Data: []byte("bye")})
+	s.Close()
+	if res := ws.do(t, "GET", ws.url("EIO=4&transport=polling&sid="+sid), "", ""); res.body != "4bye" {
+		t.Fatalf("first poll after Close: %q, want the queued message alone, \"4bye\"", res.body)
+	}
+	if res := ws.do(t, "GET", ws.url("EIO=4&transport=polling&sid="+sid), "", ""); res.body != "1" {
+		t.Fatalf("second poll after Close: %q, want the close packet \"1\"", res.body)
+	}
+	if r := ws.reason(t); r != "forced close" {
+		t.Errorf("close reason %q, want \"forced close\"", r)
+	}
+}
