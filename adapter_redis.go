@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -28,9 +29,11 @@ func init() {
 // Socket.IO server to a cluster of servers (Caddy or Node socket.io with
 // @socket.io/redis-adapter) that share one Redis.
 //
-// The connection to Redis lives in a pool keyed by the configuration, so
-// that a reload with the same adapter settings keeps the subscriptions; the
-// last config using it closes it, which unsubscribes at once.
+// The connection to Redis lives in a pool keyed by the settings, used by the
+// configs that name them and by the live servers attached to them, so that
+// a reload with the same settings keeps the subscriptions, and one with
+// other settings moves the live servers over (Attach); the last user closes
+// it, which unsubscribes at once.
 type RedisAdapter struct {
 	// Addresses of Redis: host:port, redis:// or rediss:// URLs. Several
 	// addresses are the nodes of a Redis Cluster. 127.0.0.1:6379 when
@@ -169,9 +172,9 @@ func (r *RedisAdapter) Cleanup() error {
 }
 
 // AdapterFactory is what the socketio handler gives its server as
-// socketio.Options.Adapter. Adapters it made keep working across reloads
-// that keep these settings (PoolKey is unchanged); each server using it is
-// a node of its own.
+// socketio.Options.Adapter. Each server using it is a node of its own; a
+// server moved to other settings (Attach) keeps it, and its namespaces
+// created later still join the server's current connection.
 func (r *RedisAdapter) AdapterFactory() socketio.AdapterFactory {
 	return r.group.Adapter
 }
@@ -183,8 +186,27 @@ func (r *RedisAdapter) AdapterFactory() socketio.AdapterFactory {
 // settings, and the old one closes.
 func (r *RedisAdapter) AdoptServer(srv *socketio.Server) { r.group.Adopt(srv) }
 
-// PoolKey identifies these settings.
-func (r *RedisAdapter) PoolKey() string { return r.key }
+// errGroupGone is what Attach gets when the connection of these settings
+// has been closed already: its config was cleaned up before it served.
+var errGroupGone = errors.New("redis adapter: the connection of these settings was closed")
+
+// Attach adopts srv (see AdoptServer) and holds the connection of these
+// settings for it: a reload cleans this config up while srv lives on, and
+// the connection must stay until srv moves again or stops (detach).
+func (r *RedisAdapter) Attach(srv *socketio.Server) (detach func()) {
+	val, _, err := clusters.LoadOrNew(r.key, func() (caddy.Destructor, error) { return nil, errGroupGone })
+	if err != nil {
+		r.logger.Error("Redis adapter settings not applied; the server keeps the previous ones", zap.Error(err))
+		return func() {}
+	}
+	val.(pooledGroup).Adopt(srv)
+	var once sync.Once
+	return func() { once.Do(func() { _, _ = clusters.Delete(r.key) }) }
+}
+
+// PoolKey is the adapter's kind: a live server can move to other Redis
+// settings (Attach), not to another kind of adapter.
+func (r *RedisAdapter) PoolKey() string { return "redis" }
 
 // UnmarshalCaddyfile reads the adapter's block. Syntax:
 //

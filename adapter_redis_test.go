@@ -3,15 +3,24 @@ package caddysocketio
 import (
 	"context"
 	"encoding/json"
+	"net"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/gorilla/websocket"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
 	"github.com/caddy-socketio/caddy-socketio/engine"
+	"github.com/caddy-socketio/caddy-socketio/internal/testpeer"
 	"github.com/caddy-socketio/caddy-socketio/redisadapter"
 	"github.com/caddy-socketio/caddy-socketio/socketio"
 )
@@ -123,8 +132,8 @@ func TestRedisAdapterPlaceholdersAndPooling(t *testing.T) {
 	if got := a.client.Addresses; len(got) != 1 || got[0] != "127.0.0.1:1" || a.client.Password != "s3cret" {
 		t.Errorf("resolved %v / %q", got, a.client.Password)
 	}
-	if strings.Contains(a.PoolKey(), "s3cret") {
-		t.Errorf("pool key shows the password: %s", a.PoolKey())
+	if strings.Contains(a.key, "s3cret") {
+		t.Errorf("pool key shows the password: %s", a.key)
 	}
 	b := &RedisAdapter{Addresses: []string{"127.0.0.1:1"}, Password: "s3cret"}
 	if err := provisionRedisAdapter(t, b); err != nil {
@@ -137,7 +146,7 @@ func TestRedisAdapterPlaceholdersAndPooling(t *testing.T) {
 	if err := provisionRedisAdapter(t, c); err != nil {
 		t.Fatal(err)
 	}
-	if c.group == a.group || c.PoolKey() == a.PoolKey() {
+	if c.group == a.group || c.key == a.key {
 		t.Error("a changed key_prefix kept the old connection")
 	}
 }
@@ -225,4 +234,238 @@ func TestRedisAdapterAsInlineModule(t *testing.T) {
 	if string(b) != `{"addresses":["127.0.0.1:6379"],"key_prefix":"app"}` {
 		t.Errorf("got %s", b)
 	}
+}
+
+// startRedisServer runs a redis-server of the test's own on a free loopback
+// port, without persistence, and returns its address; the test's cleanup
+// kills it. No goroutine waits on it, so goleak checks are not disturbed.
+func startRedisServer(t *testing.T) string {
+	t.Helper()
+	bin := testpeer.RedisServer(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--daemonize", "no", "--loglevel", "warning")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting redis-server: %v", err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr := "127.0.0.1:" + port
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
+			c.Close()
+			return addr
+		}
+	}
+	t.Fatalf("redis-server on %s did not start", addr)
+	return ""
+}
+
+// redisSubscribers is the number of servers subscribed to the request
+// channel of the main namespace in the Redis at addr: Node's server count.
+func redisSubscribers(t *testing.T, addr string) int64 {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	n, err := c.PubSubNumSub(context.Background(), "socket.io-request#/#").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n["socket.io-request#/#"]
+}
+
+func waitRedisSubscribers(t *testing.T, addr string, want int64) {
+	t.Helper()
+	got := redisSubscribers(t, addr)
+	for deadline := time.Now().Add(10 * time.Second); got != want && time.Now().Before(deadline); got = redisSubscribers(t, addr) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got != want {
+		t.Fatalf("%d servers subscribed on the Redis at %s, want %d", got, addr, want)
+	}
+}
+
+// goRedisNode is a Socket.IO server of our own (no HTTP: it has no clients)
+// joined to the Redis at addr, to broadcast to another node's clients.
+func goRedisNode(t *testing.T, addr string) (srv *socketio.Server, stop func()) {
+	t.Helper()
+	g, err := redisadapter.NewGroup(redisadapter.ClientConfig{Addresses: []string{addr}}, redisadapter.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv = socketio.NewServer(engine.NewServer(engine.Options{}), socketio.Options{Adapter: g.Adapter})
+	return srv, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		_ = g.Close()
+	}
+}
+
+// wsSocket is a Socket.IO client written out in Engine.IO 4 frames over one
+// WebSocket, in the main namespace, so that the test sees every packet the
+// server sends (a close or a DISCONNECT included). Its reader goroutine
+// answers pings and ends when the connection closes.
+type wsSocket struct {
+	conn    *websocket.Conn
+	sid     string      // the Socket.IO socket id
+	packets chan string // what the server sent after the CONNECT answer; closed at the end
+	writeMu sync.Mutex
+}
+
+func dialWSSocket(t *testing.T, addr string) *wsSocket {
+	t.Helper()
+	conn, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/socket.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &wsSocket{conn: conn, packets: make(chan string, 16)}
+	if _, open, err := conn.ReadMessage(); err != nil || !strings.HasPrefix(string(open), `0{"sid":"`) {
+		t.Fatalf("open packet %q: %v", open, err)
+	}
+	s.send(t, "40")
+	_, ack, err := conn.ReadMessage()
+	m := regexp.MustCompile(`^40\{"sid":"([^"]{20})"\}$`).FindStringSubmatch(string(ack))
+	if err != nil || m == nil {
+		t.Fatalf("CONNECT answer %q: %v", ack, err)
+	}
+	s.sid = m[1]
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(s.packets)
+		for {
+			_, msg, err := conn.ReadMessage()
+			if err != nil {
+				return
+			}
+			if string(msg) == "2" {
+				s.writeMu.Lock()
+				_ = conn.WriteMessage(websocket.TextMessage, []byte("3"))
+				s.writeMu.Unlock()
+				continue
+			}
+			s.packets <- string(msg)
+		}
+	}()
+	t.Cleanup(func() { conn.Close(); <-done })
+	return s
+}
+
+func (s *wsSocket) send(t *testing.T, packet string) {
+	t.Helper()
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if err := s.conn.WriteMessage(websocket.TextMessage, []byte(packet)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// expect reads the next packet from the server, which must be want.
+func (s *wsSocket) expect(t *testing.T, want string) {
+	t.Helper()
+	select {
+	case got, ok := <-s.packets:
+		if !ok {
+			t.Fatalf("the connection closed; want %s", want)
+		}
+		if got != want {
+			t.Fatalf("the server sent %s, want %s", got, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no %s from the server", want)
+	}
+}
+
+// A `caddy reload` that points the adapter at another Redis keeps the live
+// server: the connected client keeps its socket and sees nothing, and from
+// the new config's first request the server is a node of the new Redis
+// only.
+func TestReloadToAnotherRedisKeepsTheClients(t *testing.T) {
+	redisA, redisB := startRedisServer(t), startRedisServer(t)
+	addr := inProcessCaddy(t)
+	// certmagic's storage lock, taken by caddy.Load, is refreshed until the
+	// process ends: Caddy's, not ours.
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(), goleak.IgnoreAnyFunction("github.com/caddyserver/certmagic.keepLockfileFresh"))
+	config := func(redisAddr string) string {
+		return site(addr, `
+	socketio {
+		namespace / {
+			relay chat
+		}
+		adapter redis {
+			address `+redisAddr+`
+		}
+	}`)
+	}
+	loadCaddyfile(t, config(redisA))
+	nodeA, stopA := goRedisNode(t, redisA)
+	defer stopA()
+	nodeB, stopB := goRedisNode(t, redisB)
+	defer stopB()
+	c := dialWSSocket(t, addr)
+	waitRedisSubscribers(t, redisA, 2) // Caddy and nodeA
+	if err := nodeA.Of("/").To(c.sid).Emit("hello", "via A"); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(t, `42["hello","via A"]`)
+
+	loadCaddyfile(t, config(redisB)) // caddy reload
+	// The new config takes the server over with its first request.
+	res, err := http.Get("http://" + addr + "/socket.io/?EIO=4&transport=polling")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	waitRedisSubscribers(t, redisB, 2)
+	waitRedisSubscribers(t, redisA, 1) // nodeA alone: Caddy left the old Redis
+	if err := nodeB.Of("/").To(c.sid).Emit("hello", "via B"); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(t, `42["hello","via B"]`) // same socket id, no close or DISCONNECT before it
+
+	// The client's relayed event is published on the new Redis.
+	sub := redis.NewClient(&redis.Options{Addr: redisB})
+	defer sub.Close()
+	ps := sub.PSubscribe(context.Background(), "socket.io#/#*")
+	defer ps.Close()
+	if _, err := ps.Receive(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c.send(t, `42["chat","hi from Caddy"]`)
+	select {
+	case msg := <-ps.Channel():
+		if !strings.Contains(msg.Payload, "hi from Caddy") || msg.Channel != "socket.io#/#" {
+			t.Errorf("published on %s: %q", msg.Channel, msg.Payload)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the relayed event did not reach the new Redis")
+	}
+	// A broadcast on the old Redis no longer reaches the client.
+	if err := nodeA.Of("/").To(c.sid).Emit("hello", "via A again"); err != nil {
+		t.Fatal(err)
+	}
+	if err := nodeB.Of("/").To(c.sid).Emit("hello", "via B again"); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(t, `42["hello","via B again"]`)
+
+	if err := caddy.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// The server closes the WebSocket, as Node's io.close() does (no close
+	// packet on WebSocket).
+	for p := range c.packets {
+		t.Errorf("after caddy stop the server sent %s", p)
+	}
+	waitRedisSubscribers(t, redisB, 1)
+	stopA()
+	stopB()
+	_ = ps.Close()
+	_ = sub.Close()
+	http.DefaultClient.CloseIdleConnections()
 }

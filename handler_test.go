@@ -425,18 +425,24 @@ func TestAdapterModuleGivesTheServerItsAdapter(t *testing.T) {
 	if _, ok := s.h.live.io.Of("/").Adapter().(*socketio.MemoryAdapter); ok {
 		t.Fatal("the namespace kept the in-memory adapter")
 	}
-	if !strings.HasPrefix(s.h.poolKey, s.h.Name+" adapter redis:") {
-		t.Errorf("pool key %q: want the name, then the adapter's settings", s.h.poolKey)
+	if want := s.h.Name + " adapter redis"; s.h.poolKey != want {
+		t.Errorf("pool key %q, want %q: the name, then the adapter's kind", s.h.poolKey, want)
 	}
 	if res := s.do(t, "GET", handshake, nil); res.status != 200 || !strings.HasPrefix(res.body, `0{"sid":"`) {
 		t.Errorf("handshake with Redis down: %d %q", res.status, res.body)
 	}
-	// Other adapter settings need another server: the old one keeps the
-	// adapter it started with.
+	// Other Redis settings keep the server (it moves to them when the new
+	// config serves); no adapter at all needs another server, as the
+	// namespaces cannot leave the Redis adapter in place.
 	other, _ := provision(t, `{"name":"`+s.h.Name+`","adapter":{"adapter":"redis","addresses":["127.0.0.1:2"]}}`)
 	defer other.Cleanup()
-	if other.live == s.h.live {
-		t.Error("a changed adapter address reused the live server")
+	if other.live != s.h.live {
+		t.Error("a changed adapter address started another live server")
+	}
+	local, _ := provision(t, `{"name":"`+s.h.Name+`"}`)
+	defer local.Cleanup()
+	if local.live == s.h.live {
+		t.Error("a config without the adapter reused the server that has it")
 	}
 }
 

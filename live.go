@@ -55,12 +55,15 @@ type liveServer struct {
 	lastGen    uint64          // guarded by mu: the newest generation handed out
 	config     context.Context // guarded by mu: the config that last claimed it
 	configJSON []byte          // guarded by mu: that config's handler, as JSON
+	adapter    Adapter         // guarded by mu: the adapter whose settings apply; nil: in memory
+	detach     func()          // guarded by mu: releases what adapter holds for this server
 
 	stopOnce sync.Once
 }
 
-func newLiveServer(name string, eo engine.Options, so socketio.Options) *liveServer {
-	// name is the pool key (the handler's name, plus the adapter's key).
+// newLiveServer starts a server; so.Adapter, if any, is adapter's factory.
+func newLiveServer(name string, eo engine.Options, so socketio.Options, adapter Adapter) *liveServer {
+	// name is the handler's name, for messages.
 	eng := engine.NewServer(eo)
 	l := &liveServer{
 		name:       name,
@@ -69,6 +72,11 @@ func newLiveServer(name string, eo engine.Options, so socketio.Options) *liveSer
 		registered: map[string]bool{},
 		holders:    map[uint64]bool{},
 		logger:     eo.Logger,
+		adapter:    adapter,
+		detach:     func() {},
+	}
+	if adapter != nil {
+		l.detach = adapter.Attach(l.io)
 	}
 	empty := map[string]*nsHandler{}
 	l.namespaces.Store(&empty)
@@ -99,8 +107,23 @@ func (l *liveServer) activate(h *Handler) {
 		return
 	}
 	l.engine.SetOptions(h.engineOptions())
+	l.attachLocked(h.adapter)
 	l.configureLocked(h.namespaces, h.logger)
 	l.active.Store(h.generation)
+}
+
+// attachLocked moves the server to a reloaded config's adapter settings
+// (before configureLocked creates new namespaces, so that they start on
+// them). The pool key holds the adapter's kind, so a and l.adapter are
+// both nil or both of one kind; with unchanged settings, Attach only takes
+// a new hold on the same connection.
+func (l *liveServer) attachLocked(a Adapter) {
+	if a == nil || a == l.adapter {
+		return
+	}
+	detach := a.Attach(l.io)
+	l.detach()
+	l.adapter, l.detach = a, detach
 }
 
 // configureLocked installs a config's namespaces. Callbacks are registered once
@@ -232,8 +255,10 @@ func (l *liveServer) Destruct() error {
 		defer cancel()
 		err := l.io.Shutdown(ctx) // shuts the engine down too
 		l.mu.Lock()
-		logger := l.logger
+		logger, detach := l.logger, l.detach
+		l.detach = func() {}
 		l.mu.Unlock()
+		detach() // after the namespaces left the adapter: nothing uses it now
 		if err != nil {
 			logger.Info("Socket.IO server stopped; clients that did not take their close packet in time were cut",
 				zap.String("name", l.name), zap.Duration("waited", shutdownTimeout), zap.Error(err))

@@ -86,8 +86,12 @@ type Handler struct {
 	Namespaces []Namespace `json:"namespaces,omitempty"`
 	// Adapter connects the server to others (Node's adapter option), such
 	// as socketio.adapters.redis; in memory (one server) when absent. A
-	// reload that changes it starts a new server, to which the clients
-	// reconnect.
+	// reload that changes its settings (a Redis address, say) keeps the
+	// server and its connections and moves it to the new settings when the
+	// new config serves its first request. A reload that adds or removes
+	// the adapter, or changes its kind, starts a new server: the socketio
+	// package cannot swap a namespace's adapter in place, so the clients
+	// get a close packet and reconnect to the new one.
 	AdapterRaw json.RawMessage `json:"adapter,omitempty" caddy:"namespace=socketio.adapters inline_key=adapter"`
 
 	logger       *zap.Logger
@@ -105,9 +109,15 @@ type Handler struct {
 type Adapter interface {
 	// AdapterFactory makes the adapter of each namespace.
 	AdapterFactory() socketio.AdapterFactory
-	// PoolKey identifies the adapter's settings: a live server keeps the
-	// adapter it started with, so other settings need another server.
+	// PoolKey names what a live server cannot change in place, such as
+	// the kind of adapter: a reload that changes it starts a new server.
 	PoolKey() string
+	// Attach moves srv (a live server started under this config or an
+	// earlier one) to this adapter's settings, and keeps what they need
+	// (a connection) until detach is called, even after the config that
+	// made the adapter is cleaned up: the server, not the config, is what
+	// uses it.
+	Attach(srv *socketio.Server) (detach func())
 }
 
 // HTTPCompression is Node's httpCompression option.
@@ -174,7 +184,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 
 	val, _, err := servers.LoadOrNew(h.poolKey, func() (caddy.Destructor, error) {
-		return newLiveServer(h.Name, h.engineOptions(), h.socketOptions()), nil
+		return newLiveServer(h.Name, h.engineOptions(), h.socketOptions(), h.adapter), nil
 	})
 	if err != nil {
 		return err
