@@ -183,7 +183,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.poolKey = h.Name + " adapter " + a.PoolKey()
 	}
 
-	val, _, err := servers.LoadOrNew(h.poolKey, func() (caddy.Destructor, error) {
+	val, loaded, err := servers.LoadOrNew(h.poolKey, func() (caddy.Destructor, error) {
 		return newLiveServer(h.Name, h.engineOptions(), h.socketOptions(), h.adapter), nil
 	})
 	if err != nil {
@@ -195,10 +195,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	// The new options reach the shared server with this handler's first
+	// The new options reach a shared server with this handler's first
 	// request (see activate), not here: if another part of this config
 	// fails to load, Caddy keeps the running config, and its server must
-	// keep its options.
+	// keep its options. A server this handler just started serves no
+	// other config, and takes them now: its namespaces exist (and, with
+	// an adapter, listen to the other nodes) before any client comes.
+	if !loaded {
+		h.live.activate(h)
+	}
 	return h.live.claim(ctx.Context, handlerJSON)
 }
 
