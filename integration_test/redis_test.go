@@ -440,3 +440,46 @@ func TestRedisOutageKeepsLocalClientsAndRecovers(t *testing.T) {
 		t.Errorf("the outage was logged %d times and its end %d times, want once each", outage, recovered)
 	}
 }
+
+// `caddy reload` with another Redis address keeps the clients connected
+// (same socket, no disconnect) and, from the new config's first request,
+// makes Caddy a node of the new Redis and of the old one no longer.
+func TestRedisReloadToAnotherRedisKeepsTheClients(t *testing.T) {
+	oldRedis, newRedis := startRedisProcess(t), startRedisProcess(t)
+	caddyPort := freePort(t)
+	caddy := startCaddy(t, redisChatSite(caddyPort, oldRedis.addr()))
+	nodeURL := startNodeRedisNode(t, newRedis.addr())
+	caddyURL := fmt.Sprintf("http://127.0.0.1:%d", caddyPort)
+	oldRedis.waitSubscribers("/chat", 1)
+	newRedis.waitSubscribers("/chat", 1) // the Node node alone
+
+	names := []string{"caddy-1", "caddy-2", "node-1"}
+	c := startClients(t,
+		chatClient("caddy-1", "v4", caddyURL, "r"), chatClient("caddy-2", "v2", caddyURL, "r"),
+		chatClient("node-1", "v4", nodeURL, "r"))
+	c.connected(15*time.Second, names...)
+	relay(t, c, "caddy-1", "before", "caddy-2")
+
+	caddy.reload(redisChatSite(caddyPort, newRedis.addr()))
+	// The new config takes the live server over with its first request.
+	if res, body := httpGet(t, caddyURL+"/socket.io/?EIO=4&transport=polling", nil); res.StatusCode != 200 {
+		t.Fatalf("handshake after the reload: %d %q", res.StatusCode, body)
+	}
+	newRedis.waitSubscribers("/chat", 2)
+	oldRedis.waitSubscribers("/chat", 0)
+	relay(t, c, "caddy-1", "after, from caddy", "caddy-2", "node-1")
+	relay(t, c, "node-1", "after, from node", "caddy-1", "caddy-2")
+	deliveredExactly(t, c, names, map[string][]string{
+		"before":            {"caddy-2"},
+		"after, from caddy": {"caddy-2", "node-1"},
+		"after, from node":  {"caddy-1", "caddy-2"},
+	})
+	for _, name := range names {
+		if n := len(c.all(is("connected", name))); n != 1 {
+			t.Errorf("%s connected %d times, want once", name, n)
+		}
+		if e, ok := c.find(is("disconnect", name)); ok {
+			t.Errorf("%s disconnected: %s", name, e.Reason)
+		}
+	}
+}
