@@ -57,6 +57,7 @@ type liveServer struct {
 	configJSON []byte          // guarded by mu: that config's handler, as JSON
 	adapter    Adapter         // guarded by mu: the adapter whose settings apply; nil: in memory
 	detach     func()          // guarded by mu: releases what adapter holds for this server
+	stopped    bool            // guarded by mu: Destruct ran; nothing may attach any more
 
 	stopOnce sync.Once
 }
@@ -118,8 +119,8 @@ func (l *liveServer) activate(h *Handler) {
 // both nil or both of one kind; with unchanged settings, Attach only takes
 // a new hold on the same connection.
 func (l *liveServer) attachLocked(a Adapter) {
-	if a == nil || a == l.adapter {
-		return
+	if a == nil || a == l.adapter || l.stopped {
+		return // (a late request after a stop must not hold a connection again)
 	}
 	detach := a.Attach(l.io)
 	l.detach()
@@ -256,7 +257,7 @@ func (l *liveServer) Destruct() error {
 		err := l.io.Shutdown(ctx) // shuts the engine down too
 		l.mu.Lock()
 		logger, detach := l.logger, l.detach
-		l.detach = func() {}
+		l.detach, l.stopped = func() {}, true
 		l.mu.Unlock()
 		detach() // after the namespaces left the adapter: nothing uses it now
 		if err != nil {
