@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
@@ -413,6 +414,30 @@ func TestReloadToAnotherRedisKeepsTheClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.expect(t, `42["hello","via A"]`)
+
+	// A reload to B that fails (a second site shares the handler's name
+	// with other options) leaves the server on A.
+	_, port, _ := net.SplitHostPort(addr)
+	bad := config(redisB) + "http://localhost:" + port + " {\n\tsocketio {\n\t\tping_interval 4s\n\t\tadapter redis " + redisB + "\n\t}\n}\n"
+	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(bad), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := caddy.Load(cfg, true); err == nil {
+		t.Fatal("the conflicting config loaded")
+	}
+	if res, err := http.Get("http://" + addr + "/socket.io/?EIO=4&transport=polling"); err != nil {
+		t.Fatal(err)
+	} else {
+		res.Body.Close()
+	}
+	if n := redisSubscribers(t, redisB); n != 1 {
+		t.Errorf("after a failed reload %d servers listen on the new Redis, want 1 (nodeB)", n)
+	}
+	if err := nodeA.Of("/").To(c.sid).Emit("hello", "via A after the failed reload"); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(t, `42["hello","via A after the failed reload"]`)
 
 	loadCaddyfile(t, config(redisB)) // caddy reload
 	// The new config takes the server over with its first request.
