@@ -494,3 +494,27 @@ func TestReloadToAnotherRedisKeepsTheClients(t *testing.T) {
 	_ = sub.Close()
 	http.DefaultClient.CloseIdleConnections()
 }
+
+// A reload that adds the adapter cannot keep the server (its namespaces
+// cannot leave the in-memory adapter in place): the clients are closed, to
+// reconnect to a new server that is a node of the Redis; removing it again
+// unsubscribes at once.
+func TestReloadAddingTheAdapterStartsANewServer(t *testing.T) {
+	redisAddr := startRedisServer(t)
+	addr := inProcessCaddy(t)
+	plain := site(addr, "\tsocketio\n")
+	withRedis := site(addr, "\tsocketio {\n\t\tadapter redis "+redisAddr+"\n\t}\n")
+	loadCaddyfile(t, plain)
+	c := dialWSSocket(t, addr)
+	loadCaddyfile(t, withRedis)
+	for p := range c.packets {
+		t.Errorf("the server sent %s before closing", p)
+	}
+	waitRedisSubscribers(t, redisAddr, 1) // the new server, before any client
+	again := dialWSSocket(t, addr)
+	if again.sid == c.sid {
+		t.Errorf("the new server gave the same socket id %s", c.sid)
+	}
+	loadCaddyfile(t, plain)
+	waitRedisSubscribers(t, redisAddr, 0)
+}
