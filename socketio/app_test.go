@@ -27,8 +27,10 @@ import (
 func setupApp(ts *testServer) {
 	io := ts.io
 	track := func(s *Socket) {
-		ts.note("connect " + s.Namespace().Name())
+		// The disconnect handler first: a test that sees the connect may
+		// stop the server at once.
 		s.OnDisconnect(func(reason string) { ts.note("disconnect " + s.Namespace().Name() + " " + reason) })
+		ts.note("connect " + s.Namespace().Name())
 	}
 	main := io.Of("/")
 	main.OnConnection(func(s *Socket) {

@@ -3,6 +3,7 @@ package socketio
 import (
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,20 +115,30 @@ func TestClientV4ReconnectsAfterServerRestart(t *testing.T) {
 	for _, tc := range transportCases[1:] {
 		t.Run(tc.name, func(t *testing.T) {
 			first := startServer(t, "", engine.Options{}, setupApp)
-			done := make(chan []string, 1)
+			testpeer.Node(t) // here, not in the goroutine, which must not end the test
+			done := make(chan testpeer.Result, 1)
 			go func() {
-				res := testpeer.RunNode(t, 30*time.Second, "testdata/v4.js", "URL="+first.URL, "SCENARIO=reconnect", "TRANSPORTS="+tc.transports)
-				if res.Err != nil {
-					t.Errorf("script failed: %v\n%s\n%s", res.Err, res.Stdout, res.Stderr)
-				}
-				done <- strings.Split(strings.TrimSpace(res.Stdout), "\n")
+				done <- testpeer.RunNode(t, 30*time.Second, "testdata/v4.js", "URL="+first.URL, "SCENARIO=reconnect", "TRANSPORTS="+tc.transports)
 			}()
+			// Whatever ends the test, the script ends first (t must not be
+			// used after the test is over).
+			var res *testpeer.Result
+			t.Cleanup(func() {
+				if res == nil {
+					<-done
+				}
+			})
 			first.waitSeen("connect /", 1)
 			first.stop()
 			first.waitSeen("disconnect / server shutting down", 1)
 			second := startServer(t, first.addr, engine.Options{}, setupApp)
 			second.waitSeen("connect /", 1)
-			got := <-done
+			r := <-done
+			res = &r
+			if r.Err != nil {
+				t.Fatalf("script failed: %v\n%s\n%s", r.Err, r.Stdout, r.Stderr)
+			}
+			got := strings.Split(strings.TrimSpace(r.Stdout), "\n")
 			expectLines(t, got,
 				`first true`,
 				`disconnect "transport close"`,
@@ -190,8 +201,15 @@ func TestBroadcastReachesV2AndV4ClientsAlike(t *testing.T) {
 		{"v2 websocket", "v2.js", "websocket"},
 		{"v2 polling", "v2.js", "polling"},
 	}
+	testpeer.Node(t) // here, not in the goroutines, which must not end the test
+	// Whatever ends the test, the scripts end first (t must not be used
+	// after the test is over).
+	var scriptsDone sync.WaitGroup
+	t.Cleanup(scriptsDone.Wait)
 	for _, sc := range scripts {
+		scriptsDone.Add(1)
 		go func() {
+			defer scriptsDone.Done()
 			res := testpeer.RunNode(t, 30*time.Second, "testdata/"+sc.script, "URL="+ts.URL, "SCENARIO=mixed", "TRANSPORTS="+sc.transports)
 			if res.Err != nil {
 				t.Errorf("%s: %v\n%s\n%s", sc.name, res.Err, res.Stdout, res.Stderr)
