@@ -279,6 +279,23 @@ func redisSubscribers(t *testing.T, addr string) int64 {
 	return n["socket.io-request#/#"]
 }
 
+// handshakeUntil opens polling sessions, each on a new connection, until
+// done reports true, for at most 10 seconds.
+func handshakeUntil(t *testing.T, addr string, done func() bool) {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		res, err := client.Get("http://" + addr + "/socket.io/?EIO=4&transport=polling")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if done() {
+			return
+		}
+	}
+}
+
 func waitRedisSubscribers(t *testing.T, addr string, want int64) {
 	t.Helper()
 	got := redisSubscribers(t, addr)
@@ -440,12 +457,11 @@ func TestReloadToAnotherRedisKeepsTheClients(t *testing.T) {
 	c.expect(t, `42["hello","via A after the failed reload"]`)
 
 	loadCaddyfile(t, config(redisB)) // caddy reload
-	// The new config takes the server over with its first request.
-	res, err := http.Get("http://" + addr + "/socket.io/?EIO=4&transport=polling")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
+	// The new config takes the server over with its first request. Right
+	// after a reload the old server may still accept a connection (Caddy
+	// only waits for its shutdown to begin), so the handshake is repeated,
+	// each time on a new connection, until the new config has served one.
+	handshakeUntil(t, addr, func() bool { return redisSubscribers(t, redisB) == 2 })
 	waitRedisSubscribers(t, redisB, 2)
 	waitRedisSubscribers(t, redisA, 1) // nodeA alone: Caddy left the old Redis
 	if err := nodeB.Of("/").To(c.sid).Emit("hello", "via B"); err != nil {

@@ -266,10 +266,14 @@ func httpGet(t testing.TB, url string, header http.Header) (*http.Response, stri
 	return do(t, req)
 }
 
+// freshClient opens a new connection for every request: right after a
+// `caddy reload` an idle kept-alive connection may still be served by the
+// old config, and a test must see the one it just loaded.
+var freshClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+
 func do(t testing.TB, req *http.Request) (*http.Response, string) {
 	t.Helper()
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Do(req)
+	resp, err := freshClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -462,8 +463,23 @@ func TestRedisReloadToAnotherRedisKeepsTheClients(t *testing.T) {
 
 	caddy.reload(redisChatSite(caddyPort, newRedis.addr()))
 	// The new config takes the live server over with its first request.
-	if res, body := httpGet(t, caddyURL+"/socket.io/?EIO=4&transport=polling", nil); res.StatusCode != 200 {
-		t.Fatalf("handshake after the reload: %d %q", res.StatusCode, body)
+	// Right after a reload the old server may still accept a connection
+	// (Caddy only waits for its shutdown to begin), so the handshake is
+	// repeated, each time on a new connection, until the new config has
+	// served one.
+	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		res, err := fresh.Get(caddyURL + "/socket.io/?EIO=4&transport=polling")
+		if err != nil {
+			t.Fatalf("handshake after the reload: %v", err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("handshake after the reload: %d", res.StatusCode)
+		}
+		if newRedis.subscribers("/chat") == 2 {
+			break
+		}
 	}
 	newRedis.waitSubscribers("/chat", 2)
 	oldRedis.waitSubscribers("/chat", 0)
