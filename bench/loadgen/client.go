@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -112,6 +113,36 @@ func (t *target) connectPacket() []byte {
 	return appendSIO(nil, sioConnect, t.namespace, -1, nil)
 }
 
+// connectNamespace finishes a handshake once the open packet is in, over
+// either transport: it sends the namespace's CONNECT (when the protocol asks
+// for one), then takes packets from next, answering pings through send,
+// until the server's answer to the CONNECT.
+func (t *target) connectNamespace(next func() ([]byte, error), send func([]byte) error) error {
+	if connect := t.connectPacket(); connect != nil {
+		if err := send(connect); err != nil {
+			return err
+		}
+	}
+	for {
+		p, err := next()
+		if err != nil {
+			return fmt.Errorf("waiting for the CONNECT of namespace %s: %v", t.namespace, err)
+		}
+		done, pong, err := t.connectStep(p)
+		if err != nil {
+			return err
+		}
+		if pong != nil {
+			if err := send(pong); err != nil {
+				return err
+			}
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
 // connectStep handles one packet received while waiting for the
 // namespace's CONNECT answer: done reports the answer arrived; pong is a
 // packet to send back (a ping's pong).
@@ -140,6 +171,31 @@ func (t *target) connectStep(p []byte) (done bool, pong []byte, err error) {
 		}
 	}
 	return false, nil, nil
+}
+
+// receive handles one Engine.IO packet that reached a connected client,
+// the same over either transport: a pong completes a heartbeat, a close
+// packet ends the session, a message goes to handle. A ping is reported for
+// the client to answer in its transport's way.
+func receive(p []byte, beats *atomic.Int64, handle func(sioPacket)) (ping bool, err error) {
+	if len(p) == 0 {
+		return false, nil
+	}
+	switch p[0] {
+	case eioPing:
+		return true, nil
+	case eioPong:
+		beats.Add(1)
+	case eioClose:
+		return false, errServerClosed
+	case eioMessage:
+		sp, err := decodeSIO(p)
+		if err != nil {
+			return false, err
+		}
+		handle(sp)
+	}
+	return false, nil
 }
 
 // pinger sends protocol 3 pings every interval until stopped: in protocol 3

@@ -23,16 +23,17 @@ func runEcho(ctx context.Context, s *scenario, name string) (result, error) {
 	type echoer struct {
 		c    client
 		acks chan int64
-		hist histogram
+		hist *histogram // owned by the echoer's worker until the window closes
 	}
 	echoers := make([]*echoer, s.c)
+	hists := make([]histogram, s.c)
 	var (
 		serving  sync.WaitGroup
 		stopping atomic.Bool
 		strays   atomic.Int64 // events relayed to an echo client, alone in its room
 	)
 	opened := s.openClients(ctx, s.c, s.transport, func(i int) string { return "echo-" + strconv.Itoa(i) }, func(i int, c client) {
-		e := &echoer{c: c, acks: make(chan int64, 1)}
+		e := &echoer{c: c, acks: make(chan int64, 1), hist: &hists[i]}
 		echoers[i] = e
 		serving.Add(1)
 		go func() {
@@ -67,71 +68,50 @@ func runEcho(ctx context.Context, s *scenario, name string) (result, error) {
 		return r, fmt.Errorf("%s: no client connected: %s", name, r.FirstErr)
 	}
 
-	before, err := s.sample()
+	w, err := s.openWindow(ctx)
 	if err != nil {
 		return r, err
 	}
-	profiled := s.profile.cpu(ctx, s.duration)
-	begin := time.Now()
-	deadline := begin.Add(s.duration)
-	var (
-		working sync.WaitGroup
-		acks    atomic.Int64
-	)
-	for _, e := range echoers {
+	var acks atomic.Int64
+	w.each(len(echoers), func(i int) {
+		e := echoers[i]
 		if e == nil {
-			continue
+			return // its dial failed
 		}
-		working.Add(1)
-		go func() {
-			defer working.Done()
-			var msg, args []byte
-			for seq := int64(1); time.Now().Before(deadline) && ctx.Err() == nil; seq++ {
-				args = appendStamp(args[:0], "echo", seq, s.micros(), s.pad)
-				msg = appendSIO(msg[:0], sioEvent, ns, seq, args)
-				sent := time.Now()
-				if err := e.c.send(msg); err != nil {
-					s.errs.add(err)
-					return
-				}
-				select {
-				case id := <-e.acks:
-					if id != seq {
-						s.errs.add(fmt.Errorf("ack %d arrived while waiting for ack %d", id, seq))
-						return
-					}
-				case <-time.After(ackTimeout):
-					s.errs.add(fmt.Errorf("no ack for event %d within %s", seq, ackTimeout))
-					return
-				case <-ctx.Done():
-					return
-				}
-				e.hist.record(time.Since(sent).Microseconds())
-				acks.Add(1)
+		var msg, args []byte
+		for seq := int64(1); w.running(ctx); seq++ {
+			args = appendStamp(args[:0], "echo", seq, s.micros(), s.pad)
+			msg = appendSIO(msg[:0], sioEvent, ns, seq, args)
+			sent := time.Now()
+			if err := e.c.send(msg); err != nil {
+				s.errs.add(err)
+				return
 			}
-		}()
-	}
-	working.Wait()
-	window := time.Since(begin)
-	after, err := s.sample()
-	if err != nil {
-		return r, err
-	}
-	if err := profiled(); err != nil {
-		s.logf("%v", err)
-	}
-	var all histogram
-	for _, e := range echoers {
-		if e != nil {
-			all.merge(&e.hist)
+			select {
+			case id := <-e.acks:
+				if id != seq {
+					s.errs.add(fmt.Errorf("ack %d arrived while waiting for ack %d", id, seq))
+					return
+				}
+			case <-time.After(ackTimeout):
+				s.errs.add(fmt.Errorf("no ack for event %d within %s", seq, ackTimeout))
+				return
+			case <-ctx.Done():
+				return
+			}
+			e.hist.record(time.Since(sent).Microseconds())
+			acks.Add(1)
 		}
+	})
+	if err := w.close(s); err != nil {
+		return r, err
 	}
 	if n := strays.Load(); n > 0 {
 		s.errs.add(fmt.Errorf("echo clients received %d relayed events: the server did not keep each client alone in the room of its ?room= query", n))
 	}
 	r.Ops = acks.Load()
-	r.measure(before, after, window)
-	r.latencies(&all)
+	r.measure(w.before, w.after, w.elapsed)
+	r.latencies(mergeHistograms(hists))
 	s.errs.report(&r)
 	return r, nil
 }

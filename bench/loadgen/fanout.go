@@ -102,17 +102,14 @@ func runFanout(ctx context.Context, s *scenario) (result, error) {
 	}
 	s.logf("fanout: %d receivers connected", opened)
 
-	before, err := s.sample()
+	w, err := s.openWindow(ctx)
 	if err != nil {
 		return r, err
 	}
-	profiled := s.profile.cpu(ctx, s.duration)
-	begin := time.Now()
-	deadline := begin.Add(s.duration)
 	receivers := int64(opened)
 	var msg, args []byte
 	var sent int64
-	for time.Now().Before(deadline) && ctx.Err() == nil {
+	for w.running(ctx) {
 		// Wait until every receiver has all but the last window events.
 		if want := (sent - int64(s.window)) * receivers; want > 0 {
 			waitUntil(func() bool { return delivered.Load() >= want }, fanoutCatchUp)
@@ -126,24 +123,15 @@ func runFanout(ctx context.Context, s *scenario) (result, error) {
 		}
 	}
 	waitUntil(func() bool { return delivered.Load() >= sent*receivers }, fanoutDrain)
-	window := time.Since(begin)
-	after, err := s.sample()
-	if err != nil {
+	if err := w.close(s); err != nil {
 		return r, err
 	}
 	closeAll() // the receivers stop recording before their histograms are read
-	if err := profiled(); err != nil {
-		s.logf("%v", err)
-	}
-	var all histogram
-	for i := range hists {
-		all.merge(&hists[i])
-	}
 	r.Sent = sent
 	r.Ops = delivered.Load()
 	r.Lost = max(sent*receivers-r.Ops, 0)
-	r.measure(before, after, window)
-	r.latencies(&all)
+	r.measure(w.before, w.after, w.elapsed)
+	r.latencies(mergeHistograms(hists))
 	s.errs.report(&r)
 	return r, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -17,53 +16,33 @@ import (
 func runHandshake(ctx context.Context, s *scenario) (result, error) {
 	r := result{Scenario: "handshake", Transport: "polling", N: s.c}
 	url := s.target.url("polling", "")
-	before, err := s.sample()
+	w, err := s.openWindow(ctx)
 	if err != nil {
 		return r, err
 	}
-	profiled := s.profile.cpu(ctx, s.duration)
-	begin := time.Now()
-	deadline := begin.Add(s.duration)
 	hists := make([]histogram, s.c)
-	var (
-		working sync.WaitGroup
-		done    atomic.Int64
-	)
-	for i := range s.c {
-		working.Add(1)
-		go func() {
-			defer working.Done()
-			var buf []byte
-			for time.Now().Before(deadline) && ctx.Err() == nil {
-				start := time.Now()
-				var err error
-				if buf, err = handshakeOnce(ctx, s.target, url, buf); err != nil {
-					s.errs.add(err)
-					return
-				}
-				hists[i].record(time.Since(start).Microseconds())
-				done.Add(1)
+	var done atomic.Int64
+	w.each(s.c, func(i int) {
+		var buf []byte
+		for w.running(ctx) {
+			start := time.Now()
+			var err error
+			if buf, err = handshakeOnce(ctx, s.target, url, buf); err != nil {
+				s.errs.add(err)
+				return
 			}
-		}()
-	}
-	working.Wait()
-	window := time.Since(begin)
-	after, err := s.sample()
-	if err != nil {
+			hists[i].record(time.Since(start).Microseconds())
+			done.Add(1)
+		}
+	})
+	if err := w.close(s); err != nil {
 		return r, err
-	}
-	if err := profiled(); err != nil {
-		s.logf("%v", err)
-	}
-	var all histogram
-	for i := range hists {
-		all.merge(&hists[i])
 	}
 	r.Ops = done.Load()
-	r.measure(before, after, window)
-	r.latencies(&all)
-	if after != nil && r.Ops > 0 {
-		r.BytesPerOp = float64(after.RSS-before.RSS) / float64(r.Ops)
+	r.measure(w.before, w.after, w.elapsed)
+	r.latencies(mergeHistograms(hists))
+	if w.after != nil && r.Ops > 0 {
+		r.BytesPerOp = float64(w.after.RSS-w.before.RSS) / float64(r.Ops)
 	}
 	s.errs.report(&r)
 	return r, nil

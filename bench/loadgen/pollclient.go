@@ -59,34 +59,22 @@ func (c *pollClient) handshake(ctx context.Context, t *target, room string) erro
 	}
 	c.url = first + "&sid=" + c.open.SID
 	c.pending = append(c.pending[:0], copyPackets(packets[1:])...)
-	if connect := t.connectPacket(); connect != nil {
-		if err := c.send(connect); err != nil {
-			return err
-		}
-	}
-	for {
-		for len(c.pending) > 0 {
-			p := c.pending[0]
-			c.pending = c.pending[1:]
-			done, pong, err := t.connectStep(p)
-			if err != nil {
-				return err
-			}
-			if pong != nil {
-				if err := c.send(pong); err != nil {
-					return err
-				}
-			}
-			if done {
-				return nil
-			}
-		}
+	return t.connectNamespace(func() ([]byte, error) { return c.next(ctx) }, c.send)
+}
+
+// next takes the first packet not yet handled, polling for more when there
+// is none. What it leaves in c.pending is for serve.
+func (c *pollClient) next(ctx context.Context) ([]byte, error) {
+	for len(c.pending) == 0 {
 		packets, err := c.get(ctx, c.url)
 		if err != nil {
-			return fmt.Errorf("waiting for the CONNECT of namespace %s: %v", t.namespace, err)
+			return nil, err
 		}
 		c.pending = append(c.pending, copyPackets(packets)...)
 	}
+	p := c.pending[0]
+	c.pending = c.pending[1:]
+	return p, nil
 }
 
 func copyPackets(packets [][]byte) [][]byte {
@@ -163,29 +151,14 @@ func (c *pollClient) serve(handle func(sioPacket)) error {
 }
 
 func (c *pollClient) dispatch(p []byte, handle func(sioPacket)) error {
-	if len(p) == 0 {
-		return nil
-	}
-	switch p[0] {
-	case eioPing:
-		if c.proto == 4 {
-			c.beats.Add(1)
-			// Answer from another goroutine: the POST must not hold up the
-			// next GET, which carries what the server queued meanwhile.
-			go func() { _ = c.send([]byte{eioPong}) }()
-		}
-	case eioPong:
+	ping, err := receive(p, &c.beats, handle)
+	if ping && c.proto == 4 {
 		c.beats.Add(1)
-	case eioClose:
-		return errServerClosed
-	case eioMessage:
-		sp, err := decodeSIO(p)
-		if err != nil {
-			return err
-		}
-		handle(sp)
+		// Answer from another goroutine: the POST must not hold up the next
+		// GET, which carries what the server queued meanwhile.
+		go func() { _ = c.send([]byte{eioPong}) }()
 	}
-	return nil
+	return err
 }
 
 func (c *pollClient) heartbeats() int64 { return c.beats.Load() }

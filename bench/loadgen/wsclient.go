@@ -55,29 +55,7 @@ func (c *wsClient) handshake(t *target) error {
 	if c.open, err = parseOpen(p); err != nil {
 		return err
 	}
-	if connect := t.connectPacket(); connect != nil {
-		if err := c.send(connect); err != nil {
-			return err
-		}
-	}
-	for {
-		p, err := c.read()
-		if err != nil {
-			return fmt.Errorf("waiting for the CONNECT of namespace %s: %v", t.namespace, err)
-		}
-		done, pong, err := t.connectStep(p)
-		if err != nil {
-			return err
-		}
-		if pong != nil {
-			if err := c.send(pong); err != nil {
-				return err
-			}
-		}
-		if done {
-			return nil
-		}
-	}
+	return t.connectNamespace(c.read, c.send)
 }
 
 // read returns the next text frame; it aliases c.buf.
@@ -111,27 +89,15 @@ func (c *wsClient) serve(handle func(sioPacket)) error {
 		if err != nil {
 			return err
 		}
-		if len(p) == 0 {
-			continue
+		ping, err := receive(p, &c.beats, handle)
+		if err != nil {
+			return err
 		}
-		switch p[0] {
-		case eioPing:
-			if c.proto == 4 {
-				if err := c.send([]byte{eioPong}); err != nil {
-					return err
-				}
-				c.beats.Add(1)
-			}
-		case eioPong:
-			c.beats.Add(1)
-		case eioClose:
-			return errServerClosed
-		case eioMessage:
-			sp, err := decodeSIO(p)
-			if err != nil {
+		if ping && c.proto == 4 {
+			if err := c.send([]byte{eioPong}); err != nil {
 				return err
 			}
-			handle(sp)
+			c.beats.Add(1)
 		}
 	}
 }
