@@ -9,9 +9,14 @@
 #   bench/compare.sh --eio 3 --skip 'conns-10000|fanout-stalled' --out DIR   # add to DIR's results
 #   bench/compare.sh --profile       # also save Caddy's CPU profile of each measured window
 #                                    # (heap at the end of conns holds): caddy-<phase>.*.pprof
+#   bench/compare.sh --scenarios cluster --eio 4   # the cross-node fanout alone
 #
 # Each server starts fresh for every phase, pinned to CPU 0 with `taskset -c
-# 0`; the load generator runs on CPU 1. Both servers use a 10 s ping interval
+# 0`; the load generator runs on CPU 1. The cluster phase (a fanout whose
+# receivers are split over two nodes of the same server sharing one
+# redis-server) puts both nodes on CPU 0 and redis-server beside the load
+# generator on CPU 1; it needs redis-server on PATH (skipped with a warning
+# when missing, an error under CI=true). Both servers use a 10 s ping interval
 # (Node's default is 25 s) so a conns phase holds its connections through a
 # heartbeat round in 12 s rather than 27 s; nothing else differs from the
 # defaults. Results go to bench/results/<time>/ (results.jsonl, table.md,
@@ -24,7 +29,7 @@ cd "$root"
 runs=3 quick=0 profile=0
 eios="4 3"
 servers="node caddy"
-scenarios="conns echo fanout handshake polling"
+scenarios="conns echo fanout cluster handshake polling"
 out=""
 skip='^$' # a regular expression of phase names to leave out
 ping_interval_ms=10000
@@ -38,7 +43,7 @@ while (($#)); do
   --skip) skip=$2; shift ;;
   --out) out=$2; shift ;;
   --profile) profile=1 ;;
-  -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
   *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -47,9 +52,10 @@ done
 out=${out:-bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$out"
 tmp=$(mktemp -d)
-server_pid=""
+server_pid="" server2_pid="" redis_pid=""
 cleanup() {
-  if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null || true; fi
+  local pid
+  for pid in $server_pid $server2_pid $redis_pid; do kill "$pid" 2>/dev/null || true; done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -64,6 +70,17 @@ go build -o "$tmp/loadgen" ./bench/loadgen
 if [[ " $servers " == *" caddy "* ]] && ! "$tmp/caddy" list-modules 2>/dev/null | grep -qx 'http.handlers.socketio'; then
   echo "compare.sh: this build of ./caddy-build has no http.handlers.socketio module yet; measuring node only" >&2
   servers=${servers//caddy/}
+fi
+
+# The cluster phase runs its two nodes on a redis-server of its own.
+redis_bin=$(command -v redis-server || true)
+if [[ " $scenarios " == *" cluster "* && -z $redis_bin ]]; then
+  if [[ ${CI:-} == true ]]; then
+    echo "compare.sh: the cluster phase needs redis-server (CI=true: not skipping it); apt-get install redis-server" >&2
+    exit 1
+  fi
+  echo "compare.sh: WARNING: no redis-server on PATH: leaving out the cluster phase (apt-get install redis-server)" >&2
+  scenarios=$(echo " $scenarios " | sed 's/ cluster / /')
 fi
 
 node_bin=$(command -v node)
@@ -96,8 +113,16 @@ wait_port() { # port pid log
   return 1
 }
 
-# caddy_config <port> <admin port>: the Caddyfile of the measured Caddy.
+# caddy_config <port> <admin port> [redis address]: the Caddyfile of the
+# measured Caddy; with a Redis address, a node of a cluster.
 caddy_config() {
+  local adapter=""
+  if [[ -n ${3:-} ]]; then
+    adapter="
+		adapter redis {
+			address $3
+		}"
+  fi
   cat <<CADDY
 {
 	admin 127.0.0.1:$2
@@ -111,7 +136,7 @@ caddy_config() {
 http://127.0.0.1:$1 {
 	socketio {
 		allow_eio3
-		ping_interval $((ping_interval_ms / 1000))s
+		ping_interval $((ping_interval_ms / 1000))s$adapter
 		namespace / {
 			relay
 			join {query.room}
@@ -121,38 +146,46 @@ http://127.0.0.1:$1 {
 CADDY
 }
 
-# caddy_json_config <port> <admin port>: the same configuration in JSON, used
-# only when this build cannot adapt the Caddyfile above (see the warning).
+# caddy_json_config <port> <admin port> [redis address]: the same
+# configuration in JSON, used only when this build cannot adapt the Caddyfile
+# above (see the warning).
 caddy_json_config() {
+  local adapter=""
+  if [[ -n ${3:-} ]]; then
+    adapter='"adapter": {"adapter": "redis", "addresses": ["'$3'"]}, '
+  fi
   cat <<JSON
 {"admin": {"listen": "127.0.0.1:$2", "config": {"persist": false}},
  "logging": {"logs": {"default": {"level": "WARN"}}},
  "apps": {"http": {"servers": {"bench": {"listen": ["127.0.0.1:$1"], "automatic_https": {"disable": true},
-   "routes": [{"handle": [{"handler": "socketio", "allow_eio3": true, "ping_interval": "$((ping_interval_ms / 1000))s",
+   "routes": [{"handle": [{"handler": "socketio", $adapter"allow_eio3": true, "ping_interval": "$((ping_interval_ms / 1000))s",
      "namespaces": [{"name": "/", "relay": {}, "join": ["{query.room}"]}]}]}]}}}}}
 JSON
 }
 
-# start_server <node|caddy> <log>: sets server_pid, server_url, admin_port.
+# start_server <node|caddy> <log> [redis address]: sets server_pid,
+# server_url, admin_port. With a Redis address the server is a cluster node.
 start_server() {
-  local port
+  local port redis=${3:-}
   port=$(free_port)
   server_url="http://127.0.0.1:$port/socket.io/"
   case $1 in
   node)
-    PORT=$port PING_INTERVAL=$ping_interval_ms NODE_PATH="$root/node_modules" \
+    PORT=$port PING_INTERVAL=$ping_interval_ms NODE_PATH="$root/node_modules" REDIS_URL=${redis:+redis://$redis} \
       taskset -c 0 "$node_bin" bench/node/server.js >"$2" 2>&1 &
     ;;
   caddy)
     admin_port=$(free_port)
-    local config=("$tmp/Caddyfile" --adapter caddyfile)
+    local name=Caddyfile${redis:+-cluster}
+    local config=("$tmp/$name-$port" --adapter caddyfile)
     if [[ -n $caddy_json ]]; then
-      config=("$tmp/caddy.json")
-      caddy_json_config "$port" "$admin_port" >"$tmp/caddy.json"
+      name=caddy${redis:+-cluster}.json
+      config=("$tmp/$name-$port")
+      caddy_json_config "$port" "$admin_port" "$redis" >"${config[0]}"
     else
-      caddy_config "$port" "$admin_port" >"$tmp/Caddyfile"
+      caddy_config "$port" "$admin_port" "$redis" >"${config[0]}"
     fi
-    cp "${config[0]}" "$out/"
+    cp "${config[0]}" "$out/$name"
     taskset -c 0 "$tmp/caddy" run --config "${config[@]}" >"$2" 2>&1 &
     ;;
   esac
@@ -160,10 +193,30 @@ start_server() {
   wait_port "$port" "$server_pid" "$2"
 }
 
+# start_cluster <node|caddy> <log prefix>: a fresh redis-server on CPU 1
+# (beside the load generator: Redis is shared by both servers alike and not
+# what is measured) and two nodes of the server on CPU 0; sets what
+# start_server does for the first node, server2_pid and server2_url for the
+# second, admin2_port for a second Caddy, and redis_pid.
+start_cluster() {
+  local rport
+  rport=$(free_port)
+  taskset -c 1 "$redis_bin" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
+    --loglevel warning >"$2.redis.log" 2>&1 &
+  redis_pid=$!
+  wait_port "$rport" "$redis_pid" "$2.redis.log"
+  start_server "$1" "$2.node2.log" "127.0.0.1:$rport"
+  server2_pid=$server_pid server2_url=$server_url admin2_port=${admin_port:-}
+  start_server "$1" "$2.log" "127.0.0.1:$rport"
+}
+
 stop_server() {
-  kill "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=""
+  local pid
+  for pid in $server_pid $server2_pid $redis_pid; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  server_pid="" server2_pid="" redis_pid=""
 }
 
 # Sizes from issue 5, or tiny ones for --quick. One phase per line:
@@ -180,8 +233,10 @@ phases() {
         echo "fanout-idle -scenario fanout -n 50 -d 1s -idle-polling"
         echo "fanout-stalled -scenario fanout -n 50 -d 1s -stalled-websocket"
         ;;
+      cluster) echo "cluster -scenario fanout -n 50 -d 1s" ;;
       handshake) echo "handshake -scenario handshake -c 5 -d 1s" ;;
       polling) echo "polling -scenario polling -c 5 -d 1s" ;;
+      *) echo "compare.sh: unknown scenario $s" >&2; exit 2 ;;
       esac
     else
       case $s in
@@ -195,6 +250,8 @@ phases() {
         echo "fanout-idle -scenario fanout -n 1000 -d 10s -idle-polling"
         echo "fanout-stalled -scenario fanout -n 1000 -d 10s -stalled-websocket"
         ;;
+      # The cross-node fanout: receivers split over two nodes and one Redis.
+      cluster) echo "cluster -scenario fanout -n 1000 -d 10s" ;;
       handshake) echo "handshake -scenario handshake -c 50 -d 10s" ;;
       polling) echo "polling -scenario polling -c 50 -d 10s" ;;
       *) echo "compare.sh: unknown scenario $s" >&2; exit 2 ;;
@@ -208,7 +265,9 @@ phases() {
 caddy_json=""
 if [[ " $servers " == *" caddy "* ]]; then
   caddy_config 1 2 >"$tmp/Caddyfile"
-  if ! adapt_err=$("$tmp/caddy" adapt --config "$tmp/Caddyfile" 2>&1 >/dev/null); then
+  caddy_config 1 2 127.0.0.1:6379 >"$tmp/Caddyfile-cluster"
+  if ! adapt_err=$("$tmp/caddy" adapt --config "$tmp/Caddyfile" 2>&1 >/dev/null) ||
+    ! adapt_err=$("$tmp/caddy" adapt --config "$tmp/Caddyfile-cluster" 2>&1 >/dev/null); then
     echo "compare.sh: WARNING: this build cannot adapt the benchmark Caddyfile; using the same config as JSON. The error:" >&2
     echo "$adapt_err" | tail -1 >&2
     caddy_json=1
@@ -224,13 +283,19 @@ for run in $(seq 1 "$runs"); do
       for server in $servers; do
         log="$out/$server-$name-eio$eio-run$run.log"
         echo "== run $run/$runs: $name EIO$eio on $server"
-        start_server "$server" "$log"
-        pprof=()
+        second=() pprof=()
+        if [[ $name == cluster ]]; then
+          start_cluster "$server" "${log%.log}"
+          second=(-url2 "$server2_url" -pid2 "$server2_pid")
+        else
+          start_server "$server" "$log"
+        fi
         if ((profile)) && [[ $server == caddy ]]; then
           pprof=(-pprof "http://127.0.0.1:$admin_port" -pprof-out "$out/caddy-$name-eio$eio-run$run")
+          if [[ $name == cluster ]]; then pprof+=(-pprof2 "http://127.0.0.1:$admin2_port"); fi
         fi
         # shellcheck disable=SC2086 # flags are words on purpose
-        if ! taskset -c 1 "$tmp/loadgen" -url "$server_url" -eio "$eio" -pid "$server_pid" \
+        if ! taskset -c 1 "$tmp/loadgen" -url "$server_url" -eio "$eio" -pid "$server_pid" "${second[@]}" \
           -label "$server" "${pprof[@]}" $flags >>"$results" 2>>"$out/loadgen.log"; then
           echo "compare.sh: loadgen failed for $name EIO$eio on $server; see $out/loadgen.log" >&2
           failures=$((failures + 1))

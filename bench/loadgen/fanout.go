@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,11 @@ const (
 // until every receiver has it) so the load generator's single core measures
 // deliveries rather than queues; latencies come from the send time in the
 // payload.
+//
+// With two server nodes (-url2) the receivers alternate between them and the
+// sender is on the first: the first node relays to its own receivers and,
+// through Redis, to the second node, which relays to its own. A warm-up
+// event that every receiver must get comes first, outside the window.
 func runFanout(ctx context.Context, s *scenario) (result, error) {
 	r := result{Scenario: "fanout", Transport: s.transport, N: s.n}
 	switch {
@@ -31,11 +37,16 @@ func runFanout(ctx context.Context, s *scenario) (result, error) {
 	case s.stalledWS:
 		r.Variant = "stalled-websocket"
 	}
+	if s.nodes() > 1 {
+		r.Variant = strings.TrimPrefix(r.Variant+"+cluster", "+")
+	}
 	ns := s.target.namespace
 	hists := make([]histogram, s.n)
+	counts := make([]int64, s.n) // deliveries per receiver, each owned by its receiver until closeAll
 	clients := make([]client, s.n)
 	var (
 		delivered atomic.Int64
+		warmed    atomic.Int64 // receivers that got the warm-up event
 		serving   sync.WaitGroup
 		stopping  atomic.Bool
 	)
@@ -51,14 +62,20 @@ func runFanout(ctx context.Context, s *scenario) (result, error) {
 	}
 	opened := s.openClients(ctx, s.n, s.transport, noRoom, func(i int, c client) {
 		clients[i] = c
-		h := &hists[i]
+		h, count := &hists[i], &counts[i]
 		serve(c, func(p sioPacket) {
 			if p.Type != sioEvent || p.Namespace != ns {
 				return
 			}
-			if _, at, ok := parseStamp(p.Data); ok {
+			seq, at, ok := parseStamp(p.Data)
+			if ok && seq == warmUpSeq {
+				warmed.Add(1)
+				return
+			}
+			if ok {
 				h.record(s.micros() - at)
 			}
+			*count++
 			delivered.Add(1)
 		})
 	})
@@ -101,6 +118,17 @@ func runFanout(ctx context.Context, s *scenario) (result, error) {
 		}
 	}
 	s.logf("fanout: %d receivers connected", opened)
+	if s.nodes() > 1 {
+		// Both nodes must relay to each other before anything is measured:
+		// a node that is not yet subscribed to Redis would show as losses.
+		msg := appendSIO(nil, sioEvent, ns, -1, appendStamp(nil, "fanout", warmUpSeq, s.micros(), s.pad))
+		if err := sender.send(msg); err != nil {
+			return r, fmt.Errorf("fanout warm-up: %v", err)
+		}
+		if !waitUntil(func() bool { return warmed.Load() >= int64(opened) }, fanoutDrain) {
+			return r, fmt.Errorf("fanout: the warm-up event reached %d of %d receivers within %s; do both nodes use the same Redis and relay namespace %s?", warmed.Load(), opened, fanoutDrain, ns)
+		}
+	}
 
 	w, err := s.openWindow(ctx)
 	if err != nil {
@@ -130,11 +158,31 @@ func runFanout(ctx context.Context, s *scenario) (result, error) {
 	r.Sent = sent
 	r.Ops = delivered.Load()
 	r.Lost = max(sent*receivers-r.Ops, 0)
+	if s.nodes() > 1 {
+		r.Nodes = make([]nodeResult, s.nodes())
+		for k := range r.Nodes {
+			n := &r.Nodes[k]
+			var h histogram
+			for i := k; i < s.n; i += s.nodes() { // the receivers s.node(i) sent to node k
+				if clients[i] != nil {
+					n.Receivers++
+					n.Ops += counts[i]
+					h.merge(&hists[i])
+				}
+			}
+			n.Lost = max(sent*int64(n.Receivers)-n.Ops, 0)
+			n.P99us = h.quantile(0.99)
+		}
+	}
 	r.measure(w.before, w.after, w.elapsed)
 	r.latencies(mergeHistograms(hists))
 	s.errs.report(&r)
 	return r, nil
 }
+
+// warmUpSeq numbers the warm-up event of a cross-node fanout; measured
+// events count from 1.
+const warmUpSeq = 0
 
 // waitUntil polls cond until it holds or the timeout passes. A short sleep
 // rather than a wake-up from every receiver: the receivers are the hot path.

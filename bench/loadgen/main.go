@@ -8,6 +8,7 @@
 //	loadgen -scenario conns     -n 19000 -pid $PID   # idle connections held through a heartbeat
 //	loadgen -scenario echo      -c 50 -d 10s         # emit with ack, each client in its own room
 //	loadgen -scenario fanout    -n 1000 -d 10s       # one sender, relay to every other socket
+//	loadgen -scenario fanout    -n 1000 -url2 URL    # the same over two nodes sharing a Redis
 //	loadgen -scenario handshake -c 50 -d 10s         # abandoned polling handshakes
 //	loadgen -scenario polling   -c 50 -d 10s         # echo over long-polling only
 //	loadgen table results.jsonl                      # medians and ratios of many result lines
@@ -56,11 +57,11 @@ func main() {
 
 // options are the command-line flags.
 type options struct {
-	scenario, endpoint, namespace, transport, label, variant, sources string
-	pprof, pprofOut                                                   string
-	proto, n, c, rate, pid, pad, window                               int
-	duration, hold                                                    time.Duration
-	idlePoll, stalledWS                                               bool
+	scenario, endpoint, endpoint2, namespace, transport, label, variant, sources string
+	pprof, pprof2, pprofOut                                                      string
+	proto, n, c, rate, pid, pid2, pad, window                                    int
+	duration, hold                                                               time.Duration
+	idlePoll, stalledWS                                                          bool
 }
 
 func parseFlags(args []string) (options, error) {
@@ -68,6 +69,7 @@ func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.StringVar(&o.scenario, "scenario", "echo", "conns, echo, fanout, handshake or polling")
 	fs.StringVar(&o.endpoint, "url", "http://127.0.0.1:3000/socket.io/", "the server's Engine.IO endpoint")
+	fs.StringVar(&o.endpoint2, "url2", "", "fanout: a second server node's endpoint (the two share a Redis): the odd receivers connect to it, the sender and the even receivers to -url")
 	fs.StringVar(&o.namespace, "ns", "/", "the relay namespace")
 	fs.IntVar(&o.proto, "eio", 4, "Engine.IO protocol: 4 (Socket.IO v3/v4 clients) or 3 (v2 clients)")
 	fs.StringVar(&o.transport, "transport", "websocket", "transport of conns, echo and the fanout receivers: websocket or polling")
@@ -77,6 +79,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.hold, "hold", 0, "conns: how long to hold the connections; 0 is one ping interval plus 2s")
 	fs.IntVar(&o.rate, "ramp", 2000, "connections opened per second")
 	fs.IntVar(&o.pid, "pid", 0, "server process id: its CPU time and memory (children included) are read from /proc")
+	fs.IntVar(&o.pid2, "pid2", 0, "with -url2: the second node's process id, measured as -pid is")
 	fs.StringVar(&o.label, "label", "", "server name written in the result (node, caddy)")
 	fs.StringVar(&o.variant, "variant", "", "free-form variant name written in the result")
 	fs.IntVar(&o.pad, "pad", 0, "extra payload bytes in every event")
@@ -84,6 +87,7 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.idlePoll, "idle-polling", false, "fanout: keep one polling session in the namespace that never polls")
 	fs.BoolVar(&o.stalledWS, "stalled-websocket", false, "fanout: keep one WebSocket client in the namespace that never reads")
 	fs.StringVar(&o.pprof, "pprof", "", "base URL of the server's /debug/pprof/ (Caddy's admin address): save a CPU profile of the measured window, or a heap profile at the end of a conns hold")
+	fs.StringVar(&o.pprof2, "pprof2", "", "with -url2: the second node's pprof base URL; its profile is saved as <pprof-out>-node2.cpu.pprof")
 	fs.StringVar(&o.pprofOut, "pprof-out", "profile", "file name prefix of the saved profiles")
 	fs.StringVar(&o.sources, "src", "auto", "client source addresses: auto (127.0.0.2-5 for a loopback server), none, or a list")
 	if err := fs.Parse(args); err != nil {
@@ -101,6 +105,15 @@ func parseFlags(args []string) (options, error) {
 	if o.n < 1 || o.c < 1 || o.window < 1 {
 		return o, errors.New("-n, -c and -window must be at least 1")
 	}
+	if o.endpoint2 != "" && o.scenario != "fanout" {
+		return o, fmt.Errorf("-url2 is for -scenario fanout (receivers on two nodes); %s measures one server", o.scenario)
+	}
+	if (o.pid2 != 0 || o.pprof2 != "") && o.endpoint2 == "" {
+		return o, errors.New("-pid2 and -pprof2 describe the node of -url2; give -url2 too")
+	}
+	if o.pid2 != 0 && o.pid == 0 {
+		return o, errors.New("-pid2 without -pid: give both nodes' process ids, or neither")
+	}
 	return o, nil
 }
 
@@ -109,9 +122,9 @@ func run(ctx context.Context, args []string) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	endpoint, err := url.Parse(o.endpoint)
-	if err != nil || (endpoint.Scheme != "http" && endpoint.Scheme != "https") {
-		return result{}, fmt.Errorf("-url %q: want the server's endpoint, such as http://127.0.0.1:3000/socket.io/", o.endpoint)
+	endpoint, err := parseEndpoint("-url", o.endpoint)
+	if err != nil {
+		return result{}, err
 	}
 	limit, err := raiseFileLimit()
 	if err != nil {
@@ -129,9 +142,11 @@ func run(ctx context.Context, args []string) (result, error) {
 	if len(ips) > 0 && !loopbackAliasesWork(ips[0]) {
 		ips = nil // a system without the whole 127/8 on lo: use the kernel's choice
 	}
-	t := newTarget(endpoint, o.proto, o.namespace, &sourceDialer{sources: ips}, max(o.c, 64)*2)
+	dialer := &sourceDialer{sources: ips}
+	t := newTarget(endpoint, o.proto, o.namespace, dialer, max(o.c, 64)*2)
 	s := &scenario{
 		target:    t,
+		pid2:      o.pid2,
 		transport: o.transport,
 		n:         o.n,
 		c:         o.c,
@@ -149,6 +164,16 @@ func run(ctx context.Context, args []string) (result, error) {
 	}
 	if o.pprof != "" {
 		s.profile = &profiler{base: strings.TrimSuffix(o.pprof, "/"), out: o.pprofOut}
+	}
+	if o.endpoint2 != "" {
+		endpoint2, err := parseEndpoint("-url2", o.endpoint2)
+		if err != nil {
+			return result{}, err
+		}
+		s.target2 = newTarget(endpoint2, o.proto, o.namespace, dialer, max(o.c, 64)*2)
+	}
+	if o.pprof2 != "" {
+		s.profile2 = &profiler{base: strings.TrimSuffix(o.pprof2, "/"), out: o.pprofOut + "-node2"}
 	}
 	var r result
 	switch o.scenario {
@@ -171,6 +196,14 @@ func run(ctx context.Context, args []string) (result, error) {
 		r.Variant = o.variant
 	}
 	return r, err
+}
+
+func parseEndpoint(flag, raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("%s %q: want the server's endpoint, such as http://127.0.0.1:3000/socket.io/", flag, raw)
+	}
+	return u, nil
 }
 
 // loopbackAliasesWork checks that a source address can be bound (Linux

@@ -40,6 +40,24 @@ type result struct {
 	BytesPerOp  float64 `json:"bytes_per_op,omitempty"` // conns: resident bytes per connection; handshake: per abandoned session
 
 	HeartbeatCPUus float64 `json:"heartbeat_cpu_us,omitempty"` // conns: server CPU per connection per ping interval while idle
+
+	// Nodes splits a cross-node fanout (-url2) by server node, -url's (the
+	// sender's) first; the figures above are both nodes together.
+	Nodes []nodeResult `json:"nodes,omitempty"`
+}
+
+// nodeResult is one server node's share of a cross-node fanout: the
+// deliveries to the receivers connected to it, and its own process's cost.
+type nodeResult struct {
+	Receivers   int     `json:"receivers"`
+	Ops         int64   `json:"ops"` // deliveries to this node's receivers
+	Lost        int64   `json:"lost"`
+	P99us       int64   `json:"p99_us,omitempty"` // of this node's receivers
+	ServerCPUus int64   `json:"server_cpu_us,omitempty"`
+	ServerSysus int64   `json:"server_sys_us,omitempty"`
+	CPUusPerOp  float64 `json:"cpu_us_per_op,omitempty"` // this node's CPU per delivery it made
+	RSSBefore   int64   `json:"rss_before,omitempty"`
+	RSSAfter    int64   `json:"rss_after,omitempty"`
 }
 
 // errorCount gathers a scenario's failures from all its client goroutines,
@@ -69,8 +87,9 @@ func (e *errorCount) report(r *result) {
 }
 
 // measure fills the server-side figures from two samples of the server's
-// process tree (none when no -pid was given).
-func (r *result) measure(before, after *procSample, window time.Duration) {
+// process tree (none when no -pid was given), per node too when r.Nodes
+// has their operations.
+func (r *result) measure(before, after *serverSample, window time.Duration) {
 	r.Seconds = window.Seconds()
 	if r.Seconds > 0 {
 		r.OpsPerSec = float64(r.Ops) / r.Seconds
@@ -84,6 +103,16 @@ func (r *result) measure(before, after *procSample, window time.Duration) {
 		r.CPUusPerOp = float64(r.ServerCPUus) / float64(r.Ops)
 	}
 	r.RSSBefore, r.RSSAfter = before.RSS, after.RSS
+	for i := range r.Nodes {
+		if i >= len(before.nodes) || i >= len(after.nodes) {
+			break
+		}
+		n, b, a := &r.Nodes[i], before.nodes[i], after.nodes[i]
+		n.ServerCPUus = (a.CPU - b.CPU).Microseconds()
+		n.ServerSysus = (a.Sys - b.Sys).Microseconds()
+		n.CPUusPerOp = perOp(n.ServerCPUus, n.Ops)
+		n.RSSBefore, n.RSSAfter = b.RSS, a.RSS
+	}
 }
 
 func (r *result) latencies(h *histogram) {

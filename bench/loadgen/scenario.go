@@ -12,6 +12,7 @@ import (
 // from the flags, and the server process to measure.
 type scenario struct {
 	target    *target
+	target2   *target       // the second server node of a cross-node fanout; nil for one node
 	transport string        // of the measured clients: websocket or polling
 	n         int           // connections (conns, fanout receivers)
 	c         int           // concurrent clients (echo, handshake, polling)
@@ -19,6 +20,7 @@ type scenario struct {
 	hold      time.Duration // conns: how long to hold; 0 is one ping interval and 2 s
 	rate      int           // connections opened per second during a ramp
 	pid       int           // server process to sample; 0 for none
+	pid2      int           // the second node's process (with target2); 0 for none
 	pad       int           // extra payload bytes per event
 	window    int           // fanout: events in flight before the sender waits
 	idlePoll  bool          // fanout: keep one idle polling session in the namespace
@@ -27,14 +29,23 @@ type scenario struct {
 	progress  io.Writer     // human-readable progress (stderr)
 	errs      errorCount
 	profile   *profiler // nil unless -pprof
+	profile2  *profiler // the second node's; nil unless -pprof2
 	dialSlots int       // dials in flight during a ramp
 }
 
 // micros is the time since the epoch, the clock of payload stamps.
 func (s *scenario) micros() int64 { return time.Since(s.epoch).Microseconds() }
 
-// sample reads the server's process tree; nil without -pid.
-func (s *scenario) sample() (*procSample, error) {
+// serverSample is the measured servers at one moment: all nodes together,
+// and each node on its own when there are two.
+type serverSample struct {
+	procSample              // the sum over the nodes
+	nodes      []procSample // per node, -pid first; empty for one node
+}
+
+// sample reads the server's process tree (each node's, with -pid2); nil
+// without -pid.
+func (s *scenario) sample() (*serverSample, error) {
 	if s.pid == 0 {
 		return nil, nil
 	}
@@ -42,11 +53,37 @@ func (s *scenario) sample() (*procSample, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &p, nil
+	if s.pid2 == 0 {
+		return &serverSample{procSample: p}, nil
+	}
+	p2, err := sampleProcessTree(s.pid2)
+	if err != nil {
+		return nil, fmt.Errorf("-pid2: %v", err)
+	}
+	sum := procSample{CPU: p.CPU + p2.CPU, Sys: p.Sys + p2.Sys, RSS: p.RSS + p2.RSS, Procs: p.Procs + p2.Procs}
+	return &serverSample{procSample: sum, nodes: []procSample{p, p2}}, nil
 }
 
 func (s *scenario) logf(format string, args ...any) {
 	fmt.Fprintf(s.progress, "loadgen: "+format+"\n", args...)
+}
+
+// nodes is the number of server nodes the clients are spread over.
+func (s *scenario) nodes() int {
+	if s.target2 != nil {
+		return 2
+	}
+	return 1
+}
+
+// node is where client i connects: with two nodes, the even clients to the
+// first (-url) and the odd ones to the second (-url2), so both nodes fill
+// alike during a ramp.
+func (s *scenario) node(i int) *target {
+	if s.target2 != nil && i%2 == 1 {
+		return s.target2
+	}
+	return s.target
 }
 
 // openClients dials n clients at most s.rate per second with at most
@@ -77,7 +114,7 @@ func (s *scenario) openClients(ctx context.Context, n int, transport string, roo
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			c, err := s.target.dial(ctx, transport, room(i))
+			c, err := s.node(i).dial(ctx, transport, room(i))
 			if err != nil {
 				s.errs.add(err)
 				return

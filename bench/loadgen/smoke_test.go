@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,14 +16,16 @@ import (
 	"github.com/caddy-socketio/caddy-socketio/internal/testpeer"
 )
 
-// startNodeReference starts bench/node/server.js on a free port and returns
+// startNodeReference starts bench/node/server.js on a free port, with the
+// extra environment given (REDIS_URL makes it a cluster node), and returns
 // its endpoint URL and process id; the process is killed when the test ends.
-func startNodeReference(t *testing.T) (string, int) {
+func startNodeReference(t *testing.T, env ...string) (string, int) {
 	t.Helper()
 	node := testpeer.Node(t)
 	root := testpeer.RepoRoot()
 	cmd := exec.Command(node, filepath.Join(root, "bench", "node", "server.js"))
 	cmd.Env = append(cmd.Environ(), "NODE_PATH="+filepath.Join(root, "node_modules"), "PORT=0")
+	cmd.Env = append(cmd.Env, env...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -92,5 +96,73 @@ func TestEveryScenarioRunsAgainstTheNodeReference(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// startRedis runs a redis-server of the test's own on a free loopback port,
+// without persistence, until the test ends, and returns its URL.
+func startRedis(t *testing.T) string {
+	t.Helper()
+	bin := testpeer.RedisServer(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting redis-server: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return "redis://" + addr
+		}
+	}
+	t.Fatalf("redis-server did not listen on %s within 10s", addr)
+	return ""
+}
+
+// TestFanoutAcrossTwoNodesThroughRedis is the smoke run of the cross-node
+// fanout: two Node reference nodes on one redis-server, the receivers split
+// over both. Every receiver gets every event, whichever node it is on, and
+// each node's share is reported.
+func TestFanoutAcrossTwoNodesThroughRedis(t *testing.T) {
+	redisURL := startRedis(t)
+	url1, pid1 := startNodeReference(t, "REDIS_URL="+redisURL)
+	url2, pid2 := startNodeReference(t, "REDIS_URL="+redisURL)
+	for _, eio := range []string{"4", "3"} {
+		t.Run("EIO"+eio, func(t *testing.T) {
+			args := []string{"-scenario", "fanout", "-n", "20", "-d", "1s", "-eio", eio, "-label", "node",
+				"-url", url1, "-pid", fmt.Sprint(pid1), "-url2", url2, "-pid2", fmt.Sprint(pid2)}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			r, err := run(ctx, args)
+			if err != nil {
+				t.Fatalf("loadgen %s: %v", strings.Join(args, " "), err)
+			}
+			line, _ := json.Marshal(r)
+			t.Logf("%s", line)
+			if r.Errors != 0 || r.Ops == 0 || r.Lost != 0 {
+				t.Fatalf("%d errors (first: %q), %d deliveries, %d lost", r.Errors, r.FirstErr, r.Ops, r.Lost)
+			}
+			if r.Variant != "cluster" || len(r.Nodes) != 2 {
+				t.Fatalf("want the variant cluster with two nodes: %s", line)
+			}
+			for i, n := range r.Nodes {
+				if n.Receivers != 10 || n.Ops != r.Sent*10 || n.ServerCPUus == 0 {
+					t.Fatalf("node %d: want 10 receivers with %d deliveries and its CPU measured: %+v", i+1, r.Sent*10, n)
+				}
+			}
+			if want := r.Nodes[0].ServerCPUus + r.Nodes[1].ServerCPUus; r.ServerCPUus != want {
+				t.Fatalf("server CPU %d µs, want the two nodes' sum %d µs", r.ServerCPUus, want)
+			}
+		})
 	}
 }

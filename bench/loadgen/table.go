@@ -40,6 +40,19 @@ var figures = map[string][]figure{
 		{"  of which kernel (µs)", func(r result) float64 { return perOp(r.ServerSysus, r.Ops) }},
 		{"lost deliveries", func(r result) float64 { return float64(r.Lost) }},
 	},
+	// fanout over two nodes and Redis (-url2): each node's share too.
+	"fanout cluster": {
+		{"deliveries/s", func(r result) float64 { return r.OpsPerSec }},
+		{"p99 delivery latency (µs)", func(r result) float64 { return float64(r.P99us) }},
+		{"  to the second node's receivers, through Redis (µs)", func(r result) float64 {
+			return nodeFigure(r, 1, func(n nodeResult) float64 { return float64(n.P99us) })
+		}},
+		{"server CPU per delivery, both nodes (µs)", func(r result) float64 { return r.CPUusPerOp }},
+		{"  of which kernel (µs)", func(r result) float64 { return perOp(r.ServerSysus, r.Ops) }},
+		{"first node (the sender's): CPU per delivery to its receivers (µs)", func(r result) float64 { return nodeFigure(r, 0, func(n nodeResult) float64 { return n.CPUusPerOp }) }},
+		{"second node: CPU per delivery to its receivers (µs)", func(r result) float64 { return nodeFigure(r, 1, func(n nodeResult) float64 { return n.CPUusPerOp }) }},
+		{"lost deliveries", func(r result) float64 { return float64(r.Lost) }},
+	},
 	"handshake": {
 		{"handshakes/s", func(r result) float64 { return r.OpsPerSec }},
 		{"server CPU per handshake (µs)", func(r result) float64 { return r.CPUusPerOp }},
@@ -52,6 +65,23 @@ var figures = map[string][]figure{
 		{"server CPU per round trip (µs)", func(r result) float64 { return r.CPUusPerOp }},
 		{"errors", func(r result) float64 { return float64(r.Errors) }},
 	},
+}
+
+// nodeFigure is a figure of node i of a cross-node result, 0 when absent.
+func nodeFigure(r result, i int, value func(nodeResult) float64) float64 {
+	if i >= len(r.Nodes) {
+		return 0
+	}
+	return value(r.Nodes[i])
+}
+
+// figuresOf is what the table shows of a phase: its variant's own list
+// when it has one (a cross-node fanout), its scenario's otherwise.
+func figuresOf(p phase) []figure {
+	if f, ok := figures[p.scenario+" "+p.variant]; ok {
+		return f
+	}
+	return figures[p.scenario]
 }
 
 func perOp(us, ops int64) float64 {
@@ -119,7 +149,7 @@ func runTable(args []string, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "\n|---|---|%s\n", strings.Repeat("---:|", len(names)+len(others)))
 	for _, p := range phases {
-		for _, f := range figures[p.scenario] {
+		for _, f := range figuresOf(p) {
 			fmt.Fprintf(w, "| %s | %s |", p, f.name)
 			meds := map[string]float64{}
 			for _, s := range names {
@@ -149,7 +179,7 @@ func runTable(args []string, w io.Writer) error {
 		if groups[p4] == nil {
 			continue
 		}
-		for _, f := range figures[p.scenario] {
+		for _, f := range figuresOf(p) {
 			for _, s := range names {
 				if len(groups[p][s]) == 0 || len(groups[p4][s]) == 0 {
 					continue

@@ -13,18 +13,18 @@ type window struct {
 	begin    time.Time
 	deadline time.Time // begin + the scenario's duration: when workers stop
 	elapsed  time.Duration
-	before   *procSample // nil without -pid
-	after    *procSample
-	profiled func() error // waits for the CPU profile to be saved
+	before   *serverSample // nil without -pid
+	after    *serverSample
+	profiled []func() error // wait for the CPU profiles to be saved, one per node
 }
 
-// openWindow samples the server, starts the CPU profile and the clock.
+// openWindow samples the server, starts the CPU profiles and the clock.
 func (s *scenario) openWindow(ctx context.Context) (*window, error) {
 	before, err := s.sample()
 	if err != nil {
 		return nil, err
 	}
-	w := &window{before: before, profiled: s.profile.cpu(ctx, s.duration)}
+	w := &window{before: before, profiled: []func() error{s.profile.cpu(ctx, s.duration), s.profile2.cpu(ctx, s.duration)}}
 	w.begin = time.Now()
 	w.deadline = w.begin.Add(s.duration)
 	return w, nil
@@ -51,7 +51,7 @@ func (w *window) each(n int, worker func(i int)) {
 }
 
 // close stops the clock and samples the server at once, then waits for the
-// CPU profile (a failed profile is logged, not fatal: the figures stand).
+// CPU profiles (a failed profile is logged, not fatal: the figures stand).
 func (w *window) close(s *scenario) error {
 	w.elapsed = time.Since(w.begin)
 	after, err := s.sample()
@@ -59,8 +59,10 @@ func (w *window) close(s *scenario) error {
 		return err
 	}
 	w.after = after
-	if err := w.profiled(); err != nil {
-		s.logf("%v", err)
+	for _, profiled := range w.profiled {
+		if err := profiled(); err != nil {
+			s.logf("%v", err)
+		}
 	}
 	return nil
 }

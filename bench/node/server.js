@@ -9,9 +9,15 @@
 // excluded), or to the whole namespace, sender excluded, when it is in none;
 // an event with an ack gets an empty ack.
 //
+// With REDIS_URL set (redis://127.0.0.1:6379), it is one node of a cluster:
+// @socket.io/redis-adapter 8.3.0 on redis (node-redis) 4.7.0, so a relay
+// also reaches the other nodes' sockets, as the Caddy module's
+// `adapter redis { address ... }` does.
+//
 // Environment: PORT (0 picks a free port), HOST (127.0.0.1), NAMESPACE (/),
-// PING_INTERVAL and PING_TIMEOUT in milliseconds (Node's defaults when unset).
-// Prints one JSON line {"port":N} once listening; exits on SIGTERM/SIGINT.
+// PING_INTERVAL and PING_TIMEOUT in milliseconds (Node's defaults when unset),
+// REDIS_URL (none: a single node). Prints one JSON line {"port":N} once
+// listening (and connected to Redis); exits on SIGTERM/SIGINT.
 "use strict";
 
 const http = require("http");
@@ -25,32 +31,60 @@ const options = { allowEIO3: true, serveClient: false };
 if (process.env.PING_INTERVAL) options.pingInterval = Number(process.env.PING_INTERVAL);
 if (process.env.PING_TIMEOUT) options.pingTimeout = Number(process.env.PING_TIMEOUT);
 
-const httpServer = http.createServer();
-const io = new Server(httpServer, options);
+// redisAdapter connects the publishing and the subscribing clients the
+// adapter needs, and fails the start when Redis cannot be reached.
+async function redisAdapter(url) {
+  const { createAdapter } = require("@socket.io/redis-adapter");
+  const { createClient } = require("redis");
+  const pub = createClient({ url });
+  const sub = pub.duplicate();
+  await Promise.all([pub.connect(), sub.connect()]);
+  // Once connected, an error is an outage: node-redis reconnects by itself.
+  pub.on("error", (err) => console.error("redis:", err.message));
+  sub.on("error", (err) => console.error("redis:", err.message));
+  return createAdapter(pub, sub);
+}
 
-io.of(namespace).on("connection", (socket) => {
-  const room = socket.handshake.query.room;
-  if (typeof room === "string" && room !== "") {
-    socket.join(room);
+async function main() {
+  if (process.env.REDIS_URL) {
+    options.adapter = await redisAdapter(process.env.REDIS_URL);
   }
-  socket.onAny((event, ...args) => {
-    const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
-    const rooms = [...socket.rooms].filter((r) => r !== socket.id);
-    const target = rooms.length > 0 ? socket.to(rooms) : socket.broadcast;
-    target.emit(event, ...args);
-    if (ack) ack();
+  const httpServer = http.createServer();
+  const io = new Server(httpServer, options);
+  relay(io.of(namespace));
+
+  // A deep accept backlog, so a ramp of thousands of connections is queued
+  // rather than refused while the single-threaded server is busy.
+  httpServer.listen({ port, host, backlog: 4096 }, () => {
+    process.stdout.write(JSON.stringify({ port: httpServer.address().port }) + "\n");
   });
-});
 
-// A deep accept backlog, so a ramp of thousands of connections is queued
-// rather than refused while the single-threaded server is busy.
-httpServer.listen({ port, host, backlog: 4096 }, () => {
-  process.stdout.write(JSON.stringify({ port: httpServer.address().port }) + "\n");
-});
+  const stop = () => {
+    io.close();
+    process.exit(0);
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
 
-const stop = () => {
-  io.close();
-  process.exit(0);
-};
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
+// relay gives the namespace the Caddy module's relay semantics.
+function relay(nsp) {
+  nsp.on("connection", (socket) => {
+    const room = socket.handshake.query.room;
+    if (typeof room === "string" && room !== "") {
+      socket.join(room);
+    }
+    socket.onAny((event, ...args) => {
+      const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
+      const rooms = [...socket.rooms].filter((r) => r !== socket.id);
+      const target = rooms.length > 0 ? socket.to(rooms) : socket.broadcast;
+      target.emit(event, ...args);
+      if (ack) ack();
+    });
+  });
+}
+
+main().catch((err) => {
+  console.error("bench/node/server.js:", err.message || err);
+  process.exit(1);
+});
