@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bufio"
 	"net"
 	"sync"
 )
@@ -13,15 +14,20 @@ import (
 type batchConn struct {
 	net.Conn
 
-	mu       sync.Mutex // guards batching, buf and dropHandshake
+	mu       sync.Mutex // guards batching, buf, dropHandshake, closed and watch
 	batching bool
+	closed   bool
+	watch    *inputWatch // registered with the poller, once the reader first waits
 	// dropHandshake: the 101 response went out through the ResponseWriter
 	// (see hijackable); gorilla's own copy, its first write, is dropped.
 	dropHandshake bool
 
-	// early is what the client sent before the hijack, read before the
-	// connection itself; only gorilla's read loop reads, so it needs no lock.
+	// early is what the client sent before the hijack (or crypto/tls
+	// decrypted ahead, see inputPending), read before the connection
+	// itself; br is the buffer gorilla reads through. Only the reader (one
+	// goroutine at a time) touches them, so they need no lock.
 	early []byte
+	br    *bufio.Reader
 	buf   []byte // borrowed from batchBuffers for one batch only
 }
 

@@ -89,7 +89,7 @@ func BenchmarkIdleWebSocketSession(b *testing.B) {
 		time.Sleep(100 * time.Millisecond) // let the handshake goroutines finish
 		after := memInUse()
 		b.ReportMetric(float64(after-before)/sessions, "bytes/session")
-		b.ReportMetric(float64(stackInUse()-stackBefore)/sessions, "stack-bytes/session")
+		b.ReportMetric(float64(int64(stackInUse())-int64(stackBefore))/sessions, "stack-bytes/session")
 		for _, c := range conns {
 			c.Close()
 		}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // hijackable lets gorilla's Upgrader (which type-asserts http.Hijacker)
@@ -65,7 +66,13 @@ func (h hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		early = bytes.Clone(buffered)
 		_, _ = brw.Reader.Discard(n)
 	}
-	return &batchConn{Conn: conn, dropHandshake: true, early: early}, brw, nil
+	// Hijacked connections keep the read deadline net/http set for the
+	// request (Caddy's read_timeout); a WebSocket lives by its heartbeat.
+	_ = conn.SetReadDeadline(time.Time{})
+	bc := &batchConn{Conn: conn, dropHandshake: true, early: early}
+	// gorilla adopts this reader (its ReadBufferSize is 0): the session
+	// needs to see what it buffers, see wsinput.go.
+	return bc, bufio.NewReadWriter(bc.newReadBuffer(), brw.Writer), nil
 }
 
 func (h hijackable) Unwrap() http.ResponseWriter { return h.ResponseWriter }

@@ -186,7 +186,7 @@ func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Value
 	s.mu.Unlock()
 
 	if s.ws != nil {
-		go s.readWS(s.ws)
+		go s.serveWS(s.ws)
 		return
 	}
 	// Polling: the handshake response carries the open packet only; what
@@ -264,7 +264,8 @@ func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request, s *Session) {
 // it per upgrade keeps SetOptions simple.
 func (srv *Server) upgrader(opts *settings) *websocket.Upgrader {
 	return &websocket.Upgrader{
-		ReadBufferSize:    512, // small: idle connections are the common case
+		// No ReadBufferSize: gorilla then reads through the bufio.Reader
+		// hijackable returns (wsReadBufferSize), which the session watches.
 		WriteBufferPool:   &srv.writeBuffers,
 		EnableCompression: opts.PerMessageDeflate,
 		// The origin is checked by the layer that mounts the server (the

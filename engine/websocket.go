@@ -8,12 +8,13 @@ import (
 	"go.uber.org/zap"
 )
 
-// WebSocket transport. Each connection has one reader goroutine (readWS, or
-// probe during an upgrade), owned by the connection: it ends when the
-// connection closes. Writes go through a flusher goroutine that exists only
-// while the session has queued packets, so an idle connection costs one
-// goroutine, a small read buffer and no write buffer (writes borrow one from
-// a pool).
+// WebSocket transport. Reading: while a connection is idle no goroutine
+// waits on it (the poller reports its next input, see wsinput.go); a read
+// burst reads what arrived and hands it back. During an upgrade the probe
+// goroutine reads. Writes go through a flusher goroutine that exists only
+// while the session has queued packets. An idle connection thus costs no
+// goroutine, a small read buffer and no write buffer (writes borrow one
+// from a pool).
 
 // compressThreshold is the smallest message per-message deflate compresses,
 // as in Node.
@@ -156,22 +157,62 @@ func decodeWS(protocol int, kind int, data []byte) (packet, error) {
 	return decodePacketV4(data)
 }
 
-// readWS is the reader of a session's WebSocket, until it closes.
-func (s *Session) readWS(conn *websocket.Conn) {
-	for {
-		kind, data, err := conn.ReadMessage()
-		if err != nil {
-			s.terminate(readErrorReason(err))
-			return
-		}
-		p, err := decodeWS(s.protocol, kind, data)
-		if err != nil {
-			s.log.Debug("engine: malformed websocket message", zap.String("sid", s.id), zap.Error(err))
-			s.terminate("parse error")
-			return
-		}
-		s.handlePacket(p)
+// serveWS reads the session's WebSocket until it closes: in bursts, with
+// no goroutine while the connection is idle (see wsinput.go), or, where
+// the connection cannot be watched, on this goroutine.
+func (s *Session) serveWS(conn *websocket.Conn) {
+	bc, _ := conn.NetConn().(*batchConn)
+	if bc == nil {
+		s.readWS(conn)
+		return
 	}
+	var burst func()
+	burst = func() {
+		// The poller saw input: read at least one message.
+		if !s.readMessage(conn) {
+			return
+		}
+		s.drainWS(conn, bc, burst)
+	}
+	s.drainWS(conn, bc, burst)
+}
+
+// drainWS reads what is buffered, then waits for the poller to call burst.
+func (s *Session) drainWS(conn *websocket.Conn, bc *batchConn, burst func()) {
+	for bc.inputPending() {
+		if !s.readMessage(conn) {
+			return
+		}
+	}
+	if bc.awaitInput(burst) != nil {
+		// No poller for this connection, or it is closing: read on here
+		// until the read fails.
+		s.readWS(conn)
+	}
+}
+
+// readWS reads the session's WebSocket on this goroutine until it closes.
+func (s *Session) readWS(conn *websocket.Conn) {
+	for s.readMessage(conn) {
+	}
+}
+
+// readMessage reads and handles one message; false means the session has
+// ended.
+func (s *Session) readMessage(conn *websocket.Conn) bool {
+	kind, data, err := conn.ReadMessage()
+	if err != nil {
+		s.terminate(readErrorReason(err))
+		return false
+	}
+	p, err := decodeWS(s.protocol, kind, data)
+	if err != nil {
+		s.log.Debug("engine: malformed websocket message", zap.String("sid", s.id), zap.Error(err))
+		s.terminate("parse error")
+		return false
+	}
+	s.handlePacket(p)
+	return true
 }
 
 // readErrorReason maps a read error to Node's close reason: the peer going
@@ -221,7 +262,7 @@ func (s *Session) probe(conn *websocket.Conn) {
 				closeWebSocket(conn)
 				return
 			}
-			s.readWS(conn)
+			s.serveWS(conn)
 			return
 		default:
 			s.abortUpgrade(conn)

@@ -1,0 +1,174 @@
+package engine
+
+import (
+	"sync"
+	"syscall"
+)
+
+// inputPoller tells when an idle WebSocket has input, so that an idle
+// connection needs no reader goroutine of its own: each goroutine parked in
+// a read holds a stack (2-8 KB), the largest part of what an idle
+// connection would cost. One epoll instance watches every registered
+// connection (in one-shot mode: a connection is reported once, then
+// ignored until its reader re-arms it); the goroutine that waits on it
+// starts a read burst per report.
+//
+// The epoll instance and its wake pipe live as long as the process. The
+// waiting goroutine runs only while connections are registered: when the
+// last one leaves it is woken through the pipe and exits, so that a process
+// (or test) with no WebSocket has no goroutine of ours.
+type inputPoller struct {
+	epfd  int
+	wakeR int // read end of the wake pipe, registered under id 0
+	wakeW int
+
+	mu       sync.Mutex // guards watches, nextID and running
+	watches  map[uint64]func()
+	nextID   uint64
+	running  bool // the wait goroutine exists (it alone sets running back to false)
+	setupErr error
+}
+
+var (
+	pollerOnce   sync.Once
+	sharedPoller inputPoller
+)
+
+// thePoller returns the process's poller, or nil if epoll is unavailable.
+func thePoller() *inputPoller {
+	pollerOnce.Do(func() { sharedPoller.setup() })
+	if sharedPoller.setupErr != nil {
+		return nil
+	}
+	return &sharedPoller
+}
+
+func (p *inputPoller) setup() {
+	p.watches = make(map[uint64]func())
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		p.setupErr = err
+		return
+	}
+	var fds [2]int
+	if err := syscall.Pipe2(fds[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
+		syscall.Close(epfd)
+		p.setupErr = err
+		return
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN} // id 0 (Fd and Pad zero)
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, fds[0], &ev); err != nil {
+		syscall.Close(epfd)
+		syscall.Close(fds[0])
+		syscall.Close(fds[1])
+		p.setupErr = err
+		return
+	}
+	p.epfd, p.wakeR, p.wakeW = epfd, fds[0], fds[1]
+}
+
+// watchEvents: input, the peer's half-close (reported as input: the read
+// returns EOF), one report per arming. Errors and hang-ups are always
+// reported.
+const watchEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
+
+// inputWatch is one registered connection.
+type inputWatch struct {
+	p  *inputPoller
+	id uint64
+	rc syscall.RawConn
+}
+
+// watch registers rc and arms it: onInput runs on a new goroutine the next
+// time the connection has input (or fails).
+func (p *inputPoller) watch(rc syscall.RawConn, onInput func()) (*inputWatch, error) {
+	p.mu.Lock()
+	p.nextID++
+	w := &inputWatch{p: p, id: p.nextID, rc: rc}
+	p.watches[w.id] = onInput
+	if !p.running {
+		p.running = true
+		go p.wait()
+	}
+	p.mu.Unlock()
+	if err := w.ctl(syscall.EPOLL_CTL_ADD); err != nil {
+		w.stop()
+		return nil, err
+	}
+	return w, nil
+}
+
+// arm asks for the next report, after a read burst drained the input.
+// Input that arrived since is reported at once.
+func (w *inputWatch) arm() error { return w.ctl(syscall.EPOLL_CTL_MOD) }
+
+// ctl runs epoll_ctl while the connection holds its descriptor, so the
+// descriptor cannot be closed (and its number reused) meanwhile.
+func (w *inputWatch) ctl(op int) error {
+	var opErr error
+	err := w.rc.Control(func(fd uintptr) {
+		ev := syscall.EpollEvent{Events: watchEvents}
+		ev.Fd, ev.Pad = int32(uint32(w.id)), int32(uint32(w.id>>32))
+		opErr = syscall.EpollCtl(w.p.epfd, op, int(fd), &ev)
+	})
+	if err != nil {
+		return err
+	}
+	return opErr
+}
+
+// stop unregisters the connection; a report already on its way is
+// dropped. Call it before closing the connection: closing removes the
+// descriptor from epoll, but not its callback from the map.
+func (w *inputWatch) stop() {
+	p := w.p
+	_ = w.rc.Control(func(fd uintptr) {
+		_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
+	})
+	p.mu.Lock()
+	delete(p.watches, w.id)
+	if len(p.watches) == 0 && p.running {
+		_, _ = syscall.Write(p.wakeW, []byte{0}) // the pipe full means a wake is pending anyway
+	}
+	p.mu.Unlock()
+}
+
+// wait is the poller's goroutine: it dispatches reports until no
+// connection is registered.
+func (p *inputPoller) wait() {
+	events := make([]syscall.EpollEvent, 128)
+	for {
+		n, err := syscall.EpollWait(p.epfd, events, -1)
+		if err != nil {
+			if err == syscall.EINTR {
+				continue
+			}
+			// EBADF, EFAULT, EINVAL: impossible with the poller's own
+			// descriptor and buffer. Carrying on would leave every idle
+			// WebSocket unread without a word.
+			panic("engine: epoll_wait failed: " + err.Error())
+		}
+		p.mu.Lock()
+		for _, ev := range events[:n] {
+			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+			if id == 0 {
+				var buf [64]byte
+				for {
+					if n, _ := syscall.Read(p.wakeR, buf[:]); n <= 0 {
+						break
+					}
+				}
+				continue
+			}
+			if onInput := p.watches[id]; onInput != nil {
+				go onInput()
+			}
+		}
+		if len(p.watches) == 0 {
+			p.running = false
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+	}
+}

@@ -1,0 +1,181 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// maskedTextFrame is a client text frame of fewer than 126 bytes with a
+// zero mask key, so the payload travels as is.
+func maskedTextFrame(payload string) []byte {
+	b := []byte{0x81, 0x80 | byte(len(payload)), 0, 0, 0, 0}
+	return append(b, payload...)
+}
+
+// readEchoes reads n echoed "4<i>" messages, in order.
+func readEchoes(t *testing.T, conn *websocket.Conn, want []string) {
+	t.Helper()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for _, w := range want {
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatalf("waiting for %q: %v", w, err)
+		}
+		if string(data) != w {
+			t.Fatalf("echo %q, want %q", data, w)
+		}
+	}
+}
+
+func TestIdleWebSocketsHoldNoGoroutine(t *testing.T) {
+	if thePoller() == nil {
+		t.Skip("no epoll on this platform: every WebSocket has a reader goroutine by design")
+	}
+	checkLeaks(t)
+	srv := NewServer(Options{})
+	srv.OnConnection(func(s *Session) { s.OnMessage(func(m Message) { s.Send(m) }) })
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	defer srv.Shutdown(context.Background())
+	ws := &wireServer{http: hs}
+	const sessions = 40
+	before := runtime.NumGoroutine()
+	conns := make([]*websocket.Conn, sessions)
+	for i := range conns {
+		conns[i] = dialOpen(t, ws, "EIO=4&transport=websocket")
+		defer conns[i].Close()
+	}
+	// The client side of each connection has goroutines of its own only
+	// while reading; none is reading now.
+	var held int
+	for range 100 {
+		held = runtime.NumGoroutine() - before
+		if held < sessions/4 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if held >= sessions/4 {
+		t.Fatalf("%d idle WebSocket sessions hold %d goroutines", sessions, held)
+	}
+	// Every one of them still reads.
+	for i, c := range conns {
+		msg := fmt.Sprintf("4hello %d", i)
+		if err := c.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		readEchoes(t, c, []string{msg})
+	}
+}
+
+func TestFramesInOneSegmentAndBeforeTheUpgradeAnswerAreAllRead(t *testing.T) {
+	ws := newWireServer(t, Options{})
+	addr := strings.TrimPrefix(ws.http.URL, "http://")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The upgrade request and three frames in one write: the frames reach
+	// the server before it answered the upgrade.
+	req := "GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: " + addr +
+		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	batch := []byte(req)
+	for _, m := range []string{"4one", "4two", "4three"} {
+		batch = append(batch, maskedTextFrame(m)...)
+	}
+	if _, err := c.Write(batch); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(c)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var frames []string
+	readFrame := func() string {
+		t.Helper()
+		hdr := make([]byte, 2)
+		if _, err := io.ReadFull(r, hdr); err != nil {
+			t.Fatalf("after %q: %v", frames, err)
+		}
+		n := int(hdr[1] & 0x7f)
+		if n >= 126 {
+			t.Fatalf("unexpected long frame header %x", hdr)
+		}
+		p := make([]byte, n)
+		if _, err := io.ReadFull(r, p); err != nil {
+			t.Fatal(err)
+		}
+		return string(p)
+	}
+	status, err := r.ReadString('\n')
+	if err != nil || !strings.HasPrefix(status, "HTTP/1.1 101 ") {
+		t.Fatalf("status line %q, %v", status, err)
+	}
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line == "\r\n" {
+			break
+		}
+	}
+	if open := readFrame(); !strings.HasPrefix(open, "0{") {
+		t.Fatalf("first frame %q, want the open packet", open)
+	}
+	for range 3 {
+		frames = append(frames, readFrame())
+	}
+	if got := strings.Join(frames, ","); got != "4one,4two,4three" {
+		t.Fatalf("echoes %s", got)
+	}
+	// Then a frame split over two writes, the second one late.
+	f := maskedTextFrame("4split")
+	c.Write(f[:4])
+	time.Sleep(50 * time.Millisecond)
+	c.Write(f[4:])
+	if got := readFrame(); got != "4split" {
+		t.Fatalf("echo %q", got)
+	}
+}
+
+func TestWebSocketOverTLSReadsRecordsBufferedAhead(t *testing.T) {
+	ws := newWireServer(t, Options{})
+	tlsServer := httptest.NewUnstartedServer(ws.srv)
+	tlsServer.StartTLS()
+	defer tlsServer.Close()
+	dialer := websocket.Dialer{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	conn, _, err := dialer.Dial("wss"+strings.TrimPrefix(tlsServer.URL, "https")+"/engine.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, data, err := conn.ReadMessage(); err != nil || data[0] != '0' {
+		t.Fatalf("open packet %q, %v", data, err)
+	}
+	// Many small messages written back to back: each is its own TLS
+	// record, and the server reads several records at a time.
+	var want []string
+	for i := range 300 {
+		msg := fmt.Sprintf("4m%d%s", i, strings.Repeat("x", i%700))
+		want = append(want, msg)
+		if err := conn.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readEchoes(t, conn, want)
+	// And the connection still reads after going idle.
+	time.Sleep(50 * time.Millisecond)
+	conn.WriteMessage(websocket.TextMessage, []byte("4late"))
+	readEchoes(t, conn, []string{"4late"})
+}
