@@ -268,8 +268,11 @@ func TestNodeFetchSocketsAndServerCountSeeGoSockets(t *testing.T) {
 	var ids []string
 	for _, s := range all {
 		ids = append(ids, s.ID)
-		if s.ID == nid && (s.Handshake.URL == "" || !slices.Contains(s.Rooms, "room1") || s.Local != nil) {
+		if s.ID == nid && (!strings.HasPrefix(s.Handshake.URL(), "/socket.io/?") || !slices.Contains(s.Rooms, "room1") || s.Local != nil) {
 			t.Errorf("Node's socket as we see it: %+v", s)
+		}
+		if h := s.Handshake; s.ID == nid && (h.Query().Get("EIO") != "4" || !strings.Contains(h.Time(), " GMT") || h.Issued == 0) {
+			t.Errorf("Node's socket's handshake as we see it: query %v, time %q, issued %d", h.Query(), h.Time(), h.Issued)
 		}
 	}
 	sort.Strings(ids)

@@ -29,10 +29,11 @@ type nodeHandshake struct {
 // http module presents them; a repeated query parameter is an array.
 func describeSocket(s socketio.RemoteSocket) RemoteSocket {
 	h := s.Handshake
+	query := h.Query()
 	nh := nodeHandshake{
 		Headers: make(map[string]any, len(h.Headers)),
-		Time:    h.Time, Address: h.Address, XDomain: h.XDomain, Secure: h.Secure, Issued: h.Issued,
-		URL: h.URL, Query: make(map[string]any, len(h.Query)), Auth: h.Auth,
+		Time:    h.Time(), Address: h.Address, XDomain: h.XDomain, Secure: h.Secure, Issued: h.Issued,
+		URL: h.URL(), Query: make(map[string]any, len(query)), Auth: h.Auth,
 	}
 	for name, values := range h.Headers {
 		name = strings.ToLower(name)
@@ -45,7 +46,7 @@ func describeSocket(s socketio.RemoteSocket) RemoteSocket {
 			nh.Headers[name] = strings.Join(values, ", ")
 		}
 	}
-	for name, values := range h.Query {
+	for name, values := range query {
 		if len(values) == 1 {
 			nh.Query[name] = values[0]
 		} else {
@@ -78,19 +79,18 @@ func handshakeFromNode(raw json.RawMessage) socketio.Handshake {
 		Issued  float64                    `json:"issued"`
 	}
 	_ = json.Unmarshal(raw, &nh)
-	h := socketio.Handshake{
-		Headers: http.Header{}, Query: url.Values{},
-		URL: nh.URL, Auth: nh.Auth, Address: nh.Address, Time: nh.Time, Issued: int64(nh.Issued),
-		Secure: nh.Secure, XDomain: nh.XDomain,
+	query := url.Values{}
+	for name, v := range nh.Query {
+		for _, s := range stringOrList(v) {
+			query.Add(name, s)
+		}
 	}
+	h := socketio.RemoteHandshake(nh.URL, query, nh.Time)
+	h.Headers, h.Auth, h.Address, h.Issued = http.Header{}, nh.Auth, nh.Address, int64(nh.Issued)
+	h.Secure, h.XDomain = nh.Secure, nh.XDomain
 	for name, v := range nh.Headers {
 		for _, s := range stringOrList(v) {
 			h.Headers.Add(name, s)
-		}
-	}
-	for name, v := range nh.Query {
-		for _, s := range stringOrList(v) {
-			h.Query.Add(name, s)
 		}
 	}
 	return h

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,10 +17,8 @@ import (
 // session's messages, routes packets to the socket of their namespace,
 // and keeps the parts of each outgoing packet together.
 type client struct {
-	server   *Server
-	session  *engine.Session
-	protocol int    // Socket.IO revision: 5 over Engine.IO 4, 4 over Engine.IO 3
-	address  string // for log lines; the session id is secret
+	server  *Server
+	session *engine.Session
 
 	// dec is used by the session's message handler only, which the engine
 	// never calls concurrently.
@@ -31,21 +30,41 @@ type client struct {
 	writeMu sync.Mutex
 
 	// mu guards sockets, closed and connectTimer.
-	mu           sync.Mutex
-	sockets      map[string]*Socket // by namespace name
-	closed       bool
+	mu sync.Mutex
+	// sockets are the connected sockets, one per namespace: a slice, as
+	// most clients join one namespace and a map would cost far more.
+	sockets      []*Socket
 	connectTimer *time.Timer
+	closed       bool
+	protocol     uint8 // Socket.IO revision: 5 over Engine.IO 4, 4 over Engine.IO 3
 }
 
 func newClient(srv *Server, sess *engine.Session) *client {
-	c := &client{server: srv, session: sess, protocol: 5, sockets: make(map[string]*Socket, 1)}
+	c := &client{server: srv, session: sess, protocol: 5}
 	if sess.Protocol() == 3 {
 		c.protocol = 4
 	}
-	if r := sess.Request(); r != nil {
-		c.address = r.RemoteAddr
-	}
 	return c
+}
+
+// address is the client's address, for log lines (the session id is
+// secret).
+func (c *client) address() string {
+	if r := c.session.Request(); r != nil {
+		return r.RemoteAddr
+	}
+	return ""
+}
+
+// socketLocked returns the client's socket in namespace name, or nil;
+// c.mu is held.
+func (c *client) socketLocked(name string) *Socket {
+	for _, s := range c.sockets {
+		if s.nsp.name == name {
+			return s
+		}
+	}
+	return nil
 }
 
 // start wires the client to its session; called in the engine's
@@ -72,7 +91,7 @@ func (c *client) onConnectTimeout() {
 	c.mu.Unlock()
 	if idle {
 		c.server.logger.Debug("closing a connection that joined no namespace within the connect timeout",
-			zap.String("remote", c.address), zap.Duration("connect_timeout", c.server.connectTimeout))
+			zap.String("remote", c.address()), zap.Duration("connect_timeout", c.server.connectTimeout))
 		c.session.Close()
 	}
 }
@@ -97,7 +116,7 @@ func (c *client) onMessage(m engine.Message) {
 func (c *client) recoverHandler() {
 	if v := recover(); v != nil {
 		c.server.logger.Error("socketio: an application handler panicked; closing its client connection",
-			zap.String("remote", c.address), zap.Any("panic", v), zap.Stack("stack"))
+			zap.String("remote", c.address()), zap.Any("panic", v), zap.Stack("stack"))
 		c.session.Close()
 	}
 }
@@ -106,7 +125,7 @@ func (c *client) recoverHandler() {
 // protocol, like Node's client.onerror: only this client is affected.
 func (c *client) protocolError(msg string, err error) {
 	c.server.logger.Info("socketio: closing a client connection: "+msg,
-		zap.String("remote", c.address), zap.Error(err))
+		zap.String("remote", c.address()), zap.Error(err))
 	c.session.Close()
 }
 
@@ -122,7 +141,7 @@ func (c *client) onPacket(p *Packet) {
 		}
 	}
 	c.mu.Lock()
-	s := c.sockets[name]
+	s := c.socketLocked(name)
 	c.mu.Unlock()
 	switch {
 	case s == nil && p.Type == PacketConnect:
@@ -166,11 +185,15 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		return
 	}
 	// A copy: the auth object must not pin the whole message it came in.
+	// An empty object needs none (the handshake's Auth is {} then).
+	if string(auth) == "{}" {
+		auth = nil
+	}
 	auth = append(json.RawMessage(nil), auth...)
-	s := newSocket(nsp, c, newHandshake(c.session.Request(), auth, time.Now()))
+	s := newSocket(nsp, c, auth, time.Now().UnixMilli())
 	if err := nsp.runMiddlewares(s); err != nil {
 		if ce := c.server.logger.Check(zap.DebugLevel, "connection refused by a middleware"); ce != nil {
-			ce.Write(zap.String("namespace", name), zap.String("remote", c.address), zap.Error(err))
+			ce.Write(zap.String("namespace", name), zap.String("remote", c.address()), zap.Error(err))
 		}
 		_ = c.write(&Packet{Type: PacketConnectError, Namespace: name, Data: c.connectErrorData(err)})
 		s.onClose("middleware error")
@@ -181,7 +204,7 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		c.mu.Unlock()
 		return
 	}
-	c.sockets[name] = s
+	c.sockets = append(c.sockets, s)
 	if c.connectTimer != nil {
 		c.connectTimer.Stop()
 		c.connectTimer = nil
@@ -190,7 +213,7 @@ func (c *client) connect(name string, auth json.RawMessage) {
 	nsp.add(s)
 	s.onConnect()
 	if ce := c.server.logger.Check(zap.DebugLevel, "socket connected"); ce != nil {
-		ce.Write(zap.String("namespace", name), zap.String("socket", s.id), zap.String("remote", c.address))
+		ce.Write(zap.String("namespace", name), zap.String("socket", s.id), zap.String("remote", c.address()))
 	}
 	nsp.connected(s)
 }
@@ -273,8 +296,8 @@ func (c *client) writePrepared(msgs []*engine.PreparedMessage, volatile bool) {
 // remove forgets a disconnected socket.
 func (c *client) remove(s *Socket) {
 	c.mu.Lock()
-	if c.sockets[s.nsp.name] == s {
-		delete(c.sockets, s.nsp.name)
+	if i := slices.Index(c.sockets, s); i >= 0 {
+		c.sockets = slices.Delete(c.sockets, i, i+1)
 	}
 	c.mu.Unlock()
 }
@@ -282,11 +305,7 @@ func (c *client) remove(s *Socket) {
 func (c *client) connectedSockets() []*Socket {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]*Socket, 0, len(c.sockets))
-	for _, s := range c.sockets {
-		out = append(out, s)
-	}
-	return out
+	return slices.Clone(c.sockets)
 }
 
 // disconnectAll is Socket.Disconnect(true): every namespace is

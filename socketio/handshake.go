@@ -5,16 +5,20 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 )
 
 // Handshake describes how a socket connected, like socket.handshake in Node.
-// It is built once at CONNECT and not changed afterwards.
+// A socket does not store it: Socket.Handshake builds it from the Engine.IO
+// handshake request, which the session keeps anyway, and the few values
+// of the CONNECT, so that an idle socket costs no copy of headers or query.
+// The query, URL and time are computed on each call of their methods.
 type Handshake struct {
-	// Headers, Query and URL are those of the Engine.IO handshake request.
+	// Headers are those of the Engine.IO handshake request, shared with
+	// it: do not modify them.
 	Headers http.Header
-	Query   url.Values
-	URL     string
 	// Auth is the payload of the client's CONNECT packet (the auth option
 	// of socket.io-client), {} when there was none. Clients of protocol
 	// revision 4 (socket.io-client 2.x) have no auth: their namespace's
@@ -23,30 +27,47 @@ type Handshake struct {
 	Auth json.RawMessage
 	// Address is the client's IP address as the server saw it.
 	Address string
-	// Time is the connection time formatted as JavaScript's Date#toString;
-	// Issued is the same instant in milliseconds since the epoch.
-	Time   string
+	// Issued is the connection time in milliseconds since the epoch.
 	Issued int64
 	// Secure tells whether the handshake came over TLS; XDomain whether it
 	// carried an Origin header.
 	Secure  bool
 	XDomain bool
+
+	// path and rawQuery make up the request target (URL, Query).
+	path, rawQuery string
+	// reported is set for a socket of another server (RemoteHandshake):
+	// the query and time as that server gave them.
+	reported *reportedHandshake
+}
+
+// reportedHandshake holds what another server said of its socket's
+// handshake that this one would otherwise compute.
+type reportedHandshake struct {
+	query url.Values
+	time  string
 }
 
 // jsDateLayout is what `new Date() + ""` prints in Node.
 const jsDateLayout = "Mon Jan 02 2006 15:04:05 GMT-0700 (MST)"
 
-func newHandshake(r *http.Request, auth json.RawMessage, now time.Time) Handshake {
+// emptyAuth is the Auth of a CONNECT without payload.
+var emptyAuth = json.RawMessage("{}")
+
+// newHandshake describes a socket connecting through the Engine.IO
+// handshake request r (nil in some tests) with the CONNECT payload auth
+// at issued (milliseconds since the epoch). It allocates nothing: the
+// strings are r's.
+func newHandshake(r *http.Request, auth json.RawMessage, issued int64) Handshake {
 	if len(auth) == 0 {
-		auth = json.RawMessage("{}")
+		auth = emptyAuth
 	}
-	h := Handshake{Auth: auth, Time: now.Format(jsDateLayout), Issued: now.UnixMilli()}
+	h := Handshake{Auth: auth, Issued: issued}
 	if r == nil {
 		return h
 	}
 	h.Headers = r.Header
-	h.Query = r.URL.Query()
-	h.URL = r.URL.RequestURI()
+	h.path, h.rawQuery = r.URL.EscapedPath(), r.URL.RawQuery
 	h.Secure = r.TLS != nil
 	h.XDomain = r.Header.Get("Origin") != ""
 	h.Address = r.RemoteAddr
@@ -56,9 +77,50 @@ func newHandshake(r *http.Request, auth json.RawMessage, now time.Time) Handshak
 	return h
 }
 
+// RemoteHandshake is the handshake of a socket of another server, as a
+// cluster adapter receives it: the request target (URL), the query as that
+// server parsed it, the time as it formatted it. Set the other fields on
+// the result.
+func RemoteHandshake(target string, query url.Values, time string) Handshake {
+	path, rawQuery, _ := strings.Cut(target, "?")
+	return Handshake{path: path, rawQuery: rawQuery, reported: &reportedHandshake{query: query, time: time}}
+}
+
+// Query is the query of the Engine.IO handshake request, parsed on each
+// call (the caller owns the map); malformed pairs are skipped.
+func (h Handshake) Query() url.Values {
+	if h.reported != nil {
+		q := make(url.Values, len(h.reported.query))
+		for k, v := range h.reported.query {
+			q[k] = slices.Clone(v)
+		}
+		return q
+	}
+	q, _ := url.ParseQuery(h.rawQuery)
+	return q
+}
+
+// URL is the request target of the Engine.IO handshake request, path and
+// query, like req.url in Node.
+func (h Handshake) URL() string {
+	if h.rawQuery == "" {
+		return h.path
+	}
+	return h.path + "?" + h.rawQuery
+}
+
+// Time is the connection time formatted as JavaScript's Date#toString
+// (local time zone).
+func (h Handshake) Time() string {
+	if h.reported != nil {
+		return h.reported.time
+	}
+	return time.UnixMilli(h.Issued).Format(jsDateLayout)
+}
+
 // AuthValue returns one field of Auth, decoded as encoding/json decodes
 // into an any (strings, float64, bool, nil, maps and slices).
-func (h *Handshake) AuthValue(name string) (any, bool) {
+func (h Handshake) AuthValue(name string) (any, bool) {
 	var fields map[string]any
 	if json.Unmarshal(h.Auth, &fields) != nil {
 		return nil, false

@@ -26,7 +26,7 @@ func TestHandshakeDescribesTheConnection(t *testing.T) {
 	conn.WriteMessage(websocket.TextMessage, []byte(`40{"token":"abc","n":[1,2]}`))
 	h := <-handshakes
 
-	if got := h.Query.Get("room"); got != "blue" {
+	if got := h.Query().Get("room"); got != "blue" {
 		t.Errorf("query room = %q", got)
 	}
 	if got := h.Headers.Get("X-Team"); got != "red" {
@@ -44,13 +44,13 @@ func TestHandshakeDescribesTheConnection(t *testing.T) {
 	if !h.XDomain || h.Secure {
 		t.Errorf("xdomain %v secure %v, want true false", h.XDomain, h.Secure)
 	}
-	if !strings.HasPrefix(h.URL, "/socket.io/?EIO=4&transport=websocket&room=blue") {
-		t.Errorf("url = %q", h.URL)
+	if !strings.HasPrefix(h.URL(), "/socket.io/?EIO=4&transport=websocket&room=blue") {
+		t.Errorf("url = %q", h.URL())
 	}
 	if h.Issued < before.UnixMilli() || h.Issued > time.Now().UnixMilli() {
 		t.Errorf("issued %d not between the dial and now", h.Issued)
 	}
-	if _, err := time.Parse(jsDateLayout, h.Time); err != nil {
-		t.Errorf("time %q: %v", h.Time, err)
+	if _, err := time.Parse(jsDateLayout, h.Time()); err != nil {
+		t.Errorf("time %q: %v", h.Time(), err)
 	}
 }

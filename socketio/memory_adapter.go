@@ -14,9 +14,15 @@ import (
 type MemoryAdapter struct {
 	nsp *Namespace
 
-	// mu guards rooms and sids. Lock order: mu, then the namespace's lock
-	// (never the other way).
-	mu    sync.RWMutex
+	// mu guards rooms, sids and the inOwnRoom flag of the namespace's
+	// sockets. Lock order: mu, then the namespace's lock (never the other
+	// way).
+	mu sync.RWMutex
+	// rooms and sids are the rooms sockets joined, both ways, each socket
+	// id present only while it is in some room. A connected socket's own
+	// id room, which every socket is in, is not there but in the socket's
+	// inOwnRoom: two maps per socket for a room of one would be most of an
+	// idle socket's memory.
 	rooms map[string]map[string]struct{} // room -> socket ids
 	sids  map[string]map[string]struct{} // socket id -> rooms
 }
@@ -39,15 +45,31 @@ func NewLocalAdapter(nsp *Namespace) *MemoryAdapter { return newMemoryAdapter(ns
 // Namespace is the namespace the adapter serves.
 func (a *MemoryAdapter) Namespace() *Namespace { return a.nsp }
 
+// connected returns the connected socket with id, whose inOwnRoom holds
+// its membership of its own room, or nil (not connected yet: a middleware
+// joining the socket's own room goes to the maps like any other room).
+func (a *MemoryAdapter) connected(id string) *Socket {
+	a.nsp.mu.RLock()
+	defer a.nsp.mu.RUnlock()
+	return a.nsp.sockets[id]
+}
+
 func (a *MemoryAdapter) AddAll(id string, rooms ...string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	mine := a.sids[id]
-	if mine == nil {
-		mine = make(map[string]struct{}, len(rooms))
-		a.sids[id] = mine
-	}
 	for _, room := range rooms {
+		if room == id {
+			if s := a.connected(id); s != nil {
+				s.inOwnRoom = true
+				a.delLocked(id, room) // joined before connecting: one record is enough
+				continue
+			}
+		}
+		mine := a.sids[id]
+		if mine == nil {
+			mine = make(map[string]struct{}, len(rooms))
+			a.sids[id] = mine
+		}
 		mine[room] = struct{}{}
 		members := a.rooms[room]
 		if members == nil {
@@ -61,28 +83,43 @@ func (a *MemoryAdapter) AddAll(id string, rooms ...string) {
 func (a *MemoryAdapter) Del(id, room string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if mine := a.sids[id]; mine != nil {
-		delete(mine, room)
+	if room == id {
+		if s := a.connected(id); s != nil {
+			s.inOwnRoom = false
+		}
 	}
-	a.delLocked(room, id)
+	a.delLocked(id, room)
 }
 
-func (a *MemoryAdapter) delLocked(room, id string) {
-	members := a.rooms[room]
-	if members == nil {
-		return
+// delLocked takes id out of room in the maps; a.mu is held.
+func (a *MemoryAdapter) delLocked(id, room string) {
+	if mine := a.sids[id]; mine != nil {
+		delete(mine, room)
+		if len(mine) == 0 {
+			delete(a.sids, id)
+		}
 	}
-	delete(members, id)
-	if len(members) == 0 {
-		delete(a.rooms, room)
+	if members := a.rooms[room]; members != nil {
+		delete(members, id)
+		if len(members) == 0 {
+			delete(a.rooms, room)
+		}
 	}
 }
 
 func (a *MemoryAdapter) DelAll(id string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if s := a.connected(id); s != nil {
+		s.inOwnRoom = false
+	}
 	for room := range a.sids[id] {
-		a.delLocked(room, id)
+		if members := a.rooms[room]; members != nil {
+			delete(members, id)
+			if len(members) == 0 {
+				delete(a.rooms, room)
+			}
+		}
 	}
 	delete(a.sids, id)
 }
@@ -90,11 +127,16 @@ func (a *MemoryAdapter) DelAll(id string) {
 func (a *MemoryAdapter) SocketRooms(id string) []string {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	mine, ok := a.sids[id]
-	if !ok {
+	mine := a.sids[id]
+	s := a.connected(id)
+	own := s != nil && s.inOwnRoom
+	if mine == nil && !own {
 		return nil
 	}
-	out := make([]string, 0, len(mine))
+	out := make([]string, 0, len(mine)+1)
+	if own {
+		out = append(out, id)
+	}
 	for room := range mine {
 		out = append(out, room)
 	}
@@ -105,7 +147,11 @@ func (a *MemoryAdapter) SocketRooms(id string) []string {
 func (a *MemoryAdapter) RoomSize(room string) int {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	return len(a.rooms[room])
+	n := len(a.rooms[room])
+	if s := a.connected(room); s != nil && s.inOwnRoom {
+		n++
+	}
+	return n
 }
 
 // Broadcast encodes p once and queues the same messages on every local
@@ -145,17 +191,15 @@ func (a *MemoryAdapter) BroadcastWithAck(p *Packet, opts *BroadcastOptions, clie
 func (a *MemoryAdapter) apply(opts *BroadcastOptions, fn func(*Socket)) {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
+	a.nsp.mu.RLock()
+	defer a.nsp.mu.RUnlock()
 	var except map[string]struct{}
 	if len(opts.Except) > 0 {
 		except = make(map[string]struct{})
 		for _, room := range opts.Except {
-			for id := range a.rooms[room] {
-				except[id] = struct{}{}
-			}
+			a.membersLocked(room, func(id string) { except[id] = struct{}{} })
 		}
 	}
-	a.nsp.mu.RLock()
-	defer a.nsp.mu.RUnlock()
 	visit := func(id string) {
 		if _, skip := except[id]; skip {
 			return
@@ -166,24 +210,36 @@ func (a *MemoryAdapter) apply(opts *BroadcastOptions, fn func(*Socket)) {
 	}
 	switch len(opts.Rooms) {
 	case 0:
-		for id := range a.sids {
-			visit(id)
-		}
-	case 1:
-		for id := range a.rooms[opts.Rooms[0]] {
-			visit(id)
-		}
-	default:
-		seen := make(map[string]struct{})
-		for _, room := range opts.Rooms {
-			for id := range a.rooms[room] {
-				if _, dup := seen[id]; dup {
-					continue
-				}
-				seen[id] = struct{}{}
+		// Every socket in some room, as Node's adapter iterates its sids.
+		for id, s := range a.nsp.sockets {
+			if s.inOwnRoom || a.sids[id] != nil {
 				visit(id)
 			}
 		}
+	case 1:
+		a.membersLocked(opts.Rooms[0], visit)
+	default:
+		seen := make(map[string]struct{})
+		for _, room := range opts.Rooms {
+			a.membersLocked(room, func(id string) {
+				if _, dup := seen[id]; !dup {
+					seen[id] = struct{}{}
+					visit(id)
+				}
+			})
+		}
+	}
+}
+
+// membersLocked calls fn with the id of each socket in room, once: those
+// the maps list, and the socket whose own room it is. a.mu and the
+// namespace's lock are held.
+func (a *MemoryAdapter) membersLocked(room string, fn func(id string)) {
+	for id := range a.rooms[room] {
+		fn(id)
+	}
+	if s := a.nsp.sockets[room]; s != nil && s.inOwnRoom {
+		fn(room)
 	}
 }
 
@@ -204,7 +260,7 @@ func (a *MemoryAdapter) Sockets(_ context.Context, rooms []string) ([]string, er
 func (a *MemoryAdapter) FetchSockets(_ context.Context, opts *BroadcastOptions) ([]RemoteSocket, error) {
 	var out []RemoteSocket
 	for _, s := range a.sockets(opts) {
-		out = append(out, RemoteSocket{ID: s.id, Handshake: s.handshake, Rooms: a.SocketRooms(s.id), Local: s})
+		out = append(out, RemoteSocket{ID: s.id, Handshake: s.Handshake(), Rooms: a.SocketRooms(s.id), Local: s})
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 
@@ -15,27 +16,50 @@ import (
 // EmitWithAck for the same client from another goroutine, since its answer
 // comes through that loop.
 type Socket struct {
-	id        string
-	nsp       *Namespace
-	client    *client
-	handshake Handshake
+	id     string
+	nsp    *Namespace
+	client *client
+	// auth and issued are the CONNECT's share of the handshake; the rest
+	// is read from the session's request when Handshake is called.
+	auth   json.RawMessage
+	issued int64 // milliseconds since the epoch
 
-	// mu guards the fields below. Lock order: the adapter's lock, the
-	// namespace's, then this one; nothing is called with mu held.
-	mu              sync.Mutex
-	connected       bool
-	closing         bool // onClose has started
-	closed          bool // disconnected, after having been connected or not
-	handlers        map[string]func(*Event)
-	anyHandlers     []func(*Event)
-	acks            map[uint64]func(Args, error)
-	onDisconnecting []func(reason string)
-	onDisconnect    []func(reason string)
-	data            any
+	// mu guards the fields below but inOwnRoom. Lock order: the adapter's
+	// lock, the namespace's, then this one; nothing is called with mu held.
+	mu        sync.Mutex
+	connected bool
+	closing   bool // onClose has started
+	closed    bool // disconnected, after having been connected or not
+	// inOwnRoom, guarded by the MemoryAdapter's lock instead, tells that
+	// the socket is in the room named by its id: the adapter keeps that
+	// room here rather than in a map of its own per socket.
+	inOwnRoom bool
+	hooks     *socketHooks // nil until the application sets a handler
+	acks      map[uint64]func(Args, error)
+	data      any
 }
 
-func newSocket(nsp *Namespace, c *client, h Handshake) *Socket {
-	return &Socket{id: newSocketID(), nsp: nsp, client: c, handshake: h}
+// socketHooks are a socket's handlers, apart so that a socket the
+// application sets none on (relayed, or only broadcast to) does not carry
+// room for them.
+type socketHooks struct {
+	handlers        map[string]func(*Event)
+	anyHandlers     []func(*Event)
+	onDisconnecting []func(reason string)
+	onDisconnect    []func(reason string)
+}
+
+func newSocket(nsp *Namespace, c *client, auth json.RawMessage, issued int64) *Socket {
+	return &Socket{id: newSocketID(), nsp: nsp, client: c, auth: auth, issued: issued}
+}
+
+// hooksLocked returns the socket's handlers, allocating them on first use;
+// s.mu is held.
+func (s *Socket) hooksLocked() *socketHooks {
+	if s.hooks == nil {
+		s.hooks = new(socketHooks)
+	}
+	return s.hooks
 }
 
 // ID is the socket's public id (20 characters), also the name of a room
@@ -47,12 +71,15 @@ func (s *Socket) ID() string { return s.id }
 // Namespace is the namespace the socket is connected to.
 func (s *Socket) Namespace() *Namespace { return s.nsp }
 
-// Handshake describes the connection.
-func (s *Socket) Handshake() Handshake { return s.handshake }
+// Handshake describes the connection. It is built on each call, from the
+// Engine.IO handshake request that the session keeps.
+func (s *Socket) Handshake() Handshake {
+	return newHandshake(s.client.session.Request(), s.auth, s.issued)
+}
 
 // Protocol is the Socket.IO protocol revision of the client: 5 for
 // socket.io-client 3.x and 4.x, 4 for 2.x.
-func (s *Socket) Protocol() int { return s.client.protocol }
+func (s *Socket) Protocol() int { return int(s.client.protocol) }
 
 // Data and SetData hold an application value, like socket.data in Node.
 func (s *Socket) Data() any {
@@ -79,17 +106,19 @@ func (s *Socket) Connected() bool {
 func (s *Socket) On(event string, handler func(*Event)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.handlers == nil {
-		s.handlers = make(map[string]func(*Event))
+	h := s.hooksLocked()
+	if h.handlers == nil {
+		h.handlers = make(map[string]func(*Event))
 	}
-	s.handlers[event] = handler
+	h.handlers[event] = handler
 }
 
 // OnAny adds a handler called for every client event, before the event's
 // own handler.
 func (s *Socket) OnAny(handler func(*Event)) {
 	s.mu.Lock()
-	s.anyHandlers = append(s.anyHandlers, handler)
+	h := s.hooksLocked()
+	h.anyHandlers = append(h.anyHandlers, handler)
 	s.mu.Unlock()
 }
 
@@ -97,7 +126,8 @@ func (s *Socket) OnAny(handler func(*Event)) {
 // disconnect, while it is still in its rooms.
 func (s *Socket) OnDisconnecting(handler func(reason string)) {
 	s.mu.Lock()
-	s.onDisconnecting = append(s.onDisconnecting, handler)
+	h := s.hooksLocked()
+	h.onDisconnecting = append(h.onDisconnecting, handler)
 	s.mu.Unlock()
 }
 
@@ -107,7 +137,8 @@ func (s *Socket) OnDisconnecting(handler func(reason string)) {
 // "server shutting down", ...
 func (s *Socket) OnDisconnect(handler func(reason string)) {
 	s.mu.Lock()
-	s.onDisconnect = append(s.onDisconnect, handler)
+	h := s.hooksLocked()
+	h.onDisconnect = append(h.onDisconnect, handler)
 	s.mu.Unlock()
 }
 
@@ -327,8 +358,11 @@ func (s *Socket) onEvent(e *Event) {
 		s.mu.Unlock()
 		return
 	}
-	handler := s.handlers[e.Name]
-	anyHandlers := s.anyHandlers
+	var handler func(*Event)
+	var anyHandlers []func(*Event)
+	if h := s.hooks; h != nil {
+		handler, anyHandlers = h.handlers[e.Name], h.anyHandlers
+	}
 	s.mu.Unlock()
 	for _, h := range anyHandlers {
 		h(e)
@@ -359,7 +393,10 @@ func (s *Socket) onClose(reason string) {
 		return
 	}
 	s.closing = true
-	disconnecting := s.onDisconnecting
+	var disconnecting []func(string)
+	if s.hooks != nil {
+		disconnecting = s.hooks.onDisconnecting
+	}
 	s.mu.Unlock()
 	for _, h := range disconnecting {
 		s.guarded(func() { h(reason) })
@@ -372,7 +409,10 @@ func (s *Socket) onClose(reason string) {
 	s.closed = true
 	acks := s.acks
 	s.acks = nil
-	disconnect := s.onDisconnect
+	var disconnect []func(string)
+	if s.hooks != nil {
+		disconnect = s.hooks.onDisconnect
+	}
 	s.mu.Unlock()
 	for _, fn := range acks {
 		fn(Args{}, ErrDisconnected)
