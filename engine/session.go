@@ -79,12 +79,13 @@ type Session struct {
 	probeWS      *websocket.Conn
 	upgradeTimer *time.Timer
 
-	// heartbeat: timers are recreated, never Reset, and each callback checks
-	// its sequence number so one that fired while mu was held knows it is stale.
-	pingTimer     *time.Timer
-	pingSeq       uint32
-	pongTimer     *time.Timer
-	pongSeq       uint32
+	// heartbeat: one timer, reset rather than recreated (an idle session
+	// holds one timer and a heartbeat allocates nothing). Reset cannot
+	// recall a callback already started, so the callback acts only once
+	// hbDue has passed.
+	hbTimer       *time.Timer
+	hbDue         time.Time
+	awaitingPong  bool // protocol 4: a ping is out
 	pongRefreshed bool
 
 	// application callbacks and their delivery state
@@ -108,9 +109,10 @@ func (s *Session) Transport() string {
 	return s.transport
 }
 
-// Request is a copy of the handshake request without its body, safe to keep
-// for the life of the session. Its context is not the request's: it carries
-// no values and is never cancelled.
+// Request is the handshake request without its body and context (its
+// Context is context.Background()), safe to keep for the life of the
+// session. It shares the original's URL and Header: treat them as
+// read-only.
 func (s *Session) Request() *http.Request { return s.req }
 
 // OnMessage sets the message handler. Set it inside the connection
@@ -292,11 +294,11 @@ func (s *Session) handlePacket(p packet) {
 		s.mu.Unlock() // Node ignores packets once the session is closing
 		return
 	}
-	if s.protocol == 4 && s.pongTimer != nil && !s.pongRefreshed && p.typ != packetPong {
+	if s.protocol == 4 && s.awaitingPong && !s.pongRefreshed && p.typ != packetPong {
 		// Any packet proves the client is alive while we wait for its
 		// pong; Node extends the deadline once per ping.
 		s.pongRefreshed = true
-		s.armPongTimeoutLocked(s.opts.PingTimeout)
+		s.armHeartbeatLocked(s.opts.PingTimeout)
 	}
 	switch p.typ {
 	case packetPing:
@@ -306,7 +308,7 @@ func (s *Session) handlePacket(p packet) {
 			s.terminate("transport error")
 			return
 		}
-		s.armPongTimeoutLocked(s.opts.PingInterval + s.opts.PingTimeout)
+		s.armHeartbeatLocked(s.opts.PingInterval + s.opts.PingTimeout)
 		s.enqueueLocked(packet{typ: packetPong})
 		s.mu.Unlock()
 	case packetPong:
@@ -315,8 +317,8 @@ func (s *Session) handlePacket(p packet) {
 			s.terminate("transport error")
 			return
 		}
-		s.stopPongTimeoutLocked()
-		s.armPingLocked()
+		s.awaitingPong = false
+		s.armHeartbeatLocked(s.opts.PingInterval)
 		s.mu.Unlock()
 	case packetMessage:
 		s.mu.Unlock()
@@ -409,69 +411,55 @@ func (s *Session) end(reason string, graceful bool) {
 }
 
 func (s *Session) stopTimersLocked() {
-	for _, t := range []*time.Timer{s.pingTimer, s.pongTimer, s.closeTimer, s.upgradeTimer} {
+	for _, t := range []*time.Timer{s.hbTimer, s.closeTimer, s.upgradeTimer} {
 		if t != nil {
 			t.Stop()
 		}
 	}
-	s.pingSeq++
-	s.pongSeq++
-	s.pingTimer, s.pongTimer, s.closeTimer, s.upgradeTimer = nil, nil, nil, nil
+	s.hbTimer, s.closeTimer, s.upgradeTimer = nil, nil, nil
 }
 
 // startHeartbeatLocked starts the heartbeat when the handshake is sent: in
 // protocol 4 the server pings, in protocol 3 it waits for the client's pings.
 func (s *Session) startHeartbeatLocked() {
 	if s.protocol == 3 {
-		s.armPongTimeoutLocked(s.opts.PingInterval + s.opts.PingTimeout)
+		s.armHeartbeatLocked(s.opts.PingInterval + s.opts.PingTimeout)
 		return
 	}
-	s.armPingLocked()
+	s.armHeartbeatLocked(s.opts.PingInterval)
 }
 
-func (s *Session) armPingLocked() {
-	if s.pingTimer != nil {
-		s.pingTimer.Stop()
+// armHeartbeatLocked sets the next heartbeat event d from now: sending a
+// ping (protocol 4, no ping out), or the deadline for the client's next
+// sign of life (its pong in protocol 4, its ping in protocol 3).
+func (s *Session) armHeartbeatLocked(d time.Duration) {
+	if s.state == stateClosed {
+		return // the timers are stopped for good
 	}
-	s.pingSeq++
-	seq := s.pingSeq
-	s.pingTimer = time.AfterFunc(s.opts.PingInterval, func() { s.ping(seq) })
+	s.hbDue = time.Now().Add(d)
+	if s.hbTimer == nil {
+		s.hbTimer = time.AfterFunc(d, s.heartbeat)
+		return
+	}
+	s.hbTimer.Reset(d)
 }
 
-func (s *Session) ping(seq uint32) {
+// heartbeat runs when the heartbeat timer fires.
+func (s *Session) heartbeat() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if seq != s.pingSeq || s.state != stateOpen {
+	if s.hbTimer == nil || time.Now().Before(s.hbDue) {
+		s.mu.Unlock() // stopped, or re-armed since this firing was scheduled
 		return
 	}
-	s.pingTimer = nil
-	s.pongRefreshed = false
-	s.enqueueLocked(packet{typ: packetPing})
-	s.armPongTimeoutLocked(s.opts.PingTimeout)
-}
-
-// armPongTimeoutLocked (re)starts the deadline for the client's next sign
-// of life: its pong (protocol 4) or its ping (protocol 3).
-func (s *Session) armPongTimeoutLocked(d time.Duration) {
-	if s.pongTimer != nil {
-		s.pongTimer.Stop()
-	}
-	s.pongSeq++
-	seq := s.pongSeq
-	s.pongTimer = time.AfterFunc(d, func() {
-		s.mu.Lock()
-		stale := seq != s.pongSeq
-		s.mu.Unlock()
-		if !stale {
-			s.terminate("ping timeout")
+	if s.protocol == 4 && !s.awaitingPong {
+		if s.state == stateOpen {
+			s.awaitingPong, s.pongRefreshed = true, false
+			s.enqueueLocked(packet{typ: packetPing})
+			s.armHeartbeatLocked(s.opts.PingTimeout)
 		}
-	})
-}
-
-func (s *Session) stopPongTimeoutLocked() {
-	if s.pongTimer != nil {
-		s.pongTimer.Stop()
-		s.pongTimer = nil
+		s.mu.Unlock()
+		return
 	}
-	s.pongSeq++
+	s.mu.Unlock()
+	s.terminate("ping timeout")
 }

@@ -25,7 +25,7 @@ import (
 // wsReadBufferSize is gorilla's read buffer per connection: small, since
 // an idle connection is the common case; larger messages bypass it.
 // gorilla adopts a supplied buffer only above 256 bytes.
-const wsReadBufferSize = 512
+const wsReadBufferSize = 320
 
 var errNoPoller = errors.New("engine: the connection cannot be watched for input")
 
