@@ -3,6 +3,7 @@ package caddysocketio
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os/exec"
@@ -93,6 +94,16 @@ func provisionRedisAdapter(t *testing.T, r *RedisAdapter) error {
 	return err
 }
 
+// mustProvision provisions r as provisionRedisAdapter does, or fails the
+// test.
+func mustProvision(t *testing.T, r *RedisAdapter) *RedisAdapter {
+	t.Helper()
+	if err := provisionRedisAdapter(t, r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // A bad address fails provisioning (and so `caddy validate`) with a clear
 // message, without any Redis running.
 func TestRedisAdapterBadAddressesFailValidation(t *testing.T) {
@@ -126,96 +137,69 @@ func TestRedisAdapterBadAddressesFailValidation(t *testing.T) {
 func TestRedisAdapterPlaceholdersAndPooling(t *testing.T) {
 	t.Setenv("CADDY_SOCKETIO_TEST_REDIS", "127.0.0.1:1")
 	t.Setenv("CADDY_SOCKETIO_TEST_PASSWORD", "s3cret")
-	a := &RedisAdapter{Addresses: []string{"{env.CADDY_SOCKETIO_TEST_REDIS}"}, Password: "{env.CADDY_SOCKETIO_TEST_PASSWORD}"}
-	if err := provisionRedisAdapter(t, a); err != nil {
-		t.Fatal(err)
-	}
+	a := mustProvision(t, &RedisAdapter{Addresses: []string{"{env.CADDY_SOCKETIO_TEST_REDIS}"}, Password: "{env.CADDY_SOCKETIO_TEST_PASSWORD}"})
 	if got := a.client.Addresses; len(got) != 1 || got[0] != "127.0.0.1:1" || a.client.Password != "s3cret" {
 		t.Errorf("resolved %v / %q", got, a.client.Password)
 	}
 	if strings.Contains(a.key, "s3cret") {
 		t.Errorf("pool key shows the password: %s", a.key)
 	}
-	b := &RedisAdapter{Addresses: []string{"127.0.0.1:1"}, Password: "s3cret"}
-	if err := provisionRedisAdapter(t, b); err != nil {
-		t.Fatal(err)
-	}
+	b := mustProvision(t, &RedisAdapter{Addresses: []string{"127.0.0.1:1"}, Password: "s3cret"})
 	if a.group != b.group || a.AdapterFactory() == nil {
 		t.Error("equal settings did not share the cluster connection")
 	}
-	c := &RedisAdapter{Addresses: []string{"127.0.0.1:1"}, Password: "s3cret", KeyPrefix: "other"}
-	if err := provisionRedisAdapter(t, c); err != nil {
-		t.Fatal(err)
-	}
+	c := mustProvision(t, &RedisAdapter{Addresses: []string{"127.0.0.1:1"}, Password: "s3cret", KeyPrefix: "other"})
 	if c.group == a.group || c.key == a.key {
 		t.Error("a changed key_prefix kept the old connection")
 	}
 }
 
-// A reload provisions the new config before cleaning up the old one: with
-// the same settings the connection survives, and once the last config is
-// gone nothing is left running.
-func TestRedisAdapterReloadKeepsTheConnectionAndLeaksNothing(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	defer cancel()
-	old := &RedisAdapter{Addresses: []string{"127.0.0.1:1"}}
-	if err := old.Provision(ctx); err != nil {
-		t.Fatal(err)
-	}
-	srv := socketio.NewServer(engine.NewServer(engine.Options{}), socketio.Options{Adapter: old.AdapterFactory()})
-	reloaded := &RedisAdapter{Addresses: []string{"127.0.0.1:1"}}
-	if err := reloaded.Provision(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := old.Cleanup(); err != nil {
-		t.Fatal(err)
-	}
-	if reloaded.group != old.group {
-		t.Fatal("a reload with the same settings made a new connection")
-	}
-	if _, ok := srv.Of("/late").Adapter().(*redisadapter.Adapter); !ok {
-		t.Error("a namespace created after the reload did not get the Redis adapter")
-	}
-	shutdown, cancelShutdown := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancelShutdown()
-	if err := srv.Shutdown(shutdown); err != nil {
-		t.Fatal(err)
-	}
-	if err := reloaded.Cleanup(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// A reload that changes the address moves the live server to the new
-// settings; once the old config is gone nothing of it is left running.
-func TestRedisAdapterReloadWithNewAddressMovesTheServer(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	defer cancel()
-	old := &RedisAdapter{Addresses: []string{"127.0.0.1:1"}}
-	if err := old.Provision(ctx); err != nil {
-		t.Fatal(err)
-	}
-	srv := socketio.NewServer(engine.NewServer(engine.Options{}), socketio.Options{Adapter: old.AdapterFactory()})
-	moved := &RedisAdapter{Addresses: []string{"127.0.0.1:2"}}
-	if err := moved.Provision(ctx); err != nil {
-		t.Fatal(err)
-	}
-	moved.AdoptServer(srv)
-	if err := old.Cleanup(); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := srv.Of("/late").Adapter().(*redisadapter.Adapter); !ok {
-		t.Error("a namespace created after the move did not get the Redis adapter")
-	}
-	shutdown, cancelShutdown := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancelShutdown()
-	if err := srv.Shutdown(shutdown); err != nil {
-		t.Fatal(err)
-	}
-	if err := moved.Cleanup(); err != nil {
-		t.Fatal(err)
+// A reload provisions the new config's adapter before it cleans up the old
+// one, while the live server (made with the old one's factory) lives on.
+// With the same settings the connection survives; with others the server
+// moves (as the handler's Attach does); either way the namespaces created
+// later still get the Redis adapter, and once the server and the last
+// config are gone nothing is left running.
+func TestRedisAdapterReloadLeavesNothingRunning(t *testing.T) {
+	for _, c := range []struct {
+		name, next string
+		sameGroup  bool
+	}{
+		{"same settings keep the connection", "127.0.0.1:1", true},
+		{"a new address moves the server", "127.0.0.1:2", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+			defer cancel()
+			old := &RedisAdapter{Addresses: []string{"127.0.0.1:1"}}
+			if err := old.Provision(ctx); err != nil {
+				t.Fatal(err)
+			}
+			srv := socketio.NewServer(engine.NewServer(engine.Options{}), socketio.Options{Adapter: old.AdapterFactory()})
+			next := &RedisAdapter{Addresses: []string{c.next}}
+			if err := next.Provision(ctx); err != nil {
+				t.Fatal(err)
+			}
+			next.AdoptServer(srv)
+			if err := old.Cleanup(); err != nil {
+				t.Fatal(err)
+			}
+			if (next.group == old.group) != c.sameGroup {
+				t.Errorf("the new config shares the old connection: %v, want %v", next.group == old.group, c.sameGroup)
+			}
+			if _, ok := srv.Of("/late").Adapter().(*redisadapter.Adapter); !ok {
+				t.Error("a namespace created after the reload did not get the Redis adapter")
+			}
+			shutdown, cancelShutdown := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancelShutdown()
+			if err := srv.Shutdown(shutdown); err != nil {
+				t.Fatal(err)
+			}
+			if err := next.Cleanup(); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
@@ -277,23 +261,6 @@ func redisSubscribers(t *testing.T, addr string) int64 {
 		t.Fatal(err)
 	}
 	return n["socket.io-request#/#"]
-}
-
-// handshakeUntil opens polling sessions, each on a new connection, until
-// done reports true, for at most 10 seconds.
-func handshakeUntil(t *testing.T, addr string, done func() bool) {
-	t.Helper()
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		res, err := client.Get("http://" + addr + "/socket.io/?EIO=4&transport=polling")
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		if done() {
-			return
-		}
-	}
 }
 
 func waitRedisSubscribers(t *testing.T, addr string, want int64) {
@@ -400,26 +367,24 @@ func (s *wsSocket) expect(t *testing.T, want string) {
 }
 
 // A `caddy reload` that points the adapter at another Redis keeps the live
-// server: the connected client keeps its socket and sees nothing, and from
-// the new config's first request the server is a node of the new Redis
-// only.
+// server: the connected client keeps its socket and sees nothing, and once
+// the reload returns the server is a node of the new Redis only, with no
+// request to the new config (cleaning the old config up moves it).
 func TestReloadToAnotherRedisKeepsTheClients(t *testing.T) {
 	redisA, redisB := startRedisServer(t), startRedisServer(t)
 	addr := inProcessCaddy(t)
 	// certmagic's storage lock, taken by caddy.Load, is refreshed until the
 	// process ends: Caddy's, not ours.
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent(), goleak.IgnoreAnyFunction("github.com/caddyserver/certmagic.keepLockfileFresh"))
-	config := func(redisAddr string) string {
-		return site(addr, `
-	socketio {
+	const handler = `socketio {
 		namespace / {
 			relay chat
 		}
 		adapter redis {
-			address `+redisAddr+`
+			address %s
 		}
-	}`)
-	}
+	}`
+	config := func(redisAddr string) string { return site(addr, "\t"+fmt.Sprintf(handler, redisAddr)) }
 	loadCaddyfile(t, config(redisA))
 	nodeA, stopA := goRedisNode(t, redisA)
 	defer stopA()
@@ -432,36 +397,39 @@ func TestReloadToAnotherRedisKeepsTheClients(t *testing.T) {
 	}
 	c.expect(t, `42["hello","via A"]`)
 
-	// A reload to B that fails (a second site shares the handler's name
-	// with other options) leaves the server on A.
+	// Reloads to B that fail leave the server on A: one where a second
+	// site shares the handler's name with other options, and one that
+	// holds the server twice before an adapter fails to load (cleaning the
+	// first of its handlers up, while the second still holds the server,
+	// must not move it either).
 	_, port, _ := net.SplitHostPort(addr)
-	bad := config(redisB) + "http://localhost:" + port + " {\n\tsocketio {\n\t\tping_interval 4s\n\t\tadapter redis " + redisB + "\n\t}\n}\n"
-	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(bad), nil)
-	if err != nil {
-		t.Fatal(err)
+	conflicting := config(redisB) + "http://localhost:" + port + " {\n\tsocketio {\n\t\tping_interval 4s\n\t\tadapter redis " + redisB + "\n\t}\n}\n"
+	twice := site(addr, "\troute {\n\t"+fmt.Sprintf(handler, redisB)+"\n\t"+fmt.Sprintf(handler, redisB)+
+		"\n\tsocketio {\n\t\tpath /other/\n\t\tadapter redis {env.CADDY_SOCKETIO_TEST_UNSET}\n\t}\n\t}")
+	for _, bad := range []string{conflicting, twice} {
+		cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(bad), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := caddy.Load(cfg, true); err == nil {
+			t.Fatalf("a config that cannot load loaded:\n%s", bad)
+		}
+		if res, err := http.Get("http://" + addr + "/socket.io/?EIO=4&transport=polling"); err != nil {
+			t.Fatal(err)
+		} else {
+			res.Body.Close()
+		}
+		if n := redisSubscribers(t, redisB); n != 1 {
+			t.Errorf("after a failed reload %d servers listen on the new Redis, want 1 (nodeB)", n)
+		}
+		if err := nodeA.Of("/").To(c.sid).Emit("hello", "via A after the failed reload"); err != nil {
+			t.Fatal(err)
+		}
+		c.expect(t, `42["hello","via A after the failed reload"]`)
 	}
-	if err := caddy.Load(cfg, true); err == nil {
-		t.Fatal("the conflicting config loaded")
-	}
-	if res, err := http.Get("http://" + addr + "/socket.io/?EIO=4&transport=polling"); err != nil {
-		t.Fatal(err)
-	} else {
-		res.Body.Close()
-	}
-	if n := redisSubscribers(t, redisB); n != 1 {
-		t.Errorf("after a failed reload %d servers listen on the new Redis, want 1 (nodeB)", n)
-	}
-	if err := nodeA.Of("/").To(c.sid).Emit("hello", "via A after the failed reload"); err != nil {
-		t.Fatal(err)
-	}
-	c.expect(t, `42["hello","via A after the failed reload"]`)
 
 	loadCaddyfile(t, config(redisB)) // caddy reload
-	// The new config takes the server over with its first request. Right
-	// after a reload the old server may still accept a connection (Caddy
-	// only waits for its shutdown to begin), so the handshake is repeated,
-	// each time on a new connection, until the new config has served one.
-	handshakeUntil(t, addr, func() bool { return redisSubscribers(t, redisB) == 2 })
+	// Only Redis is asked from here on, until the client's own event.
 	waitRedisSubscribers(t, redisB, 2)
 	waitRedisSubscribers(t, redisA, 1) // nodeA alone: Caddy left the old Redis
 	if err := nodeB.Of("/").To(c.sid).Emit("hello", "via B"); err != nil {

@@ -48,16 +48,16 @@ type liveServer struct {
 	watched sync.Map
 
 	mu         sync.Mutex
-	registered map[string]bool // guarded by mu: namespaces with our callbacks
-	logger     *zap.Logger     // guarded by mu: the newest config's logger
-	holders    map[uint64]bool // guarded by mu: generations of the handlers holding it
-	active     atomic.Uint64   // the generation whose options apply; only grows
-	lastGen    uint64          // guarded by mu: the newest generation handed out
-	config     context.Context // guarded by mu: the config that last claimed it
-	configJSON []byte          // guarded by mu: that config's handler, as JSON
-	adapter    Adapter         // guarded by mu: the adapter whose settings apply; nil: in memory
-	detach     func()          // guarded by mu: releases what adapter holds for this server
-	stopped    bool            // guarded by mu: Destruct ran; nothing may attach any more
+	registered map[string]bool   // guarded by mu: namespaces with our callbacks
+	logger     *zap.Logger       // guarded by mu: the newest config's logger
+	holders    map[uint64]holder // guarded by mu: the handlers holding it, by generation
+	active     atomic.Uint64     // the generation whose options apply; only grows
+	lastGen    uint64            // guarded by mu: the newest generation handed out
+	config     context.Context   // guarded by mu: the config that last claimed it
+	configJSON []byte            // guarded by mu: that config's handler, as JSON
+	adapter    Adapter           // guarded by mu: the adapter whose settings apply; nil: in memory
+	detach     func()            // guarded by mu: releases what adapter holds for this server
+	stopped    bool              // guarded by mu: Destruct ran; nothing may attach any more
 
 	stopOnce sync.Once
 }
@@ -71,7 +71,7 @@ func newLiveServer(name string, eo engine.Options, so socketio.Options, adapter 
 		engine:     eng,
 		io:         socketio.NewServer(eng, so),
 		registered: map[string]bool{},
-		holders:    map[uint64]bool{},
+		holders:    map[uint64]holder{},
 		logger:     eo.Logger,
 		adapter:    adapter,
 		detach:     func() {},
@@ -94,10 +94,11 @@ func (h *Handler) socketOptions() socketio.Options {
 	return o
 }
 
-// activate makes h's options and namespaces those of the server, on h's
-// first request, unless a newer config's handler already did: during a
-// reload the old handlers still finish their requests, and must not take
-// the server back.
+// activate makes h's options, namespaces and adapter settings those of the
+// server, unless a newer config's handler already did: during a reload the
+// old handlers still finish their requests, and must not take the server
+// back. It runs once per generation, on whichever comes first: h's first
+// request, or the cleanup of the config h replaces (see release).
 func (l *liveServer) activate(h *Handler) {
 	if l.active.Load() >= h.generation {
 		return
@@ -162,7 +163,7 @@ func (l *liveServer) onConnect(name string, s *socketio.Socket) error {
 		return nil
 	}
 	hs := s.Handshake()
-	values := handshakeValues{query: hs.Query(), header: hs.Headers}
+	values := handshakeValues{query: hs.Query, header: hs.Headers}
 	if c.usesAuth {
 		_ = json.Unmarshal(hs.Auth, &values.auth) // not an object: {auth.*} is empty
 	}
@@ -178,13 +179,20 @@ func (l *liveServer) onConnect(name string, s *socketio.Socket) error {
 	return nil
 }
 
-// hold records a provisioned handler and returns its generation: handlers
-// of newer configs get higher numbers.
-func (l *liveServer) hold() uint64 {
+// holder is a provisioned handler that holds the server, with the config
+// (its caddy.Context's context) that provisioned it.
+type holder struct {
+	handler *Handler
+	config  context.Context
+}
+
+// hold records a provisioned handler of config and returns its
+// generation: handlers of newer configs get higher numbers.
+func (l *liveServer) hold(h *Handler, config context.Context) uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.lastGen++
-	l.holders[l.lastGen] = true
+	l.holders[l.lastGen] = holder{handler: h, config: config}
 	return l.lastGen
 }
 
@@ -202,11 +210,31 @@ func (l *liveServer) claim(config context.Context, handlerJSON []byte) error {
 	return nil
 }
 
-// release forgets a handler that is cleaned up.
+// release forgets a handler that is cleaned up. When a handler of another,
+// newer config holds the server, the config of gen is being replaced by a
+// reload that succeeded (Caddy cleans the old config up once the new one
+// runs), and the newest handler takes the server over now, if its first
+// request has not done so already: a `caddy reload` then returns with the
+// server on the new settings (a new Redis, say), while its old
+// http.Servers may still be finishing requests. The handlers of a config
+// that failed to load are released while the running config still holds
+// the server; the newer handlers they see are of their own config, and
+// nothing moves.
 func (l *liveServer) release(gen uint64) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	gone := l.holders[gen]
 	delete(l.holders, gen)
+	var newest holder
+	var newestGen uint64
+	for g, hd := range l.holders {
+		if g > newestGen {
+			newest, newestGen = hd, g
+		}
+	}
+	l.mu.Unlock()
+	if newestGen > gen && newest.config != gone.config {
+		l.activate(newest.handler)
+	}
 }
 
 // supersedes reports whether a handler newer than generation gen holds the

@@ -87,11 +87,13 @@ type Handler struct {
 	// Adapter connects the server to others (Node's adapter option), such
 	// as socketio.adapters.redis; in memory (one server) when absent. A
 	// reload that changes its settings (a Redis address, say) keeps the
-	// server and its connections and moves it to the new settings when the
-	// new config serves its first request. A reload that adds or removes
-	// the adapter, or changes its kind, starts a new server: the socketio
-	// package cannot swap a namespace's adapter in place, so the clients
-	// get a close packet and reconnect to the new one.
+	// server and its connections and moves it to the new settings before
+	// `caddy reload` returns (when the old config is cleaned up, or with
+	// the new config's first request if that comes earlier). A reload that
+	// adds or removes the adapter, or changes its kind, starts a new
+	// server: the socketio package cannot swap a namespace's adapter in
+	// place, so the clients get a close packet and reconnect to the new
+	// one.
 	AdapterRaw json.RawMessage `json:"adapter,omitempty" caddy:"namespace=socketio.adapters inline_key=adapter"`
 
 	logger       *zap.Logger
@@ -190,15 +192,16 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.live = val.(*liveServer)
-	h.generation = h.live.hold()
+	h.generation = h.live.hold(h, ctx.Context)
 	handlerJSON, err := json.Marshal(h)
 	if err != nil {
 		return err
 	}
 	// The new options reach a shared server with this handler's first
-	// request (see activate), not here: if another part of this config
-	// fails to load, Caddy keeps the running config, and its server must
-	// keep its options. A server this handler just started serves no
+	// request, or when the config it replaces is cleaned up (see activate
+	// and release), not here: if another part of this config fails to
+	// load, Caddy keeps the running config, and its server must keep its
+	// options. A server this handler just started serves no
 	// other config, and takes them now: its namespaces exist (and, with
 	// an adapter, listen to the other nodes) before any client comes.
 	if !loaded {

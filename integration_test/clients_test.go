@@ -62,13 +62,23 @@ type nodeClients struct {
 // wait for them to connect.
 func startClients(t testing.TB, specs ...clientSpec) *nodeClients {
 	t.Helper()
-	node := testpeer.Node(t)
 	data, err := json.Marshal(specs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(node, filepath.Join("testdata", "clients.js"))
-	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(testpeer.RepoRoot(), "node_modules"), "CLIENTS="+string(data))
+	return startClientScript(t, "clients.js", []string{"CLIENTS=" + string(data)}, nil)
+}
+
+// startClientScript runs testdata/<script>, which speaks the line protocol
+// of clients.js (events out, commands in), with env added to the
+// environment. extra, when not nil, sees each event with its line as
+// printed, to read fields of the script's own that clientEvent lacks; it
+// runs on the reader goroutine, before the event is recorded.
+func startClientScript(t testing.TB, script string, env []string, extra func(e clientEvent, line []byte)) *nodeClients {
+	t.Helper()
+	cmd := exec.Command(testpeer.Node(t), filepath.Join("testdata", script))
+	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(testpeer.RepoRoot(), "node_modules"))
+	cmd.Env = append(cmd.Env, env...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -80,7 +90,7 @@ func startClients(t testing.TB, specs ...clientSpec) *nodeClients {
 		t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting clients.js: %v", err)
+		t.Fatalf("starting %s: %v", script, err)
 	}
 	readerDone := make(chan struct{})
 	go func() { // owned by c: ends when the script's stdout closes
@@ -91,6 +101,8 @@ func startClients(t testing.TB, specs ...clientSpec) *nodeClients {
 			var e clientEvent
 			if err := json.Unmarshal(scanner.Bytes(), &e); err != nil {
 				e = clientEvent{Type: "unreadable", Error: scanner.Text()}
+			} else if extra != nil {
+				extra(e, scanner.Bytes())
 			}
 			e.at = time.Now()
 			c.mu.Lock()
@@ -104,7 +116,7 @@ func startClients(t testing.TB, specs ...clientSpec) *nodeClients {
 		<-readerDone
 		_ = cmd.Wait()
 		if t.Failed() {
-			t.Logf("clients.js events:\n%s\nstderr:\n%s", c.dump(), stderr.String())
+			t.Logf("%s events:\n%s\nstderr:\n%s", script, c.dump(), stderr.String())
 		}
 	})
 	return c

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -260,54 +259,18 @@ func TestRedisCaddyAndNodeShareRooms(t *testing.T) {
 // cookie value of each.
 func lbClients(t *testing.T, url, room, lbCookie string, names ...string) (*nodeClients, func(name string) string) {
 	t.Helper()
-	cmd := exec.Command(testpeer.Node(t), filepath.Join("testdata", "redis_lb_clients.js"))
-	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(testpeer.RepoRoot(), "node_modules"),
-		"URL="+url, "NAMES="+strings.Join(names, ","), "ROOM="+room, "LB_COOKIE="+lbCookie)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &nodeClients{t: t}
-	if c.stdin, err = cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting redis_lb_clients.js: %v", err)
-	}
 	var mu sync.Mutex
-	cookies := map[string]string{} // guarded by mu
-	readerDone := make(chan struct{})
-	go func() { // ends when the script's stdout closes
-		defer close(readerDone)
-		scanner := bufio.NewScanner(stdout)
-		for scanner.Scan() {
-			var e clientEvent
+	cookies := map[string]string{} // guarded by mu; written by the clients' reader goroutine
+	c := startClientScript(t, "redis_lb_clients.js",
+		[]string{"URL=" + url, "NAMES=" + strings.Join(names, ","), "ROOM=" + room, "LB_COOKIE=" + lbCookie},
+		func(e clientEvent, line []byte) {
 			var extra struct{ Cookie string }
-			if json.Unmarshal(scanner.Bytes(), &e) != nil {
-				e = clientEvent{Type: "unreadable", Error: scanner.Text()}
-			}
-			if e.Type == "connected" && json.Unmarshal(scanner.Bytes(), &extra) == nil {
+			if e.Type == "connected" && json.Unmarshal(line, &extra) == nil {
 				mu.Lock()
 				cookies[e.Name] = extra.Cookie
 				mu.Unlock()
 			}
-			e.at = time.Now()
-			c.mu.Lock()
-			c.events = append(c.events, e)
-			c.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = c.stdin.Close()
-		_ = cmd.Process.Kill()
-		<-readerDone
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("redis_lb_clients.js events:\n%s\nstderr:\n%s", c.dump(), stderr.String())
-		}
-	})
+		})
 	return c, func(name string) string {
 		mu.Lock()
 		defer mu.Unlock()
@@ -442,9 +405,28 @@ func TestRedisOutageKeepsLocalClientsAndRecovers(t *testing.T) {
 	}
 }
 
+// emitFromRedis publishes event with args to room of namespace nsp through
+// @socket.io/redis-emitter on the Redis at redisAddr, as an application
+// outside the cluster would.
+func emitFromRedis(t *testing.T, redisAddr, nsp, room, event string, args ...string) {
+	t.Helper()
+	data, err := json.Marshal(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := testpeer.RunNode(t, 30*time.Second, filepath.Join("testdata", "redis_emit.js"),
+		"REDIS_URL=redis://"+redisAddr, "NSP="+nsp, "ROOM="+room, "EVENT="+event, "ARGS="+string(data))
+	if res.Err != nil {
+		t.Fatalf("redis_emit.js: %v\n%s", res.Err, res.Stderr)
+	}
+}
+
 // `caddy reload` with another Redis address keeps the clients connected
-// (same socket, no disconnect) and, from the new config's first request,
-// makes Caddy a node of the new Redis and of the old one no longer.
+// (same socket, no disconnect) and, by the time it returns, has made Caddy
+// a node of the new Redis and of the old one no longer: nothing has to
+// reach Caddy after the reload for the move (the clients are on WebSocket,
+// which sends no HTTP request), yet an emitter on the new Redis reaches
+// them.
 func TestRedisReloadToAnotherRedisKeepsTheClients(t *testing.T) {
 	oldRedis, newRedis := startRedisProcess(t), startRedisProcess(t)
 	caddyPort := freePort(t)
@@ -459,36 +441,31 @@ func TestRedisReloadToAnotherRedisKeepsTheClients(t *testing.T) {
 		chatClient("caddy-1", "v4", caddyURL, "r"), chatClient("caddy-2", "v2", caddyURL, "r"),
 		chatClient("node-1", "v4", nodeURL, "r"))
 	c.connected(15*time.Second, names...)
+	for _, name := range names[:2] {
+		c.waitFor(10*time.Second, name+" upgrading to WebSocket", onWebSocket(name))
+	}
 	relay(t, c, "caddy-1", "before", "caddy-2")
+	emitFromRedis(t, oldRedis.addr(), "/chat", "room-r", "message", "emitted on the old Redis, before")
+	c.waitFor(10*time.Second, "the emitter's message before the reload", message("caddy-1", "emitted on the old Redis, before"))
 
 	caddy.reload(redisChatSite(caddyPort, newRedis.addr()))
-	// The new config takes the live server over with its first request.
-	// Right after a reload the old server may still accept a connection
-	// (Caddy only waits for its shutdown to begin), so the handshake is
-	// repeated, each time on a new connection, until the new config has
-	// served one.
-	fresh := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		res, err := fresh.Get(caddyURL + "/socket.io/?EIO=4&transport=polling")
-		if err != nil {
-			t.Fatalf("handshake after the reload: %v", err)
-		}
-		res.Body.Close()
-		if res.StatusCode != 200 {
-			t.Fatalf("handshake after the reload: %d", res.StatusCode)
-		}
-		if newRedis.subscribers("/chat") == 2 {
-			break
-		}
-	}
+	// Only Redis is asked from here on: no request reaches Caddy.
 	newRedis.waitSubscribers("/chat", 2)
 	oldRedis.waitSubscribers("/chat", 0)
+	emitFromRedis(t, newRedis.addr(), "/chat", "room-r", "message", "emitted on the new Redis")
+	emitFromRedis(t, oldRedis.addr(), "/chat", "room-r", "message", "emitted on the old Redis, after")
+	for _, name := range names {
+		c.waitFor(10*time.Second, name+" receiving the emitter's message", message(name, "emitted on the new Redis"))
+	}
 	relay(t, c, "caddy-1", "after, from caddy", "caddy-2", "node-1")
 	relay(t, c, "node-1", "after, from node", "caddy-1", "caddy-2")
 	deliveredExactly(t, c, names, map[string][]string{
-		"before":            {"caddy-2"},
-		"after, from caddy": {"caddy-2", "node-1"},
-		"after, from node":  {"caddy-1", "caddy-2"},
+		"before":                           {"caddy-2"},
+		"emitted on the old Redis, before": {"caddy-1", "caddy-2"},
+		"emitted on the new Redis":         {"caddy-1", "caddy-2", "node-1"},
+		"emitted on the old Redis, after":  {},
+		"after, from caddy":                {"caddy-2", "node-1"},
+		"after, from node":                 {"caddy-1", "caddy-2"},
 	})
 	for _, name := range names {
 		if n := len(c.all(is("connected", name))); n != 1 {
