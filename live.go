@@ -163,7 +163,7 @@ func (l *liveServer) onConnect(name string, s *socketio.Socket) error {
 		return nil
 	}
 	hs := s.Handshake()
-	values := handshakeValues{query: hs.Query, header: hs.Headers}
+	values := handshakeValues{query: hs.Query(), header: hs.Headers}
 	if c.usesAuth {
 		_ = json.Unmarshal(hs.Auth, &values.auth) // not an object: {auth.*} is empty
 	}
