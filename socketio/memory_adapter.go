@@ -21,8 +21,10 @@ type MemoryAdapter struct {
 	// rooms and sids are the rooms sockets joined, both ways, each socket
 	// id present only while it is in some room. A connected socket's own
 	// id room, which every socket is in, is not there but in the socket's
-	// inOwnRoom: two maps per socket for a room of one would be most of an
-	// idle socket's memory.
+	// inOwnRoom, and the socket's inAdapter stands for Node's sids entry
+	// (which a socket keeps until it disconnects, rooms or not): two maps
+	// per socket for a room of one would be most of an idle socket's
+	// memory.
 	rooms map[string]map[string]struct{} // room -> socket ids
 	sids  map[string]map[string]struct{} // socket id -> rooms
 }
@@ -57,13 +59,15 @@ func (a *MemoryAdapter) connected(id string) *Socket {
 func (a *MemoryAdapter) AddAll(id string, rooms ...string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	s := a.connected(id)
+	if s != nil {
+		s.inAdapter = true
+	}
 	for _, room := range rooms {
-		if room == id {
-			if s := a.connected(id); s != nil {
-				s.inOwnRoom = true
-				a.delLocked(id, room) // joined before connecting: one record is enough
-				continue
-			}
+		if room == id && s != nil {
+			s.inOwnRoom = true
+			a.delLocked(id, room) // joined before connecting: one record is enough
+			continue
 		}
 		mine := a.sids[id]
 		if mine == nil {
@@ -111,7 +115,7 @@ func (a *MemoryAdapter) DelAll(id string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if s := a.connected(id); s != nil {
-		s.inOwnRoom = false
+		s.inAdapter, s.inOwnRoom = false, false
 	}
 	for room := range a.sids[id] {
 		if members := a.rooms[room]; members != nil {
@@ -129,12 +133,11 @@ func (a *MemoryAdapter) SocketRooms(id string) []string {
 	defer a.mu.RUnlock()
 	mine := a.sids[id]
 	s := a.connected(id)
-	own := s != nil && s.inOwnRoom
-	if mine == nil && !own {
+	if mine == nil && (s == nil || !s.inAdapter) {
 		return nil
 	}
 	out := make([]string, 0, len(mine)+1)
-	if own {
+	if s != nil && s.inOwnRoom {
 		out = append(out, id)
 	}
 	for room := range mine {
@@ -210,9 +213,9 @@ func (a *MemoryAdapter) apply(opts *BroadcastOptions, fn func(*Socket)) {
 	}
 	switch len(opts.Rooms) {
 	case 0:
-		// Every socket in some room, as Node's adapter iterates its sids.
+		// Every socket the adapter knows, as Node's iterates its sids.
 		for id, s := range a.nsp.sockets {
-			if s.inOwnRoom || a.sids[id] != nil {
+			if s.inAdapter {
 				visit(id)
 			}
 		}

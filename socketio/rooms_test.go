@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"context"
 	"errors"
 	"sort"
 	"strings"
@@ -122,5 +123,77 @@ func TestDisconnectingHandlerStillSeesTheRooms(t *testing.T) {
 	}
 	if got := <-roomsAtDisconnect; got != nil {
 		t.Errorf("rooms after disconnect: %v", got)
+	}
+}
+
+func TestEverySocketIsInTheRoomNamedByItsID(t *testing.T) {
+	ts := startServer(t, "", engine.Options{}, func(*testServer) {})
+	clients, sockets := connectRaw(t, ts, 3)
+	a, b := sockets[0], sockets[1]
+	adapter := ts.io.Of("/").Adapter().(*MemoryAdapter)
+
+	if r := a.Rooms(); len(r) != 1 || r[0] != a.ID() {
+		t.Errorf("rooms of a new socket: %v, want only its id %s", r, a.ID())
+	}
+	if n := adapter.RoomSize(a.ID()); n != 1 {
+		t.Errorf("its id room has %d sockets, want 1", n)
+	}
+	// Another socket may join a room named by a socket's id.
+	b.Join(a.ID())
+	if n := adapter.RoomSize(a.ID()); n != 2 {
+		t.Errorf("after b joined it, the id room has %d sockets, want 2", n)
+	}
+	if err := ts.io.To(a.ID()).Emit("direct", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.io.To(a.ID(), b.ID()).Emit("both"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.io.Emit("all"); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range [][]string{
+		{`42["direct",1]`, `42["both"]`, `42["all"]`},
+		{`42["direct",1]`, `42["both"]`, `42["all"]`}, // once, though in both rooms
+		{`42["all"]`},
+	} {
+		for _, w := range want {
+			if got := clients[i].read(); got != w {
+				t.Errorf("client %d got %q, want %q", i, got, w)
+			}
+		}
+	}
+
+	// A socket can leave its own room, as in Node: direct broadcasts miss
+	// it, broadcasts to the namespace still reach it.
+	a.Leave(a.ID())
+	if r := a.Rooms(); r == nil || len(r) != 0 {
+		t.Errorf("rooms after leaving its own: %#v, want an empty list (still connected)", r)
+	}
+	if err := ts.io.To(a.ID()).Except(b.ID()).Emit("direct", 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.io.Emit("all", 2); err != nil {
+		t.Fatal(err)
+	}
+	if got := clients[0].read(); got != `42["all",2]` {
+		t.Errorf("after leaving its own room, a got %q, want only the namespace broadcast", got)
+	}
+	a.Join(a.ID())
+	if err := ts.io.To(a.ID()).Except(b.ID()).Emit("direct", 3); err != nil {
+		t.Fatal(err)
+	}
+	if got := clients[0].read(); got != `42["direct",3]` {
+		t.Errorf("after joining its own room again, a got %q", got)
+	}
+
+	ids, err := adapter.Sockets(context.Background(), []string{a.ID()})
+	if err != nil || len(ids) != 2 {
+		t.Errorf("sockets in a's id room: %v %v, want a and b", ids, err)
+	}
+	fetched, err := ts.io.Of("/").In(sockets[2].ID()).FetchSockets(context.Background())
+	if err != nil || len(fetched) != 1 || fetched[0].ID != sockets[2].ID() ||
+		len(fetched[0].Rooms) != 1 || fetched[0].Rooms[0] != sockets[2].ID() {
+		t.Errorf("FetchSockets in the id room of the third socket: %+v %v", fetched, err)
 	}
 }

@@ -30,9 +30,12 @@ type Socket struct {
 	connected bool
 	closing   bool // onClose has started
 	closed    bool // disconnected, after having been connected or not
-	// inOwnRoom, guarded by the MemoryAdapter's lock instead, tells that
-	// the socket is in the room named by its id: the adapter keeps that
-	// room here rather than in a map of its own per socket.
+	// inAdapter and inOwnRoom are the MemoryAdapter's, guarded by its lock
+	// instead: the adapter knows the connected socket (Node's adapter has
+	// it in its sids, even with no room left), and the socket is in the
+	// room named by its id. The adapter keeps them here rather than in
+	// maps of its own per socket.
+	inAdapter bool
 	inOwnRoom bool
 	hooks     *socketHooks // nil until the application sets a handler
 	acks      map[uint64]func(Args, error)
