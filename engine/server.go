@@ -145,7 +145,7 @@ func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Value
 	if j, ok := q["j"]; ok && transport == transportPolling {
 		s.isJSONP, s.jsonp = true, jsonpIndex(j[0])
 	}
-	s.req = handshakeRecord(r)
+	s.handshake = newHandshakeRecord(r)
 
 	open := packet{typ: packetOpen, data: handshakeData(s.id, opts, transport)}
 	if transport == transportWebSocket {
@@ -190,27 +190,6 @@ func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Value
 	// Polling: the handshake response carries the open packet only; what
 	// the callback sent waits for the first GET, as in Node.
 	s.writePayload(w, r, []packet{open})
-}
-
-// handshakeRecord is what a session keeps of its handshake request: the
-// request line, headers, peer and TLS state, sharing the request's own
-// header map and URL (nothing changes them once the handler has returned)
-// rather than cloning them, and none of the request's context, which
-// middleware fills with per-request state. It costs a Request struct.
-func handshakeRecord(r *http.Request) *http.Request {
-	return &http.Request{
-		Method:     r.Method,
-		URL:        r.URL,
-		Proto:      r.Proto,
-		ProtoMajor: r.ProtoMajor,
-		ProtoMinor: r.ProtoMinor,
-		Header:     r.Header,
-		Body:       http.NoBody,
-		Host:       r.Host,
-		RemoteAddr: r.RemoteAddr,
-		RequestURI: r.RequestURI,
-		TLS:        r.TLS,
-	}
 }
 
 // handshakeData is the open packet's JSON, its keys in Node's order.

@@ -43,15 +43,15 @@ const closeLinger = time.Second
 // on demand when the queue gets its first packet (it exits once the queue is
 // empty). The WebSocket reader goroutine is the only reader.
 type Session struct {
-	id       string
-	protocol int
-	b64      bool   // the client wants binary data as base64 text
-	jsonp    string // JSONP callback index when polling over JSONP ("" otherwise)
-	isJSONP  bool
-	server   *Server
-	opts     *settings
-	req      *http.Request
-	log      *zap.Logger
+	id        string
+	protocol  int
+	b64       bool   // the client wants binary data as base64 text
+	jsonp     string // JSONP callback index when polling over JSONP ("" otherwise)
+	isJSONP   bool
+	server    *Server
+	opts      *settings
+	handshake *handshakeRecord
+	log       *zap.Logger
 
 	mu          sync.Mutex
 	delivered   sync.Cond // signalled when a delivery ends; L is &mu
@@ -109,11 +109,15 @@ func (s *Session) Transport() string {
 	return s.transport
 }
 
-// Request is the handshake request without its body and context (its
-// Context is context.Background()), safe to keep for the life of the
-// session. It shares the original's URL and Header: treat them as
-// read-only.
-func (s *Session) Request() *http.Request { return s.req }
+// Request is the handshake request, rebuilt from what the session keeps
+// of it on each call: method, URL, protocol, host, headers, peer address
+// and TLS state, with no body and context.Background(). The caller owns
+// the result.
+func (s *Session) Request() *http.Request { return s.handshake.request() }
+
+// RemoteAddr is the network address of the client that made the
+// handshake, as net/http's Request.RemoteAddr.
+func (s *Session) RemoteAddr() string { return s.handshake.remoteAddr }
 
 // OnMessage sets the message handler. Set it inside the connection
 // callback: it is then in place before the first message arrives. Messages
@@ -225,7 +229,7 @@ func (s *Session) enqueue(pkts []packet, volatile bool) (queued bool, err error)
 		queued := s.queuedBytes
 		s.mu.Unlock()
 		s.log.Warn("engine: closing a client that stopped reading",
-			zap.String("remote_addr", s.req.RemoteAddr), zap.Int64("queued_bytes", queued))
+			zap.String("remote_addr", s.handshake.remoteAddr), zap.Int64("queued_bytes", queued))
 		// terminate may wait briefly to send a close frame; Send must not.
 		go s.terminate("transport error")
 		return false, ErrSlowClient

@@ -1,0 +1,41 @@
+package engine
+
+import (
+	"crypto/tls"
+	"net/http/httptest"
+	"reflect"
+	"testing"
+)
+
+func TestHandshakeRecordRebuildsTheRequest(t *testing.T) {
+	r := httptest.NewRequest("GET", "https://example.com/socket.io/?EIO=4&transport=polling&token=a%20b", nil)
+	r.Header.Set("Origin", "https://app.example")
+	r.Header.Add("X-Multi", "one")
+	r.Header.Add("X-Multi", "two: with colon\nand newline \x00")
+	r.Header.Set("X-Empty", "")
+	r.RemoteAddr = "192.0.2.7:51234"
+	r.URL.Path = "/rewritten/" // middleware may rewrite before the handler
+	state := &tls.ConnectionState{ServerName: "example.com"}
+	r.TLS = state
+
+	rec := newHandshakeRecord(r)
+	got := rec.request()
+	if !reflect.DeepEqual(got.Header, r.Header) {
+		t.Errorf("headers %q, want %q", got.Header, r.Header)
+	}
+	if got.URL.String() != r.URL.String() || got.URL.Query().Get("token") != "a b" {
+		t.Errorf("URL %q, want %q", got.URL, r.URL)
+	}
+	if got.RequestURI != "/rewritten/?EIO=4&transport=polling&token=a%20b" {
+		t.Errorf("RequestURI %q", got.RequestURI)
+	}
+	if got.Method != "GET" || got.Host != "example.com" || got.RemoteAddr != r.RemoteAddr ||
+		got.ProtoMajor != 1 || got.ProtoMinor != 1 || got.TLS != state {
+		t.Errorf("rebuilt %s %s %s %s %d.%d %v", got.Method, got.Host, got.RemoteAddr, got.Proto, got.ProtoMajor, got.ProtoMinor, got.TLS)
+	}
+	// Each call gives the caller its own copy.
+	got.Header.Set("Origin", "changed")
+	if again := rec.request(); again.Header.Get("Origin") != "https://app.example" {
+		t.Errorf("a caller's change leaked: %q", again.Header.Get("Origin"))
+	}
+}
