@@ -3,15 +3,9 @@
 // SCENARIO, TRANSPORTS. Prints "<name> <json>" lines; exits 0, or 1 with
 // the error on stderr.
 const io = require("socket.io-client-v2");
+const { out, once, connector, runScenario } = require("./common");
 
-const URL = process.env.URL;
-const transports = process.env.TRANSPORTS ? process.env.TRANSPORTS.split(",") : undefined;
-const out = (name, value) => console.log(name + " " + JSON.stringify(value));
-const once = (s, ev) => new Promise((resolve) => s.once(ev, (...args) => resolve(args)));
-const connect = (nsp, opts = {}) =>
-  io(URL + nsp, { transports, forceNew: true, reconnection: false, ...opts });
-const withTimeout = (p, ms, what) =>
-  Promise.race([p, new Promise((_, rej) => setTimeout(() => rej(new Error("timeout: " + what)), ms))]);
+const connect = connector(io);
 
 const scenarios = {
   async basics() {
@@ -74,12 +68,4 @@ const scenarios = {
   },
 };
 
-const linger = () => new Promise((r) => setTimeout(r, 300));
-
-withTimeout(scenarios[process.env.SCENARIO](), 20000, process.env.SCENARIO).then(
-  () => linger().then(() => process.exit(0)),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  }
-);
+runScenario(scenarios);

@@ -2,12 +2,9 @@
 // Env: URL, TRANSPORTS ("polling" or "websocket"). Prints one line per
 // observation, "<name> <json>", and exits 0, or 1 with the error on stderr.
 const { io } = require("socket.io-client");
+const { out, once, withTimeout } = require("./common");
 
 const transport = process.env.TRANSPORTS;
-const out = (name, value) => console.log(name + " " + JSON.stringify(value));
-const once = (s, ev) => new Promise((resolve) => s.once(ev, (...args) => resolve(args)));
-const withTimeout = (p, ms, what) =>
-  Promise.race([p, new Promise((_, rej) => setTimeout(() => rej(new Error("timeout: " + what)), ms))]);
 
 async function main() {
   const s = io(process.env.URL, { transports: [transport], forceNew: true, reconnection: false });
