@@ -237,7 +237,7 @@ func (l *liveServer) release(gen uint64) {
 	}
 }
 
-// supersedes reports whether a handler newer than generation gen holds the
+// superseded reports whether a handler newer than generation gen holds the
 // server: then gen's config is being replaced by a reload.
 func (l *liveServer) superseded(gen uint64) bool {
 	l.mu.Lock()
