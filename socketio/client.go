@@ -29,14 +29,14 @@ type client struct {
 	// the same client.
 	writeMu sync.Mutex
 
-	// mu guards sockets, closed and connectTimer.
+	// mu guards sockets, joined and closed.
 	mu sync.Mutex
 	// sockets are the connected sockets, one per namespace: a slice, as
 	// most clients join one namespace and a map would cost far more.
-	sockets      []*Socket
-	connectTimer *time.Timer
-	closed       bool
-	protocol     uint8 // Socket.IO revision: 5 over Engine.IO 4, 4 over Engine.IO 3
+	sockets  []*Socket
+	joined   bool  // a namespace was joined: the connect timeout is over
+	closed   bool  // the session closed
+	protocol uint8 // Socket.IO revision: 5 over Engine.IO 4, 4 over Engine.IO 3
 }
 
 func newClient(srv *Server, sess *engine.Session) *client {
@@ -72,11 +72,9 @@ func (c *client) socketLocked(name string) *Socket {
 func (c *client) start() {
 	c.session.OnMessage(c.onMessage)
 	c.session.OnClose(c.onClose)
-	c.mu.Lock()
 	// Node's connectTimeout: a session that joins no namespace in time is
 	// closed, so that bare Engine.IO sessions do not pile up.
-	c.connectTimer = time.AfterFunc(c.server.connectTimeout, c.onConnectTimeout)
-	c.mu.Unlock()
+	c.server.connectDeadlines.add(c)
 	if c.protocol == 4 {
 		// socket.io-client 2.x never sends CONNECT for "/": the server
 		// connects it implicitly.
@@ -85,15 +83,13 @@ func (c *client) start() {
 	}
 }
 
-func (c *client) onConnectTimeout() {
+// neverConnected tells whether the client is still open without having
+// joined a namespace, for the connect timeout. As in Node, the timeout
+// ends at the first namespace joined, even if the client leaves it.
+func (c *client) neverConnected() bool {
 	c.mu.Lock()
-	idle := len(c.sockets) == 0 && !c.closed
-	c.mu.Unlock()
-	if idle {
-		c.server.logger.Debug("closing a connection that joined no namespace within the connect timeout",
-			zap.String("remote", c.address()), zap.Duration("connect_timeout", c.server.connectTimeout))
-		c.session.Close()
-	}
+	defer c.mu.Unlock()
+	return !c.joined && !c.closed
 }
 
 // onMessage is the session's message handler.
@@ -200,15 +196,14 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		return
 	}
 	c.mu.Lock()
-	if c.closed {
+	if c.closed || c.server.shuttingDown.Load() {
 		c.mu.Unlock()
+		// Never connected: this only forgets the rooms a middleware joined.
+		s.onClose("transport close")
 		return
 	}
 	c.sockets = append(c.sockets, s)
-	if c.connectTimer != nil {
-		c.connectTimer.Stop()
-		c.connectTimer = nil
-	}
+	c.joined = true
 	c.mu.Unlock()
 	nsp.add(s)
 	s.onConnect()
@@ -317,25 +312,11 @@ func (c *client) disconnectAll() {
 	c.session.Close()
 }
 
-// closeWithReason disconnects every socket with reason and closes the
-// session (server shutdown).
-func (c *client) closeWithReason(reason string) {
-	for _, s := range c.connectedSockets() {
-		s.onClose(reason)
-	}
-	c.session.Close()
-}
-
 // onClose is the session's close handler: every socket disconnects with
 // the engine's reason.
 func (c *client) onClose(reason string) {
-	defer c.server.removeClient(c)
 	c.mu.Lock()
 	c.closed = true
-	if c.connectTimer != nil {
-		c.connectTimer.Stop()
-		c.connectTimer = nil
-	}
 	c.mu.Unlock()
 	for _, s := range c.connectedSockets() {
 		s.onClose(reason)

@@ -17,9 +17,8 @@ const defaultMaxAttachments = 10
 // arrived as the following binary messages. It is used by the connection's
 // read loop only.
 type decoder struct {
-	maxAttachments int
-	pending        *Packet // a binary packet waiting for attachments
-	want           int     // how many attachments pending announced
+	pending *Packet // a binary packet waiting for attachments
+	want    int     // how many attachments pending announced
 }
 
 // errIncomplete is not an error for the caller: the packet waits for more
@@ -51,11 +50,7 @@ func (d *decoder) add(data []byte, binary bool) (*Packet, error) {
 	if d.pending != nil {
 		return nil, errors.New("got plaintext data when reconstructing a packet")
 	}
-	max := d.maxAttachments
-	if max == 0 {
-		max = defaultMaxAttachments
-	}
-	p, attachments, err := decodePacket(data, max)
+	p, attachments, err := decodePacket(data, defaultMaxAttachments)
 	if err != nil {
 		return nil, err
 	}

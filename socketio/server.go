@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddy-socketio/caddy-socketio/engine"
@@ -26,35 +27,35 @@ type Options struct {
 // Server is a Socket.IO server on top of an Engine.IO server. Serve HTTP
 // with the engine server (or this server's ServeHTTP, the same thing).
 type Server struct {
-	engine         *engine.Server
-	opts           Options
-	logger         *zap.Logger
-	connectTimeout time.Duration
+	engine           *engine.Server
+	opts             Options
+	logger           *zap.Logger
+	connectDeadlines *connectDeadlines
+	shuttingDown     atomic.Bool // set once, by Shutdown
 
-	// mu guards namespaces, clients and shuttingDown.
-	mu           sync.RWMutex
-	namespaces   map[string]*Namespace
-	clients      map[*client]struct{}
-	shuttingDown bool
+	// mu guards namespaces. The server keeps no list of its clients: the
+	// engine has the sessions, the namespaces the sockets.
+	mu         sync.RWMutex
+	namespaces map[string]*Namespace
 }
 
 // NewServer makes a Socket.IO server of eng, taking over its connection
 // callback. The main namespace "/" exists from the start.
 func NewServer(eng *engine.Server, opts Options) *Server {
 	srv := &Server{
-		engine:         eng,
-		opts:           opts,
-		logger:         opts.Logger,
-		connectTimeout: opts.ConnectTimeout,
-		namespaces:     make(map[string]*Namespace),
-		clients:        make(map[*client]struct{}),
+		engine:     eng,
+		opts:       opts,
+		logger:     opts.Logger,
+		namespaces: make(map[string]*Namespace),
 	}
 	if srv.logger == nil {
 		srv.logger = zap.NewNop()
 	}
-	if srv.connectTimeout <= 0 {
-		srv.connectTimeout = 45 * time.Second
+	timeout := opts.ConnectTimeout
+	if timeout <= 0 {
+		timeout = 45 * time.Second
 	}
+	srv.connectDeadlines = newConnectDeadlines(timeout, srv.logger)
 	srv.Of("/")
 	eng.OnConnection(srv.onConnection)
 	return srv
@@ -105,41 +106,29 @@ func (srv *Server) Emit(event string, args ...any) error { return srv.Of("/").Em
 func (srv *Server) To(rooms ...string) *BroadcastOperator { return srv.Of("/").To(rooms...) }
 
 func (srv *Server) onConnection(sess *engine.Session) {
-	c := newClient(srv, sess)
-	srv.mu.Lock()
-	if srv.shuttingDown {
-		srv.mu.Unlock()
+	if srv.shuttingDown.Load() {
 		sess.Close()
 		return
 	}
-	srv.clients[c] = struct{}{}
-	srv.mu.Unlock()
-	c.start()
-}
-
-func (srv *Server) removeClient(c *client) {
-	srv.mu.Lock()
-	delete(srv.clients, c)
-	srv.mu.Unlock()
+	newClient(srv, sess).start()
 }
 
 // Shutdown disconnects every socket with reason "server shutting down",
 // shuts the Engine.IO server down (the clients are told), and closes the
 // adapters. It waits for the connections to end until ctx does.
 func (srv *Server) Shutdown(ctx context.Context) error {
-	srv.mu.Lock()
-	srv.shuttingDown = true
-	clients := make([]*client, 0, len(srv.clients))
-	for c := range srv.clients {
-		clients = append(clients, c)
-	}
+	srv.shuttingDown.Store(true)
+	srv.connectDeadlines.stop()
+	srv.mu.RLock()
 	namespaces := make([]*Namespace, 0, len(srv.namespaces))
 	for _, n := range srv.namespaces {
 		namespaces = append(namespaces, n)
 	}
-	srv.mu.Unlock()
-	for _, c := range clients {
-		c.closeWithReason("server shutting down")
+	srv.mu.RUnlock()
+	for _, n := range namespaces {
+		for _, s := range n.Sockets() {
+			s.onClose("server shutting down")
+		}
 	}
 	err := srv.engine.Shutdown(ctx)
 	for _, n := range namespaces {

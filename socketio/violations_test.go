@@ -137,6 +137,41 @@ func toString(m map[string]any) string {
 	return b.String()
 }
 
+func TestEachSessionGetsTheWholeConnectTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	ts := startServerWith(t, "", engine.Options{}, Options{ConnectTimeout: timeout}, setupApp)
+	first := dialRaw(t, ts)
+	time.Sleep(timeout / 2)
+	second, secondDialed := dialRaw(t, ts), time.Now()
+	if !first.closed() {
+		t.Fatal("the first session, which sent no CONNECT, stayed open")
+	}
+	if !second.closed() {
+		t.Fatal("the second session, which sent no CONNECT, stayed open")
+	}
+	if waited := time.Since(secondDialed); waited < timeout*2/3 {
+		t.Errorf("the second session was closed %v after it opened, before its own connect timeout", waited)
+	}
+}
+
+func TestConnectTimeoutEndsWithTheFirstNamespaceJoined(t *testing.T) {
+	// As in Node: a client that joined a namespace and left it keeps its
+	// connection, to join again later.
+	const timeout = 200 * time.Millisecond
+	ts := startServerWith(t, "", engine.Options{}, Options{ConnectTimeout: timeout}, func(*testServer) {})
+	c := dialRaw(t, ts)
+	c.send("40")
+	if got := c.read(); !strings.HasPrefix(got, `40{"sid":"`) {
+		t.Fatalf("CONNECT answered with %q", got)
+	}
+	c.send("41")
+	time.Sleep(2 * timeout)
+	c.send("40")
+	if got := c.read(); !strings.HasPrefix(got, `40{"sid":"`) {
+		t.Errorf("after leaving its namespace for twice the connect timeout, CONNECT got %q", got)
+	}
+}
+
 func TestSessionWithoutConnectIsClosedAfterConnectTimeout(t *testing.T) {
 	ts := startServerWith(t, "", engine.Options{}, Options{ConnectTimeout: 300 * time.Millisecond}, setupApp)
 	idle, active := dialRaw(t, ts), dialRaw(t, ts)

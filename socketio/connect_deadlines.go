@@ -1,0 +1,98 @@
+package socketio
+
+import (
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// connectDeadlines closes the connections that joined no namespace within
+// the connect timeout (Node's connectTimeout). The timeout is the same for
+// every connection, so deadlines fall in the order connections arrive: a
+// queue and one timer serve the whole server, where a timer per
+// connection would cost each about 200 bytes for as long as it lives.
+type connectDeadlines struct {
+	timeout time.Duration
+	base    time.Time // deadlines are durations since base (monotonic)
+	logger  *zap.Logger
+
+	// mu guards the fields below.
+	mu      sync.Mutex
+	queue   []pendingClient // by deadline
+	timer   *time.Timer     // armed for queue[0] while armed is set
+	armed   bool
+	stopped bool
+}
+
+// pendingClient is a connection and when it must have joined a namespace.
+type pendingClient struct {
+	c        *client
+	deadline time.Duration // since connectDeadlines.base
+}
+
+func newConnectDeadlines(timeout time.Duration, logger *zap.Logger) *connectDeadlines {
+	return &connectDeadlines{timeout: timeout, base: time.Now(), logger: logger}
+}
+
+// add starts c's connect timeout. A client stays queued until its
+// deadline, connected or not: expire skips those that joined a namespace.
+func (d *connectDeadlines) add(c *client) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return
+	}
+	d.queue = append(d.queue, pendingClient{c: c, deadline: time.Since(d.base) + d.timeout})
+	if d.armed {
+		return
+	}
+	d.armed = true
+	if d.timer == nil {
+		d.timer = time.AfterFunc(d.timeout, d.expire)
+	} else {
+		d.timer.Reset(d.timeout)
+	}
+}
+
+// expire, run by the timer, closes the clients whose deadline has passed
+// without a namespace joined, and arms the timer for the next deadline.
+func (d *connectDeadlines) expire() {
+	d.mu.Lock()
+	now := time.Since(d.base)
+	n := 0
+	for n < len(d.queue) && d.queue[n].deadline <= now {
+		n++
+	}
+	due := make([]*client, n)
+	for i := range due {
+		due[i] = d.queue[i].c
+		d.queue[i] = pendingClient{} // the array must not keep the client alive
+	}
+	d.queue = d.queue[n:]
+	if len(d.queue) == 0 {
+		d.queue = nil
+	}
+	d.armed = len(d.queue) > 0 && !d.stopped
+	if d.armed {
+		d.timer.Reset(d.queue[0].deadline - now)
+	}
+	d.mu.Unlock()
+	for _, c := range due {
+		if c.neverConnected() {
+			d.logger.Debug("closing a connection that joined no namespace within the connect timeout",
+				zap.String("remote", c.address()), zap.Duration("connect_timeout", d.timeout))
+			c.session.Close()
+		}
+	}
+}
+
+// stop forgets every deadline, when the server shuts down.
+func (d *connectDeadlines) stop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stopped, d.armed, d.queue = true, false, nil
+	if d.timer != nil {
+		d.timer.Stop()
+	}
+}
