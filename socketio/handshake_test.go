@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -50,7 +51,35 @@ func TestHandshakeDescribesTheConnection(t *testing.T) {
 	if h.Issued < before.UnixMilli() || h.Issued > time.Now().UnixMilli() {
 		t.Errorf("issued %d not between the dial and now", h.Issued)
 	}
-	if _, err := time.Parse(jsDateLayout, h.Time()); err != nil {
+	if at, err := time.Parse(jsDateLayout, h.Time()); err != nil {
 		t.Errorf("time %q: %v", h.Time(), err)
+	} else if at.Unix() != h.Issued/1000 {
+		t.Errorf("time %q is not the instant issued says, %d", h.Time(), h.Issued)
+	}
+	// The query is the caller's: changing it changes no other view.
+	h.Query().Set("room", "red")
+	if got := h.Query().Get("room"); got != "blue" {
+		t.Errorf("query room after a caller changed its copy = %q", got)
+	}
+}
+
+func TestRemoteHandshakeKeepsWhatTheOtherServerReported(t *testing.T) {
+	h := RemoteHandshake("/socket.io/?EIO=4&transport=polling&x=1", url.Values{"x": {"one"}},
+		"Mon Nov 23 2026 01:00:00 GMT+0100 (Central European Standard Time)")
+	if got := h.URL(); got != "/socket.io/?EIO=4&transport=polling&x=1" {
+		t.Errorf("url = %q", got)
+	}
+	if got := h.Query(); len(got) != 1 || got.Get("x") != "one" {
+		t.Errorf("query = %v, want the reported one", got)
+	}
+	h.Query().Set("x", "two")
+	if got := h.Query().Get("x"); got != "one" {
+		t.Errorf("query after a caller changed its copy = %q", got)
+	}
+	if got := h.Time(); got != "Mon Nov 23 2026 01:00:00 GMT+0100 (Central European Standard Time)" {
+		t.Errorf("time = %q, want the reported one", got)
+	}
+	if string(h.Auth) != "" || h.Address != "" {
+		t.Errorf("auth %q address %q, want them left to the caller", h.Auth, h.Address)
 	}
 }
