@@ -49,12 +49,7 @@ func newClient(srv *Server, sess *engine.Session) *client {
 
 // address is the client's address, for log lines (the session id is
 // secret).
-func (c *client) address() string {
-	if r := c.session.Request(); r != nil {
-		return r.RemoteAddr
-	}
-	return ""
-}
+func (c *client) address() string { return c.session.RemoteAddr() }
 
 // socketLocked returns the client's socket in namespace name, or nil;
 // c.mu is held.

@@ -11,13 +11,14 @@ import (
 )
 
 // Handshake describes how a socket connected, like socket.handshake in Node.
-// A socket does not store it: Socket.Handshake builds it from the Engine.IO
-// handshake request, which the session keeps anyway, and the few values
-// of the CONNECT, so that an idle socket costs no copy of headers or query.
-// The query, URL and time are computed on each call of their methods.
+// A socket does not store it: Socket.Handshake builds it on each call from
+// what the Engine.IO session keeps of its handshake request and the few
+// values of the CONNECT, so that an idle socket carries no headers or
+// query of its own. Keep the value rather than calling Socket.Handshake
+// per event. The query, URL and time are computed on each call of their
+// methods.
 type Handshake struct {
-	// Headers are those of the Engine.IO handshake request, shared with
-	// it: do not modify them.
+	// Headers are those of the Engine.IO handshake request.
 	Headers http.Header
 	// Auth is the payload of the client's CONNECT packet (the auth option
 	// of socket.io-client), {} when there was none. Clients of protocol
@@ -55,9 +56,9 @@ const jsDateLayout = "Mon Jan 02 2006 15:04:05 GMT-0700 (MST)"
 var emptyAuth = json.RawMessage("{}")
 
 // newHandshake describes a socket connecting through the Engine.IO
-// handshake request r (nil in some tests) with the CONNECT payload auth
-// at issued (milliseconds since the epoch). It allocates nothing: the
-// strings are r's.
+// handshake request r with the CONNECT payload auth at issued
+// (milliseconds since the epoch). It allocates nothing: the strings and
+// headers are r's.
 func newHandshake(r *http.Request, auth json.RawMessage, issued int64) Handshake {
 	if len(auth) == 0 {
 		auth = emptyAuth

@@ -74,8 +74,8 @@ func (s *Socket) ID() string { return s.id }
 // Namespace is the namespace the socket is connected to.
 func (s *Socket) Namespace() *Namespace { return s.nsp }
 
-// Handshake describes the connection. It is built on each call, from the
-// Engine.IO handshake request that the session keeps.
+// Handshake describes the connection. It is built on each call, from what
+// the Engine.IO session keeps of its handshake request (see Handshake).
 func (s *Socket) Handshake() Handshake {
 	return newHandshake(s.client.session.Request(), s.auth, s.issued)
 }
