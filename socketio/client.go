@@ -37,6 +37,10 @@ type client struct {
 	joined   bool  // a namespace was joined: the connect timeout is over
 	closed   bool  // the session closed
 	protocol uint8 // Socket.IO revision: 5 over Engine.IO 4, 4 over Engine.IO 3
+
+	// deadlineSeq is the client's place in the server's connect timeout
+	// queue; connectDeadlines.mu guards it.
+	deadlineSeq uint32
 }
 
 func newClient(srv *Server, sess *engine.Session) *client {
@@ -198,8 +202,12 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		return
 	}
 	c.sockets = append(c.sockets, s)
+	first := !c.joined
 	c.joined = true
 	c.mu.Unlock()
+	if first {
+		c.server.connectDeadlines.remove(c)
+	}
 	nsp.add(s)
 	s.onConnect()
 	if ce := c.server.logger.Check(zap.DebugLevel, "socket connected"); ce != nil {
@@ -313,6 +321,7 @@ func (c *client) onClose(reason string) {
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
+	c.server.connectDeadlines.remove(c)
 	for _, s := range c.connectedSockets() {
 		s.onClose(reason)
 	}

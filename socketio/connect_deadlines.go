@@ -17,9 +17,10 @@ type connectDeadlines struct {
 	base    time.Time // deadlines are durations since base (monotonic)
 	logger  *zap.Logger
 
-	// mu guards the fields below.
+	// mu guards the fields below, and the clients' deadlineSeq.
 	mu      sync.Mutex
 	queue   []pendingClient // by deadline
+	head    uint32          // sequence number of queue[0]; wraps around, as deadlineSeq does
 	timer   *time.Timer     // armed for queue[0] while armed is set
 	armed   bool
 	stopped bool
@@ -27,7 +28,7 @@ type connectDeadlines struct {
 
 // pendingClient is a connection and when it must have joined a namespace.
 type pendingClient struct {
-	c        *client
+	c        *client       // nil once the client joined a namespace or closed
 	deadline time.Duration // since connectDeadlines.base
 }
 
@@ -35,14 +36,14 @@ func newConnectDeadlines(timeout time.Duration, logger *zap.Logger) *connectDead
 	return &connectDeadlines{timeout: timeout, base: time.Now(), logger: logger}
 }
 
-// add starts c's connect timeout. A client stays queued until its
-// deadline, connected or not: expire skips those that joined a namespace.
+// add starts c's connect timeout.
 func (d *connectDeadlines) add(c *client) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.stopped {
 		return
 	}
+	c.deadlineSeq = d.head + uint32(len(d.queue))
 	d.queue = append(d.queue, pendingClient{c: c, deadline: time.Since(d.base) + d.timeout})
 	if d.armed {
 		return
@@ -55,6 +56,18 @@ func (d *connectDeadlines) add(c *client) {
 	}
 }
 
+// remove ends c's connect timeout, when it joins a namespace or closes:
+// its place in the queue stays until the deadline, but no longer holds
+// the client (and its session) in memory.
+func (d *connectDeadlines) remove(c *client) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	// Past entries give a huge i (unsigned): nothing to do for them.
+	if i := c.deadlineSeq - d.head; int(i) < len(d.queue) && d.queue[i].c == c {
+		d.queue[i].c = nil
+	}
+}
+
 // expire, run by the timer, closes the clients whose deadline has passed
 // without a namespace joined, and arms the timer for the next deadline.
 func (d *connectDeadlines) expire() {
@@ -64,12 +77,15 @@ func (d *connectDeadlines) expire() {
 	for n < len(d.queue) && d.queue[n].deadline <= now {
 		n++
 	}
-	due := make([]*client, n)
-	for i := range due {
-		due[i] = d.queue[i].c
+	var due []*client
+	for i := range n {
+		if c := d.queue[i].c; c != nil {
+			due = append(due, c)
+		}
 		d.queue[i] = pendingClient{} // the array must not keep the client alive
 	}
 	d.queue = d.queue[n:]
+	d.head += uint32(n)
 	if len(d.queue) == 0 {
 		d.queue = nil
 	}

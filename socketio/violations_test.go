@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -239,5 +240,25 @@ func TestPanickingHandlerClosesOnlyItsClient(t *testing.T) {
 	}
 	if n := logs.FilterMessageSnippet("panicked").FilterLevelExact(zap.ErrorLevel).Len(); n != 1 {
 		t.Errorf("%d error lines about the panic, want 1", n)
+	}
+}
+
+func TestAClosedConnectionIsNotHeldUntilItsConnectTimeout(t *testing.T) {
+	ts := startServerWith(t, "", engine.Options{}, Options{ConnectTimeout: time.Hour}, func(*testServer) {})
+	clients, sockets := connectRaw(t, ts, 1)
+	released := make(chan struct{})
+	runtime.AddCleanup(sockets[0].client, func(ch chan struct{}) { close(ch) }, released)
+	sockets = nil
+	clients[0].conn.Close()
+	for start := time.Now(); ; {
+		runtime.GC()
+		select {
+		case <-released:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("the client of a closed connection is still in memory, an hour before its connect timeout")
+		}
 	}
 }
