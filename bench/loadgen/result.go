@@ -35,9 +35,11 @@ type result struct {
 	ServerCPUus int64   `json:"server_cpu_us,omitempty"` // CPU the server spent in the measured window
 	ServerSysus int64   `json:"server_sys_us,omitempty"` // the kernel's part of it (syscalls, loopback TCP)
 	CPUusPerOp  float64 `json:"cpu_us_per_op,omitempty"`
-	RSSBefore   int64   `json:"rss_before,omitempty"`
-	RSSAfter    int64   `json:"rss_after,omitempty"`
-	BytesPerOp  float64 `json:"bytes_per_op,omitempty"` // conns: resident bytes per connection; handshake: per abandoned session
+	// ServerWrites counts the server's write system calls in the window.
+	ServerWrites int64   `json:"server_writes,omitempty"`
+	RSSBefore    int64   `json:"rss_before,omitempty"`
+	RSSAfter     int64   `json:"rss_after,omitempty"`
+	BytesPerOp   float64 `json:"bytes_per_op,omitempty"` // conns: resident bytes per connection; handshake: per abandoned session
 
 	HeartbeatCPUus float64 `json:"heartbeat_cpu_us,omitempty"` // conns: server CPU per connection per ping interval while idle
 
@@ -49,15 +51,16 @@ type result struct {
 // nodeResult is one server node's share of a cross-node fanout: the
 // deliveries to the receivers connected to it, and its own process's cost.
 type nodeResult struct {
-	Receivers   int     `json:"receivers"`
-	Ops         int64   `json:"ops"` // deliveries to this node's receivers
-	Lost        int64   `json:"lost"`
-	P99us       int64   `json:"p99_us,omitempty"` // of this node's receivers
-	ServerCPUus int64   `json:"server_cpu_us,omitempty"`
-	ServerSysus int64   `json:"server_sys_us,omitempty"`
-	CPUusPerOp  float64 `json:"cpu_us_per_op,omitempty"` // this node's CPU per delivery it made
-	RSSBefore   int64   `json:"rss_before,omitempty"`
-	RSSAfter    int64   `json:"rss_after,omitempty"`
+	Receivers    int     `json:"receivers"`
+	Ops          int64   `json:"ops"` // deliveries to this node's receivers
+	Lost         int64   `json:"lost"`
+	P99us        int64   `json:"p99_us,omitempty"` // of this node's receivers
+	ServerCPUus  int64   `json:"server_cpu_us,omitempty"`
+	ServerSysus  int64   `json:"server_sys_us,omitempty"`
+	CPUusPerOp   float64 `json:"cpu_us_per_op,omitempty"` // this node's CPU per delivery it made
+	ServerWrites int64   `json:"server_writes,omitempty"`
+	RSSBefore    int64   `json:"rss_before,omitempty"`
+	RSSAfter     int64   `json:"rss_after,omitempty"`
 }
 
 // errorCount gathers a scenario's failures from all its client goroutines,
@@ -99,6 +102,7 @@ func (r *result) measure(before, after *serverSample, window time.Duration) {
 	}
 	r.ServerCPUus = (after.CPU - before.CPU).Microseconds()
 	r.ServerSysus = (after.Sys - before.Sys).Microseconds()
+	r.ServerWrites = after.Writes - before.Writes
 	if r.Ops > 0 {
 		r.CPUusPerOp = float64(r.ServerCPUus) / float64(r.Ops)
 	}
@@ -111,6 +115,7 @@ func (r *result) measure(before, after *serverSample, window time.Duration) {
 		n.ServerCPUus = (a.CPU - b.CPU).Microseconds()
 		n.ServerSysus = (a.Sys - b.Sys).Microseconds()
 		n.CPUusPerOp = perOp(n.ServerCPUus, n.Ops)
+		n.ServerWrites = a.Writes - b.Writes
 		n.RSSBefore, n.RSSAfter = b.RSS, a.RSS
 	}
 }

@@ -60,7 +60,7 @@ func (s *scenario) sample() (*serverSample, error) {
 	if err != nil {
 		return nil, fmt.Errorf("-pid2: %v", err)
 	}
-	sum := procSample{CPU: p.CPU + p2.CPU, Sys: p.Sys + p2.Sys, RSS: p.RSS + p2.RSS, Procs: p.Procs + p2.Procs}
+	sum := procSample{CPU: p.CPU + p2.CPU, Sys: p.Sys + p2.Sys, RSS: p.RSS + p2.RSS, Procs: p.Procs + p2.Procs, Writes: p.Writes + p2.Writes}
 	return &serverSample{procSample: sum, nodes: []procSample{p, p2}}, nil
 }
 

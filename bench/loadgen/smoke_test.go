@@ -160,6 +160,9 @@ func TestFanoutAcrossTwoNodesThroughRedis(t *testing.T) {
 					t.Fatalf("node %d: want 10 receivers with %d deliveries and its CPU measured: %+v", i+1, r.Sent*10, n)
 				}
 			}
+			if r.ServerWrites == 0 || r.Nodes[0].ServerWrites+r.Nodes[1].ServerWrites != r.ServerWrites {
+				t.Fatalf("write calls not read from both nodes' /proc/<pid>/io: %s", line)
+			}
 			if want := r.Nodes[0].ServerCPUus + r.Nodes[1].ServerCPUus; r.ServerCPUus != want {
 				t.Fatalf("server CPU %d µs, want the two nodes' sum %d µs", r.ServerCPUus, want)
 			}

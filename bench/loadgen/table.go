@@ -38,6 +38,7 @@ var figures = map[string][]figure{
 		{"p99 delivery latency (µs)", func(r result) float64 { return float64(r.P99us) }},
 		{"server CPU per delivery (µs)", func(r result) float64 { return r.CPUusPerOp }},
 		{"  of which kernel (µs)", func(r result) float64 { return perOp(r.ServerSysus, r.Ops) }},
+		{"server write calls per delivery", func(r result) float64 { return perOp(r.ServerWrites, r.Ops) }},
 		{"lost deliveries", func(r result) float64 { return float64(r.Lost) }},
 	},
 	// fanout over two nodes and Redis (-url2): each node's share too.
@@ -51,6 +52,7 @@ var figures = map[string][]figure{
 		{"  of which kernel (µs)", func(r result) float64 { return perOp(r.ServerSysus, r.Ops) }},
 		{"first node (the sender's): CPU per delivery to its receivers (µs)", func(r result) float64 { return nodeFigure(r, 0, func(n nodeResult) float64 { return n.CPUusPerOp }) }},
 		{"second node: CPU per delivery to its receivers (µs)", func(r result) float64 { return nodeFigure(r, 1, func(n nodeResult) float64 { return n.CPUusPerOp }) }},
+		{"server write calls per delivery, both nodes", func(r result) float64 { return perOp(r.ServerWrites, r.Ops) }},
 		{"lost deliveries", func(r result) float64 { return float64(r.Lost) }},
 	},
 	"handshake": {
@@ -84,6 +86,7 @@ func figuresOf(p phase) []figure {
 	return figures[p.scenario]
 }
 
+// perOp divides a count (microseconds, system calls) by the operations.
 func perOp(us, ops int64) float64 {
 	if ops == 0 {
 		return 0
