@@ -14,9 +14,9 @@ import (
 type MemoryAdapter struct {
 	nsp *Namespace
 
-	// mu guards rooms, sids and the inOwnRoom flag of the namespace's
-	// sockets. Lock order: mu, then the namespace's lock (never the other
-	// way).
+	// mu guards rooms, sids and the inAdapter and inOwnRoom flags of the
+	// namespace's sockets. Lock order: mu, then the namespace's lock (never
+	// the other way).
 	mu sync.RWMutex
 	// rooms and sids are the rooms sockets joined, both ways, each socket
 	// id present only while it is in some room. A connected socket's own
