@@ -37,32 +37,32 @@ type Socket struct {
 	// maps of its own per socket.
 	inAdapter bool
 	inOwnRoom bool
-	hooks     *socketHooks // nil until the application sets a handler
+	app       *socketApp // nil until the application sets a handler or data
 	acks      map[uint64]func(Args, error)
-	data      any
 }
 
-// socketHooks are a socket's handlers, apart so that a socket the
-// application sets none on (relayed, or only broadcast to) does not carry
-// room for them.
-type socketHooks struct {
+// socketApp is what the application sets on a socket, apart so that a
+// socket it sets nothing on (relayed, or only broadcast to) does not carry
+// room for it.
+type socketApp struct {
 	handlers        map[string]func(*Event)
 	anyHandlers     []func(*Event)
 	onDisconnecting []func(reason string)
 	onDisconnect    []func(reason string)
+	data            any
 }
 
 func newSocket(nsp *Namespace, c *client, auth json.RawMessage, issued int64) *Socket {
 	return &Socket{id: newSocketID(), nsp: nsp, client: c, auth: auth, issued: issued}
 }
 
-// hooksLocked returns the socket's handlers, allocating them on first use;
-// s.mu is held.
-func (s *Socket) hooksLocked() *socketHooks {
-	if s.hooks == nil {
-		s.hooks = new(socketHooks)
+// appLocked returns what the application set on the socket, allocating
+// it on first use; s.mu is held.
+func (s *Socket) appLocked() *socketApp {
+	if s.app == nil {
+		s.app = new(socketApp)
 	}
-	return s.hooks
+	return s.app
 }
 
 // ID is the socket's public id (20 characters), also the name of a room
@@ -88,13 +88,16 @@ func (s *Socket) Protocol() int { return int(s.client.protocol) }
 func (s *Socket) Data() any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.data
+	if s.app == nil {
+		return nil
+	}
+	return s.app.data
 }
 
 // SetData stores an application value on the socket.
 func (s *Socket) SetData(v any) {
 	s.mu.Lock()
-	s.data = v
+	s.appLocked().data = v
 	s.mu.Unlock()
 }
 
@@ -109,7 +112,7 @@ func (s *Socket) Connected() bool {
 func (s *Socket) On(event string, handler func(*Event)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	h := s.hooksLocked()
+	h := s.appLocked()
 	if h.handlers == nil {
 		h.handlers = make(map[string]func(*Event))
 	}
@@ -120,7 +123,7 @@ func (s *Socket) On(event string, handler func(*Event)) {
 // own handler.
 func (s *Socket) OnAny(handler func(*Event)) {
 	s.mu.Lock()
-	h := s.hooksLocked()
+	h := s.appLocked()
 	h.anyHandlers = append(h.anyHandlers, handler)
 	s.mu.Unlock()
 }
@@ -129,7 +132,7 @@ func (s *Socket) OnAny(handler func(*Event)) {
 // disconnect, while it is still in its rooms.
 func (s *Socket) OnDisconnecting(handler func(reason string)) {
 	s.mu.Lock()
-	h := s.hooksLocked()
+	h := s.appLocked()
 	h.onDisconnecting = append(h.onDisconnecting, handler)
 	s.mu.Unlock()
 }
@@ -140,7 +143,7 @@ func (s *Socket) OnDisconnecting(handler func(reason string)) {
 // "server shutting down", ...
 func (s *Socket) OnDisconnect(handler func(reason string)) {
 	s.mu.Lock()
-	h := s.hooksLocked()
+	h := s.appLocked()
 	h.onDisconnect = append(h.onDisconnect, handler)
 	s.mu.Unlock()
 }
@@ -363,7 +366,7 @@ func (s *Socket) onEvent(e *Event) {
 	}
 	var handler func(*Event)
 	var anyHandlers []func(*Event)
-	if h := s.hooks; h != nil {
+	if h := s.app; h != nil {
 		handler, anyHandlers = h.handlers[e.Name], h.anyHandlers
 	}
 	s.mu.Unlock()
@@ -397,8 +400,8 @@ func (s *Socket) onClose(reason string) {
 	}
 	s.closing = true
 	var disconnecting []func(string)
-	if s.hooks != nil {
-		disconnecting = s.hooks.onDisconnecting
+	if s.app != nil {
+		disconnecting = s.app.onDisconnecting
 	}
 	s.mu.Unlock()
 	for _, h := range disconnecting {
@@ -413,8 +416,8 @@ func (s *Socket) onClose(reason string) {
 	acks := s.acks
 	s.acks = nil
 	var disconnect []func(string)
-	if s.hooks != nil {
-		disconnect = s.hooks.onDisconnect
+	if s.app != nil {
+		disconnect = s.app.onDisconnect
 	}
 	s.mu.Unlock()
 	for _, fn := range acks {
