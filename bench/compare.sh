@@ -15,8 +15,8 @@
 # 0`; the load generator runs on CPU 1. The cluster phase (a fanout whose
 # receivers are split over two nodes of the same server sharing one
 # redis-server) puts both nodes on CPU 0 and redis-server beside the load
-# generator on CPU 1; it needs redis-server on PATH (skipped with a warning
-# when missing, an error under CI=true). Both servers use a 10 s ping interval
+# generator on CPU 1; it needs redis-server on PATH or in $REDIS_SERVER
+# (left out with a warning when missing, an error under CI=true). Both servers use a 10 s ping interval
 # (Node's default is 25 s) so a conns phase holds its connections through a
 # heartbeat round in 12 s rather than 27 s; nothing else differs from the
 # defaults. Results go to bench/results/<time>/ (results.jsonl, table.md,
@@ -63,6 +63,17 @@ trap cleanup EXIT
 # The servers and the load generator hold up to ~19,000 sockets each.
 ulimit -n "$(ulimit -Hn)"
 
+# The cluster phase runs its two nodes on a redis-server of its own.
+redis_bin=${REDIS_SERVER:-$(command -v redis-server || true)}
+if [[ " $scenarios " == *" cluster "* && ! -x $redis_bin ]]; then
+  if [[ ${CI:-} == true ]]; then
+    echo "compare.sh: the cluster phase needs redis-server (CI=true: not skipping it); apt-get install redis-server" >&2
+    exit 1
+  fi
+  echo "compare.sh: WARNING: no redis-server (on PATH or in \$REDIS_SERVER): leaving out the cluster phase (apt-get install redis-server)" >&2
+  scenarios=$(echo " $scenarios " | sed 's/ cluster / /')
+fi
+
 echo "== building ./caddy-build and bench/loadgen"
 go build -o "$tmp/caddy" ./caddy-build
 go build -o "$tmp/loadgen" ./bench/loadgen
@@ -70,17 +81,6 @@ go build -o "$tmp/loadgen" ./bench/loadgen
 if [[ " $servers " == *" caddy "* ]] && ! "$tmp/caddy" list-modules 2>/dev/null | grep -qx 'http.handlers.socketio'; then
   echo "compare.sh: this build of ./caddy-build has no http.handlers.socketio module yet; measuring node only" >&2
   servers=${servers//caddy/}
-fi
-
-# The cluster phase runs its two nodes on a redis-server of its own.
-redis_bin=$(command -v redis-server || true)
-if [[ " $scenarios " == *" cluster "* && -z $redis_bin ]]; then
-  if [[ ${CI:-} == true ]]; then
-    echo "compare.sh: the cluster phase needs redis-server (CI=true: not skipping it); apt-get install redis-server" >&2
-    exit 1
-  fi
-  echo "compare.sh: WARNING: no redis-server on PATH: leaving out the cluster phase (apt-get install redis-server)" >&2
-  scenarios=$(echo " $scenarios " | sed 's/ cluster / /')
 fi
 
 node_bin=$(command -v node)
