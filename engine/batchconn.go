@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net"
 	"sync"
+	"syscall"
 )
 
 // batchConn is the network connection under a WebSocket. While the flusher
@@ -28,6 +29,12 @@ type batchConn struct {
 	// goroutine at a time) touches them, so they need no lock.
 	early []byte
 	br    *bufio.Reader
+	inbuf *[]byte // early's storage while the reader is active (plain connections)
+
+	// raw reaches the descriptor when the poller can watch the connection
+	// (see rawConnOf); isTLS: it is under crypto/tls.
+	raw   syscall.RawConn
+	isTLS bool
 	buf   []byte // borrowed from batchBuffers for one batch only
 }
 

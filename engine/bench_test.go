@@ -86,7 +86,9 @@ func BenchmarkIdleWebSocketSession(b *testing.B) {
 		for range sessions {
 			conns = append(conns, dialRawWebSocket(b, addr))
 		}
-		time.Sleep(100 * time.Millisecond) // let the handshake goroutines finish
+		// Let the handshakes finish and the readers hand their idle
+		// connections to the poller.
+		time.Sleep(idleHandoff + 200*time.Millisecond)
 		after := memInUse()
 		b.ReportMetric(float64(after-before)/sessions, "bytes/session")
 		b.ReportMetric(float64(int64(stackInUse())-int64(stackBefore))/sessions, "stack-bytes/session")

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha1"
+	"crypto/tls"
 	"encoding/base64"
 	"net"
 	"net/http"
@@ -70,6 +71,8 @@ func (h hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// request (Caddy's read_timeout); a WebSocket lives by its heartbeat.
 	_ = conn.SetReadDeadline(time.Time{})
 	bc := &batchConn{Conn: conn, dropHandshake: true, early: early}
+	bc.raw, _ = rawConnOf(conn)
+	_, bc.isTLS = conn.(*tls.Conn)
 	// gorilla adopts this reader (its ReadBufferSize is 0): the session
 	// needs to see what it buffers, see wsinput.go.
 	return bc, bufio.NewReadWriter(bc.newReadBuffer(), brw.Writer), nil

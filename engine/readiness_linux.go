@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"os"
 	"sync"
 	"syscall"
 )
@@ -10,8 +11,12 @@ import (
 // a read holds a stack (2-8 KB), the largest part of what an idle
 // connection would cost. One epoll instance watches every registered
 // connection (in one-shot mode: a connection is reported once, then
-// ignored until its reader re-arms it); the goroutine that waits on it
-// starts a read burst per report.
+// ignored until it is re-armed); the goroutine that waits on it starts a
+// reader per report.
+//
+// That goroutine waits through Go's own network poller (the epoll
+// descriptor is itself pollable), not in a blocking epoll_wait, so a report
+// costs a goroutine wake-up, not a switch between OS threads.
 //
 // The epoll instance and its wake pipe live as long as the process. The
 // waiting goroutine runs only while connections are registered: when the
@@ -19,7 +24,9 @@ import (
 // (or test) with no WebSocket has no goroutine of ours.
 type inputPoller struct {
 	epfd  int
-	wakeR int // read end of the wake pipe, registered under id 0
+	file  *os.File        // epfd, registered with Go's poller; kept reachable so it is never finalized
+	raw   syscall.RawConn // file's, to wait for epfd to become readable
+	wakeR int             // read end of the wake pipe, registered under id 0
 	wakeW int
 
 	mu       sync.Mutex // guards watches, nextID and running
@@ -64,7 +71,17 @@ func (p *inputPoller) setup() {
 		p.setupErr = err
 		return
 	}
-	p.epfd, p.wakeR, p.wakeW = epfd, fds[0], fds[1]
+	if err := syscall.SetNonblock(epfd, true); err != nil {
+		p.setupErr = err
+		return
+	}
+	p.file = os.NewFile(uintptr(epfd), "engine-input-poller")
+	raw, err := p.file.SyscallConn()
+	if err != nil {
+		p.setupErr = err
+		return
+	}
+	p.epfd, p.raw, p.wakeR, p.wakeW = epfd, raw, fds[0], fds[1]
 }
 
 // watchEvents: input, the peer's half-close (reported as input: the read
@@ -137,38 +154,51 @@ func (w *inputWatch) stop() {
 // connection is registered.
 func (p *inputPoller) wait() {
 	events := make([]syscall.EpollEvent, 128)
-	for {
-		n, err := syscall.EpollWait(p.epfd, events, -1)
-		if err != nil {
+	_ = p.raw.Read(func(uintptr) bool {
+		for {
+			n, err := syscall.EpollWait(p.epfd, events, 0)
 			if err == syscall.EINTR {
 				continue
 			}
-			// EBADF, EFAULT, EINVAL: impossible with the poller's own
-			// descriptor and buffer. Carrying on would leave every idle
-			// WebSocket unread without a word.
-			panic("engine: epoll_wait failed: " + err.Error())
+			if err != nil {
+				// EBADF, EFAULT, EINVAL: impossible with the poller's own
+				// descriptor and buffer. Carrying on would leave every idle
+				// WebSocket unread without a word.
+				panic("engine: epoll_wait failed: " + err.Error())
+			}
+			if p.dispatch(events[:n]) {
+				return true
+			}
+			if n < len(events) {
+				return false // drained: wait until epfd is readable again
+			}
 		}
-		p.mu.Lock()
-		for _, ev := range events[:n] {
-			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
-			if id == 0 {
-				var buf [64]byte
-				for {
-					if n, _ := syscall.Read(p.wakeR, buf[:]); n <= 0 {
-						break
-					}
+	})
+}
+
+// dispatch starts a reader per report and tells whether the goroutine
+// should exit, no connection being registered.
+func (p *inputPoller) dispatch(events []syscall.EpollEvent) (exit bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, ev := range events {
+		id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+		if id == 0 {
+			var buf [64]byte
+			for {
+				if n, _ := syscall.Read(p.wakeR, buf[:]); n <= 0 {
+					break
 				}
-				continue
 			}
-			if onInput := p.watches[id]; onInput != nil {
-				go onInput()
-			}
+			continue
 		}
-		if len(p.watches) == 0 {
-			p.running = false
-			p.mu.Unlock()
-			return
+		if onInput := p.watches[id]; onInput != nil {
+			go onInput()
 		}
-		p.mu.Unlock()
 	}
+	if len(p.watches) == 0 {
+		p.running = false
+		return true
+	}
+	return false
 }

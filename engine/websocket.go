@@ -41,6 +41,7 @@ func (s *Session) startFlushLocked() {
 // flushWS writes the queue to the WebSocket until it is empty, then exits.
 // When the session is closing it ends with a close frame.
 func (s *Session) flushWS() {
+	growStack()
 	for {
 		s.mu.Lock()
 		if s.state == stateClosed {
@@ -157,37 +158,38 @@ func decodeWS(protocol int, kind int, data []byte) (packet, error) {
 	return decodePacketV4(data)
 }
 
-// serveWS reads the session's WebSocket until it closes: in bursts, with
-// no goroutine while the connection is idle (see wsinput.go), or, where
-// the connection cannot be watched, on this goroutine.
+// serveWS reads the session's WebSocket until it closes. While messages
+// keep coming it reads on this goroutine, as any reader would; once the
+// connection has been quiet for idleHandoff it hands the connection to the
+// poller and returns, and the poller starts serveWS again on the next
+// input (see wsinput.go). Where the connection cannot be watched, it reads
+// on this goroutine until the end.
 func (s *Session) serveWS(conn *websocket.Conn) {
 	bc, _ := conn.NetConn().(*batchConn)
-	if bc == nil {
+	if bc == nil || !bc.watchable() {
 		s.readWS(conn)
 		return
 	}
-	var burst func()
-	burst = func() {
-		// The poller saw input: read at least one message.
-		if !s.readMessage(conn) {
+	for {
+		for bc.inputPending() {
+			if !s.readMessage(conn) {
+				return
+			}
+		}
+		if bc.waitInput(idleHandoff) {
+			if !s.readMessage(conn) {
+				return
+			}
+			continue
+		}
+		bc.releaseInputBuffer()
+		if bc.awaitInput(func() { growStack(); s.serveWS(conn) }) == nil {
 			return
 		}
-		s.drainWS(conn, bc, burst)
-	}
-	s.drainWS(conn, bc, burst)
-}
-
-// drainWS reads what is buffered, then waits for the poller to call burst.
-func (s *Session) drainWS(conn *websocket.Conn, bc *batchConn, burst func()) {
-	for bc.inputPending() {
-		if !s.readMessage(conn) {
-			return
-		}
-	}
-	if bc.awaitInput(burst) != nil {
-		// No poller for this connection, or it is closing: read on here
-		// until the read fails.
+		// The connection is closing (or could not be registered): read
+		// on until the read fails.
 		s.readWS(conn)
+		return
 	}
 }
 

@@ -14,13 +14,23 @@ import (
 //
 // gorilla/websocket reads through a bufio.Reader that batchConn supplies
 // (see hijackable), so the session knows what input is already buffered in
-// user space: gorilla's buffer, bytes the client sent before the hijack,
-// and, under TLS, records crypto/tls decrypted ahead. While all of those are
-// empty, the connection is handed to the poller and no goroutine waits on
-// it; the next input starts a read burst that reads until they are empty
-// again. Where the poller cannot watch a connection (not Linux, or a
-// connection type whose buffering it cannot see) the session keeps a
-// reader goroutine instead.
+// user space: gorilla's buffer, bytes read ahead by waitInput or sent
+// before the hijack, and, under TLS, records crypto/tls decrypted ahead.
+// Once those are empty the reader waits for more through Go's network
+// poller, with a deadline: a timeout is harmless there, while gorilla
+// would take a timed-out read as the end of the connection. After
+// idleHandoff without input the connection goes to the inputPoller and the
+// reader goroutine exits; the next input starts a new one. An active
+// connection thus reads as cheaply as with a dedicated goroutine, and an
+// idle one holds no goroutine. Where the poller cannot watch a connection
+// (not Linux, or a connection type whose buffering it cannot see) the
+// session keeps a reader goroutine.
+
+// idleHandoff is how long a connection stays without input before its
+// reader goroutine hands it to the poller. Much shorter than any
+// heartbeat, so an idle connection holds a goroutine only briefly after
+// each pong; long enough that a busy connection never pays the hand-off.
+const idleHandoff = 250 * time.Millisecond
 
 // wsReadBufferSize is gorilla's read buffer per connection: small, since
 // an idle connection is the common case; larger messages bypass it.
@@ -33,7 +43,80 @@ var errNoPoller = errors.New("engine: the connection cannot be watched for input
 // what is already buffered in user space.
 var longAgo = time.Unix(1, 0)
 
+// inputBuffers hold what waitInput reads ahead on plain connections, while
+// a reader is active.
+var inputBuffers = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
+
 var peekBuffers = sync.Pool{New: func() any { b := make([]byte, 2048); return &b }}
+
+// watchable reports whether the poller can watch this connection.
+func (c *batchConn) watchable() bool { return c.raw != nil && thePoller() != nil }
+
+// waitInput waits up to d for input and reports whether some came (or the
+// connection failed: the next read tells). On a plain connection it reads
+// what came into early, with the read it would have made anyway; under
+// TLS it only peeks, and crypto/tls reads.
+func (c *batchConn) waitInput(d time.Duration) bool {
+	// The deadline is set only once the first attempt finds nothing: a
+	// busy connection usually has its next message waiting already.
+	deadline := false
+	nothingYet := func() bool {
+		if !deadline {
+			_ = c.Conn.SetReadDeadline(time.Now().Add(d))
+			deadline = true
+		}
+		return false
+	}
+	var err error
+	if c.isTLS {
+		err = c.raw.Read(func(fd uintptr) bool {
+			var b [1]byte
+			for {
+				_, _, rerr := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK)
+				switch rerr {
+				case syscall.EINTR:
+					continue
+				case syscall.EAGAIN:
+					return nothingYet()
+				}
+				return true
+			}
+		})
+	} else {
+		if c.inbuf == nil {
+			c.inbuf = inputBuffers.Get().(*[]byte)
+		}
+		buf := *c.inbuf
+		err = c.raw.Read(func(fd uintptr) bool {
+			for {
+				n, rerr := syscall.Read(int(fd), buf)
+				switch rerr {
+				case syscall.EINTR:
+					continue
+				case syscall.EAGAIN:
+					return nothingYet()
+				}
+				if n > 0 {
+					c.early = buf[:n]
+				}
+				return true // data, or end of stream or an error the next read meets
+			}
+		})
+	}
+	if deadline {
+		_ = c.Conn.SetReadDeadline(time.Time{})
+	}
+	return err == nil
+}
+
+// releaseInputBuffer gives back the read-ahead buffer before the
+// connection goes idle.
+func (c *batchConn) releaseInputBuffer() {
+	if c.inbuf != nil && len(c.early) == 0 {
+		inputBuffers.Put(c.inbuf)
+		c.inbuf, c.early = nil, nil
+	}
+}
 
 // newReadBuffer is the bufio.Reader gorilla reads the connection through.
 func (c *batchConn) newReadBuffer() *bufio.Reader {
@@ -69,7 +152,8 @@ func (c *batchConn) inputPending() bool {
 }
 
 // awaitInput hands the connection to the poller: onInput runs on a new
-// goroutine when input arrives. Call it only when inputPending is false.
+// goroutine when input arrives. Call it only when inputPending is false,
+// from the reader, which then returns.
 // An error means the caller must go on reading by itself.
 func (c *batchConn) awaitInput(onInput func()) error {
 	c.mu.Lock()
@@ -81,11 +165,10 @@ func (c *batchConn) awaitInput(onInput func()) error {
 		return c.watch.arm()
 	}
 	p := thePoller()
-	rc, ok := rawConnOf(c.Conn)
-	if p == nil || !ok || c.br == nil {
+	if p == nil || c.raw == nil {
 		return errNoPoller
 	}
-	w, err := p.watch(rc, func() {
+	w, err := p.watch(c.raw, func() {
 		// The burst that armed the watch released mu after its last read;
 		// taking it here orders this burst after that one (the poller's
 		// report, through the kernel, is invisible to the race detector).
