@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strings"
@@ -180,4 +182,35 @@ func BenchmarkWebSocketSend(b *testing.B) {
 		}
 	}
 	<-done
+}
+
+// BenchmarkAbandonedPollingSession reports the server's heap per polling
+// session that made its handshake and never came back (the handshake
+// scenario of bench/ counts these), until the heartbeat closes it.
+func BenchmarkAbandonedPollingSession(b *testing.B) {
+	const sessions = 2000
+	srv := NewServer(Options{})
+	srv.OnConnection(func(s *Session) { s.OnMessage(func(Message) {}) })
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	defer srv.Shutdown(context.Background())
+	client := &http.Client{}
+	handshake := func() {
+		r, err := client.Get(hs.URL + "/engine.io/?EIO=4&transport=polling")
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+	}
+	for range 100 {
+		handshake() // warm up the client's connection and the server's pools
+	}
+	for b.Loop() {
+		before := memInUse()
+		for range sessions {
+			handshake()
+		}
+		b.ReportMetric(float64(int64(memInUse())-int64(before))/sessions, "bytes/session")
+	}
 }

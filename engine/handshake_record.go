@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // handshakeRecord is what a session keeps of its handshake request, for
@@ -38,9 +39,9 @@ func newHandshakeRecord(r *http.Request) *handshakeRecord {
 		}
 	}
 	return &handshakeRecord{
-		method:     r.Method,
+		method:     ownString(r.Method),
 		target:     r.URL.String(),
-		proto:      r.Proto,
+		proto:      ownString(r.Proto),
 		host:       r.Host,
 		remoteAddr: r.RemoteAddr,
 		header:     string(b),
@@ -89,4 +90,25 @@ func nextField(s string) (field, rest string) {
 		return "", "" // cannot happen: the record wrote it
 	}
 	return s[w : w+int(n)], s[w+int(n):]
+}
+
+// ownString returns s as a string of its own. net/http's Method and Proto
+// are slices of the request line, which would otherwise stay in memory
+// with them; the usual values are constants.
+func ownString(s string) string {
+	switch s {
+	case "GET":
+		return "GET"
+	case "POST":
+		return "POST"
+	case "HTTP/1.1":
+		return "HTTP/1.1"
+	case "HTTP/1.0":
+		return "HTTP/1.0"
+	case "HTTP/2.0":
+		return "HTTP/2.0"
+	case "HTTP/3.0":
+		return "HTTP/3.0"
+	}
+	return strings.Clone(s)
 }

@@ -44,7 +44,7 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		// client: Node answers the newcomer 400 and closes the session,
 		// which answers the first GET with a close packet.
 		s.mu.Unlock()
-		s.log.Debug("engine: overlapping poll requests", zap.String("sid", s.id))
+		s.opts.Logger.Debug("engine: overlapping poll requests", zap.String("sid", s.id))
 		writeStatus(w, http.StatusBadRequest)
 		s.terminate("transport error")
 		return
@@ -249,7 +249,7 @@ func (s *Session) serveData(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		s.log.Debug("engine: malformed payload", zap.String("sid", s.id), zap.Error(err))
+		s.opts.Logger.Debug("engine: malformed payload", zap.String("sid", s.id), zap.Error(err))
 		writeStatus(w, http.StatusBadRequest)
 		s.terminate("parse error")
 		return

@@ -87,7 +87,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case s == nil:
 			fail(codeUnknownSID, "")
-		case s.protocol != protocol:
+		case int(s.protocol) != protocol:
 			fail(codeBadRequest, "")
 		case isUpgrade && transport == transportWebSocket:
 			srv.upgrade(w, r, s)
@@ -134,14 +134,12 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Values, opts *settings, protocol int, transport string) {
 	s := &Session{
 		id:        newID(),
-		protocol:  protocol,
+		protocol:  uint8(protocol),
 		b64:       q.Get("b64") != "", // JavaScript truthiness: "b64=" means no
 		server:    srv,
 		opts:      opts,
-		log:       opts.Logger,
 		transport: transport,
 	}
-	s.delivered.L = &s.mu
 	if j, ok := q["j"]; ok && transport == transportPolling {
 		s.isJSONP, s.jsonp = true, jsonpIndex(j[0])
 	}
@@ -170,7 +168,7 @@ func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Value
 	srv.mu.Lock()
 	srv.sessions[s.id] = s
 	srv.mu.Unlock()
-	if ce := s.log.Check(zap.DebugLevel, "engine: handshake"); ce != nil {
+	if ce := s.opts.Logger.Check(zap.DebugLevel, "engine: handshake"); ce != nil {
 		ce.Write(zap.String("sid", s.id), zap.String("transport", transport), zap.Int("protocol", protocol))
 	}
 

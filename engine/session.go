@@ -42,20 +42,25 @@ const closeLinger = time.Second
 // handler that takes the queue; on WebSocket, the flusher goroutine started
 // on demand when the queue gets its first packet (it exits once the queue is
 // empty). The WebSocket reader goroutine is the only reader.
+//
+// Fields are grouped by size (the flags together): a polling session that
+// is opened and abandoned costs little more than this struct.
 type Session struct {
 	id        string
-	protocol  int
-	b64       bool   // the client wants binary data as base64 text
 	jsonp     string // JSONP callback index when polling over JSONP ("" otherwise)
-	isJSONP   bool
 	server    *Server
 	opts      *settings
 	handshake *handshakeRecord
-	log       *zap.Logger
+	protocol  uint8
+	b64       bool // the client wants binary data as base64 text
+	isJSONP   bool
 
-	mu          sync.Mutex
-	delivered   sync.Cond // signalled when a delivery ends; L is &mu
-	state       sessionState
+	mu    sync.Mutex
+	state sessionState
+	// delivered is made by a deliver that must wait for another and closed
+	// when the delivery under way ends (rare: only a POST and a WebSocket
+	// overlapping during an upgrade); nil otherwise.
+	delivered   chan struct{}
 	closeReason string
 	transport   string
 	queue       []packet
@@ -84,8 +89,8 @@ type Session struct {
 	// recall a callback already started, so the callback acts only once
 	// hbDue has passed.
 	hbTimer       *time.Timer
-	hbDue         time.Time
-	awaitingPong  bool // protocol 4: a ping is out
+	hbDue         time.Duration // on the monotonic clock, since processStart
+	awaitingPong  bool          // protocol 4: a ping is out
 	pongRefreshed bool
 
 	// application callbacks and their delivery state
@@ -100,7 +105,7 @@ type Session struct {
 func (s *Session) ID() string { return s.id }
 
 // Protocol is the Engine.IO protocol revision, 3 or 4.
-func (s *Session) Protocol() int { return s.protocol }
+func (s *Session) Protocol() int { return int(s.protocol) }
 
 // Transport is the current transport, "polling" or "websocket".
 func (s *Session) Transport() string {
@@ -228,7 +233,7 @@ func (s *Session) enqueue(pkts []packet, volatile bool) (queued bool, err error)
 	if s.queuedBytes > s.maxQueued() {
 		queued := s.queuedBytes
 		s.mu.Unlock()
-		s.log.Warn("engine: closing a client that stopped reading",
+		s.opts.Logger.Warn("engine: closing a client that stopped reading",
 			zap.String("remote_addr", s.handshake.remoteAddr), zap.Int64("queued_bytes", queued))
 		// terminate may wait briefly to send a close frame; Send must not.
 		go s.terminate("transport error")
@@ -308,7 +313,7 @@ func (s *Session) handlePacket(p packet) {
 	case packetPing:
 		if s.protocol == 4 {
 			s.mu.Unlock()
-			s.log.Debug("engine: client sent a ping on protocol 4 (invalid heartbeat direction)", zap.String("sid", s.id))
+			s.opts.Logger.Debug("engine: client sent a ping on protocol 4 (invalid heartbeat direction)", zap.String("sid", s.id))
 			s.terminate("transport error")
 			return
 		}
@@ -336,7 +341,13 @@ func (s *Session) handlePacket(p packet) {
 func (s *Session) deliver(m Message) {
 	s.mu.Lock()
 	for s.delivering {
-		s.delivered.Wait()
+		if s.delivered == nil {
+			s.delivered = make(chan struct{})
+		}
+		done := s.delivered
+		s.mu.Unlock()
+		<-done
+		s.mu.Lock()
 	}
 	if s.state == stateClosed || s.onMessage == nil {
 		s.mu.Unlock()
@@ -355,7 +366,10 @@ func (s *Session) deliver(m Message) {
 		s.closeNotified = true
 	}
 	onClose, reason := s.onClose, s.closeReason
-	s.delivered.Broadcast()
+	if s.delivered != nil {
+		close(s.delivered)
+		s.delivered = nil
+	}
 	s.mu.Unlock()
 	if notify && onClose != nil {
 		onClose(reason)
@@ -391,7 +405,7 @@ func (s *Session) end(reason string, graceful bool) {
 	onClose := s.onClose
 	s.mu.Unlock()
 
-	s.log.Debug("engine: session closed", zap.String("sid", s.id), zap.String("reason", reason))
+	s.opts.Logger.Debug("engine: session closed", zap.String("sid", s.id), zap.String("reason", reason))
 	if linger {
 		// The client said goodbye over POST while its GET may still be on
 		// the way (the two race on separate connections): keep the sid
@@ -440,7 +454,7 @@ func (s *Session) armHeartbeatLocked(d time.Duration) {
 	if s.state == stateClosed {
 		return // the timers are stopped for good
 	}
-	s.hbDue = time.Now().Add(d)
+	s.hbDue = sinceStart() + d
 	if s.hbTimer == nil {
 		s.hbTimer = time.AfterFunc(d, s.heartbeat)
 		return
@@ -451,7 +465,7 @@ func (s *Session) armHeartbeatLocked(d time.Duration) {
 // heartbeat runs when the heartbeat timer fires.
 func (s *Session) heartbeat() {
 	s.mu.Lock()
-	if s.hbTimer == nil || time.Now().Before(s.hbDue) {
+	if s.hbTimer == nil || sinceStart() < s.hbDue {
 		s.mu.Unlock() // stopped, or re-armed since this firing was scheduled
 		return
 	}
@@ -467,3 +481,9 @@ func (s *Session) heartbeat() {
 	s.mu.Unlock()
 	s.terminate("ping timeout")
 }
+
+// processStart anchors heartbeat due times on the monotonic clock in a
+// Duration (8 bytes, where a time.Time takes 24).
+var processStart = time.Now()
+
+func sinceStart() time.Duration { return time.Since(processStart) }

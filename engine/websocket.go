@@ -66,7 +66,7 @@ func (s *Session) flushWS() {
 
 		conn.SetWriteDeadline(time.Now().Add(s.writeTimeout()))
 		if err := s.writeBatch(conn, pkts); err != nil {
-			s.log.Debug("engine: websocket write failed", zap.String("sid", s.id), zap.Error(err))
+			s.opts.Logger.Debug("engine: websocket write failed", zap.String("sid", s.id), zap.Error(err))
 			s.mu.Lock()
 			s.flushing = false
 			s.mu.Unlock()
@@ -110,11 +110,11 @@ func (s *Session) writeWS(conn *websocket.Conn, p packet) error {
 		conn.EnableWriteCompression(len(p.data) >= compressThreshold)
 	}
 	if p.prepared != nil && !s.b64 {
-		if pm := p.prepared.websocketFrame(s.protocol); pm != nil {
+		if pm := p.prepared.websocketFrame(int(s.protocol)); pm != nil {
 			return conn.WritePreparedMessage(pm)
 		}
 	}
-	return writePacketWS(conn, s.protocol, p, s.b64)
+	return writePacketWS(conn, int(s.protocol), p, s.b64)
 }
 
 // writePacketWS encodes p straight into the connection's pooled write buffer.
@@ -207,9 +207,9 @@ func (s *Session) readMessage(conn *websocket.Conn) bool {
 		s.terminate(readErrorReason(err))
 		return false
 	}
-	p, err := decodeWS(s.protocol, kind, data)
+	p, err := decodeWS(int(s.protocol), kind, data)
 	if err != nil {
-		s.log.Debug("engine: malformed websocket message", zap.String("sid", s.id), zap.Error(err))
+		s.opts.Logger.Debug("engine: malformed websocket message", zap.String("sid", s.id), zap.Error(err))
 		s.terminate("parse error")
 		return false
 	}
@@ -244,11 +244,11 @@ func (s *Session) probe(conn *websocket.Conn) {
 			s.abortUpgrade(conn)
 			return
 		}
-		p, err := decodeWS(s.protocol, kind, data)
+		p, err := decodeWS(int(s.protocol), kind, data)
 		switch {
 		case err == nil && p.typ == packetPing && string(p.data) == "probe":
 			conn.SetWriteDeadline(time.Now().Add(s.writeTimeout()))
-			if err := writePacketWS(conn, s.protocol, packet{typ: packetPong, data: []byte("probe")}, false); err != nil {
+			if err := writePacketWS(conn, int(s.protocol), packet{typ: packetPong, data: []byte("probe")}, false); err != nil {
 				s.abortUpgrade(conn)
 				return
 			}
@@ -296,7 +296,7 @@ func (s *Session) completeUpgrade(conn *websocket.Conn) bool {
 	if len(s.queue) > 0 || s.state == stateClosing {
 		s.startFlushLocked()
 	}
-	s.log.Debug("engine: upgraded to websocket", zap.String("sid", s.id))
+	s.opts.Logger.Debug("engine: upgraded to websocket", zap.String("sid", s.id))
 	return true
 }
 
