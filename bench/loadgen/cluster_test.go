@@ -63,3 +63,27 @@ func TestTableShowsEachNodesShareOfACrossNodeFanout(t *testing.T) {
 		}
 	}
 }
+
+func TestTableLeavesOutAFigureAnOlderResultLineLacks(t *testing.T) {
+	// The first line predates the write-call count; its missing figure must
+	// not pull the median to 0.
+	lines := `{"scenario":"fanout","server":"caddy","eio":4,"transport":"websocket","n":2,"ops":100,"cpu_us_per_op":5}
+{"scenario":"fanout","server":"caddy","eio":4,"transport":"websocket","n":2,"ops":100,"server_writes":30,"cpu_us_per_op":7}
+`
+	name := filepath.Join(t.TempDir(), "results.jsonl")
+	if err := os.WriteFile(name, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := runTable([]string{"-ref", "caddy", name}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range []string{
+		"| fanout n=2 EIO4 websocket | server CPU per delivery (µs) | 6.00 (2) |",
+		"| fanout n=2 EIO4 websocket | server write calls per delivery | 0.30 (1) |",
+	} {
+		if !strings.Contains(out.String(), row+"\n") {
+			t.Errorf("table misses the row\n%s\nin\n%s", row, out.String())
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -38,7 +39,7 @@ var figures = map[string][]figure{
 		{"p99 delivery latency (µs)", func(r result) float64 { return float64(r.P99us) }},
 		{"server CPU per delivery (µs)", func(r result) float64 { return r.CPUusPerOp }},
 		{"  of which kernel (µs)", func(r result) float64 { return perOp(r.ServerSysus, r.Ops) }},
-		{"server write calls per delivery", func(r result) float64 { return perOp(r.ServerWrites, r.Ops) }},
+		{"server write calls per delivery", writesPerOp},
 		{"lost deliveries", func(r result) float64 { return float64(r.Lost) }},
 	},
 	// fanout over two nodes and Redis (-url2): each node's share too.
@@ -52,7 +53,7 @@ var figures = map[string][]figure{
 		{"  of which kernel (µs)", func(r result) float64 { return perOp(r.ServerSysus, r.Ops) }},
 		{"first node (the sender's): CPU per delivery to its receivers (µs)", func(r result) float64 { return nodeFigure(r, 0, func(n nodeResult) float64 { return n.CPUusPerOp }) }},
 		{"second node: CPU per delivery to its receivers (µs)", func(r result) float64 { return nodeFigure(r, 1, func(n nodeResult) float64 { return n.CPUusPerOp }) }},
-		{"server write calls per delivery, both nodes", func(r result) float64 { return perOp(r.ServerWrites, r.Ops) }},
+		{"server write calls per delivery, both nodes", writesPerOp},
 		{"lost deliveries", func(r result) float64 { return float64(r.Lost) }},
 	},
 	"handshake": {
@@ -69,10 +70,10 @@ var figures = map[string][]figure{
 	},
 }
 
-// nodeFigure is a figure of node i of a cross-node result, 0 when absent.
+// nodeFigure is a figure of node i of a cross-node result.
 func nodeFigure(r result, i int, value func(nodeResult) float64) float64 {
 	if i >= len(r.Nodes) {
-		return 0
+		return notMeasured
 	}
 	return value(r.Nodes[i])
 }
@@ -84,6 +85,14 @@ func figuresOf(p phase) []figure {
 		return f
 	}
 	return figures[p.scenario]
+}
+
+// writesPerOp is the server's write calls per operation.
+func writesPerOp(r result) float64 {
+	if r.ServerWrites == 0 {
+		return notMeasured // no syscw (an older result line): a server always writes
+	}
+	return perOp(r.ServerWrites, r.Ops)
 }
 
 // perOp divides a count (microseconds, system calls) by the operations.
@@ -156,13 +165,13 @@ func runTable(args []string, w io.Writer) error {
 			fmt.Fprintf(w, "| %s | %s |", p, f.name)
 			meds := map[string]float64{}
 			for _, s := range names {
-				rs := groups[p][s]
-				if len(rs) == 0 {
+				m, n := measuredMedian(groups[p][s], f.value)
+				if n == 0 {
 					fmt.Fprint(w, " – |")
 					continue
 				}
-				meds[s] = median(rs, f.value)
-				fmt.Fprintf(w, " %s (%d) |", number(meds[s]), len(rs))
+				meds[s] = m
+				fmt.Fprintf(w, " %s (%d) |", number(m), n)
 			}
 			for _, o := range others {
 				fmt.Fprintf(w, " %s |", ratio(meds, o, *ref))
@@ -184,10 +193,12 @@ func runTable(args []string, w io.Writer) error {
 		}
 		for _, f := range figuresOf(p) {
 			for _, s := range names {
-				if len(groups[p][s]) == 0 || len(groups[p4][s]) == 0 {
+				m3, n3 := measuredMedian(groups[p][s], f.value)
+				m4, n4 := measuredMedian(groups[p4][s], f.value)
+				if n3 == 0 || n4 == 0 {
 					continue
 				}
-				m := map[string]float64{"3": median(groups[p][s], f.value), "4": median(groups[p4][s], f.value)}
+				m := map[string]float64{"3": m3, "4": m4}
 				lines = append(lines, fmt.Sprintf("| %s | %s | %s | %s | %s | %s |", p, f.name, s, number(m["3"]), number(m["4"]), ratio(m, "3", "4")))
 			}
 		}
@@ -255,6 +266,26 @@ func readResults(name string, add func(result)) error {
 		add(r)
 	}
 	return sc.Err()
+}
+
+// notMeasured is what a figure's value is for a result line that lacks it
+// (written by an older load generator, or /proc/<pid>/io unreadable): the
+// median leaves it out rather than count it as 0.
+var notMeasured = math.NaN()
+
+// measuredMedian is the median of the results that have the figure, and
+// how many do.
+func measuredMedian(rs []result, value func(result) float64) (float64, int) {
+	var have []result
+	for _, r := range rs {
+		if !math.IsNaN(value(r)) {
+			have = append(have, r)
+		}
+	}
+	if len(have) == 0 {
+		return 0, 0
+	}
+	return median(have, value), len(have)
 }
 
 func median(rs []result, value func(result) float64) float64 {
