@@ -57,6 +57,25 @@ func startNodeReference(t *testing.T, env ...string) (string, int) {
 	return "", 0
 }
 
+// smokeRun runs the load generator with args and fails the test when the
+// run reports errors, loses deliveries, or completes nothing; it returns
+// the result and its JSON line.
+func smokeRun(t *testing.T, args []string) (result, []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r, err := run(ctx, args)
+	if err != nil {
+		t.Fatalf("loadgen %s: %v", strings.Join(args, " "), err)
+	}
+	line, _ := json.Marshal(r)
+	t.Logf("%s", line)
+	if r.Errors != 0 || r.Ops == 0 || r.Lost != 0 {
+		t.Fatalf("%d errors (first: %q), %d operations, %d lost", r.Errors, r.FirstErr, r.Ops, r.Lost)
+	}
+	return r, line
+}
+
 // TestEveryScenarioRunsAgainstTheNodeReference is the smoke run CI does:
 // each scenario, both protocols, a second each, against the Node reference
 // server. No thresholds: it fails only when a scenario reports errors, loses
@@ -79,18 +98,7 @@ func TestEveryScenarioRunsAgainstTheNodeReference(t *testing.T) {
 			{"polling", []string{"-scenario", "polling", "-c", "5"}},
 		} {
 			t.Run("EIO"+eio+" "+tc.name, func(t *testing.T) {
-				args := append([]string{"-url", url, "-eio", eio, "-d", "1s", "-pid", pidFlag, "-label", "node"}, tc.args...)
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-				r, err := run(ctx, args)
-				if err != nil {
-					t.Fatalf("loadgen %s: %v", strings.Join(args, " "), err)
-				}
-				line, _ := json.Marshal(r)
-				t.Logf("%s", line)
-				if r.Errors != 0 || r.Ops == 0 || r.Lost != 0 {
-					t.Fatalf("%d errors (first: %q), %d operations, %d lost", r.Errors, r.FirstErr, r.Ops, r.Lost)
-				}
+				r, line := smokeRun(t, append([]string{"-url", url, "-eio", eio, "-d", "1s", "-pid", pidFlag, "-label", "node"}, tc.args...))
 				if fmt.Sprint(r.Protocol) != eio || r.Server != "node" || r.RSSAfter == 0 {
 					t.Fatalf("result misses what the flags asked for: %s", line)
 				}
@@ -139,19 +147,8 @@ func TestFanoutAcrossTwoNodesThroughRedis(t *testing.T) {
 	url2, pid2 := startNodeReference(t, "REDIS_URL="+redisURL)
 	for _, eio := range []string{"4", "3"} {
 		t.Run("EIO"+eio, func(t *testing.T) {
-			args := []string{"-scenario", "fanout", "-n", "20", "-d", "1s", "-eio", eio, "-label", "node",
-				"-url", url1, "-pid", fmt.Sprint(pid1), "-url2", url2, "-pid2", fmt.Sprint(pid2)}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			r, err := run(ctx, args)
-			if err != nil {
-				t.Fatalf("loadgen %s: %v", strings.Join(args, " "), err)
-			}
-			line, _ := json.Marshal(r)
-			t.Logf("%s", line)
-			if r.Errors != 0 || r.Ops == 0 || r.Lost != 0 {
-				t.Fatalf("%d errors (first: %q), %d deliveries, %d lost", r.Errors, r.FirstErr, r.Ops, r.Lost)
-			}
+			r, line := smokeRun(t, []string{"-scenario", "fanout", "-n", "20", "-d", "1s", "-eio", eio, "-label", "node",
+				"-url", url1, "-pid", fmt.Sprint(pid1), "-url2", url2, "-pid2", fmt.Sprint(pid2)})
 			if r.Variant != "cluster" || len(r.Nodes) != 2 {
 				t.Fatalf("want the variant cluster with two nodes: %s", line)
 			}
