@@ -16,10 +16,10 @@
 # receivers are split over two nodes of the same server sharing one
 # redis-server) puts both nodes on CPU 0 and redis-server beside the load
 # generator on CPU 1; it needs redis-server on PATH or in $REDIS_SERVER
-# (left out with a warning when missing, an error under CI=true). Both servers use a 10 s ping interval
-# (Node's default is 25 s) so a conns phase holds its connections through a
-# heartbeat round in 12 s rather than 27 s; nothing else differs from the
-# defaults. Results go to bench/results/<time>/ (results.jsonl, table.md,
+# (left out with a warning when missing, an error under CI=true). Both
+# servers use a 10 s ping interval (Node's default is 25 s) so a conns phase
+# holds its connections through a heartbeat round in 12 s rather than 27 s;
+# nothing else differs from the defaults. Results go to bench/results/<time>/ (results.jsonl, table.md,
 # server logs, profiles).
 set -euo pipefail
 
@@ -43,7 +43,7 @@ while (($#)); do
   --skip) skip=$2; shift ;;
   --out) out=$2; shift ;;
   --profile) profile=1 ;;
-  -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+  -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
   *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
