@@ -23,6 +23,7 @@
 # server logs, profiles).
 set -euo pipefail
 
+self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0") # before the cd below: --help reads it
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
@@ -43,7 +44,7 @@ while (($#)); do
   --skip) skip=$2; shift ;;
   --out) out=$2; shift ;;
   --profile) profile=1 ;;
-  -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
+  -h | --help) sed -n '2,/^set -euo/p' "$self" | sed '$d'; exit 0 ;;
   *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
