@@ -184,40 +184,29 @@ func TestRealClientsEchoAndClose(t *testing.T) {
 	}
 }
 
-func TestRealClientsDetectDeadServer(t *testing.T) {
+// TestRealClientsCloseReasons: a server that stops answering (the "dead"
+// mode freezes the proxy in between) and a server that closes the session
+// give both sides Node's reasons.
+func TestRealClientsCloseReasons(t *testing.T) {
 	testpeer.Node(t)
-	for _, client := range []string{"v4", "v3"} {
-		for _, transport := range []string{"polling", "websocket"} {
-			t.Run(client+"/"+transport, func(t *testing.T) {
-				checkLeaks(t)
-				e := newEchoServer(t, heartbeatOptions)
-				saw := runClient(t, e, client, transport, "dead")
-				if saw.CloseReason != "ping timeout" {
-					t.Errorf("client close reason %q, want %q", saw.CloseReason, "ping timeout")
-				}
-				if r := e.closeReason(t); r != "ping timeout" {
-					t.Errorf("server close reason %q, want %q", r, "ping timeout")
-				}
-			})
-		}
-	}
-}
-
-func TestRealClientsSeeServerClose(t *testing.T) {
-	testpeer.Node(t)
-	for _, client := range []string{"v4", "v3"} {
-		for _, transport := range []string{"polling", "websocket"} {
-			t.Run(client+"/"+transport, func(t *testing.T) {
-				checkLeaks(t)
-				e := newEchoServer(t, heartbeatOptions)
-				saw := runClient(t, e, client, transport, "serverclose")
-				if saw.CloseReason != "transport close" {
-					t.Errorf("client close reason %q, want %q", saw.CloseReason, "transport close")
-				}
-				if r := e.closeReason(t); r != "forced close" {
-					t.Errorf("server close reason %q, want %q", r, "forced close")
-				}
-			})
+	for _, tc := range []struct{ mode, client, server string }{
+		{"dead", "ping timeout", "ping timeout"},
+		{"serverclose", "transport close", "forced close"},
+	} {
+		for _, client := range []string{"v4", "v3"} {
+			for _, transport := range []string{"polling", "websocket"} {
+				t.Run(tc.mode+"/"+client+"/"+transport, func(t *testing.T) {
+					checkLeaks(t)
+					e := newEchoServer(t, heartbeatOptions)
+					saw := runClient(t, e, client, transport, tc.mode)
+					if saw.CloseReason != tc.client {
+						t.Errorf("client close reason %q, want %q", saw.CloseReason, tc.client)
+					}
+					if r := e.closeReason(t); r != tc.server {
+						t.Errorf("server close reason %q, want %q", r, tc.server)
+					}
+				})
+			}
 		}
 	}
 }

@@ -90,12 +90,14 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case int(s.protocol) != protocol:
 			fail(codeBadRequest, "")
 		case isUpgrade && transport == transportWebSocket:
+			s.activate()
 			srv.upgrade(w, r, s)
 		case isUpgrade || transport != s.Transport():
 			// Polling with the sid of an upgraded session, or a WebSocket
 			// transport without an upgrade.
 			fail(codeBadRequest, "")
 		default:
+			s.activate()
 			s.servePolling(w, r)
 		}
 		return
@@ -182,6 +184,7 @@ func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Value
 	s.mu.Unlock()
 
 	if s.ws != nil {
+		s.activate()
 		go s.serveWS(s.ws)
 		return
 	}

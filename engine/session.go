@@ -96,8 +96,9 @@ type Session struct {
 	// application callbacks and their delivery state
 	onMessage     func(Message)
 	onClose       func(reason string)
-	delivering    bool // a goroutine is inside onMessage
-	closeNotified bool // onClose was called, or is being called
+	onActive      func() // until it has run
+	delivering    bool   // a goroutine is inside onMessage
+	closeNotified bool   // onClose was called, or is being called
 }
 
 // ID is the session id. It is a secret (it authorizes polling requests):
@@ -141,6 +142,31 @@ func (s *Session) OnClose(fn func(reason string)) {
 	s.mu.Lock()
 	s.onClose = fn
 	s.mu.Unlock()
+}
+
+// OnActive sets fn to run once, when the client first comes back after
+// its handshake: before the session serves its first poll, post or
+// upgrade request; for a session opened over WebSocket, as soon as the
+// handshake is done. Set it in the connection callback. It runs like a
+// message delivery (never concurrently with the message handler, and
+// before any message that comes with or after that request), so work that
+// a client needs only once it is actually there, and that a flood of
+// abandoned handshakes should not cost, can wait for it.
+func (s *Session) OnActive(fn func()) {
+	s.mu.Lock()
+	s.onActive = fn
+	s.mu.Unlock()
+}
+
+// activate runs the OnActive function, if it has not run.
+func (s *Session) activate() {
+	s.mu.Lock()
+	fn := s.onActive
+	s.onActive = nil
+	s.mu.Unlock()
+	if fn != nil {
+		s.serialize(fn)
+	}
 }
 
 // Send queues a message. It never blocks on the network; m.Data must not
@@ -340,6 +366,18 @@ func (s *Session) handlePacket(p packet) {
 // deliver calls the message handler, one message at a time per session.
 func (s *Session) deliver(m Message) {
 	s.mu.Lock()
+	fn := s.onMessage
+	s.mu.Unlock()
+	if fn != nil {
+		s.serialize(func() { fn(m) })
+	}
+}
+
+// serialize runs an application callback after any other one under way,
+// unless the session has closed: deliveries of one session never overlap.
+// If the session closed meanwhile, OnClose runs after it.
+func (s *Session) serialize(fn func()) {
+	s.mu.Lock()
 	for s.delivering {
 		if s.delivered == nil {
 			s.delivered = make(chan struct{})
@@ -349,15 +387,14 @@ func (s *Session) deliver(m Message) {
 		<-done
 		s.mu.Lock()
 	}
-	if s.state == stateClosed || s.onMessage == nil {
+	if s.state == stateClosed {
 		s.mu.Unlock()
 		return
 	}
 	s.delivering = true
-	fn := s.onMessage
 	s.mu.Unlock()
 
-	fn(m)
+	fn()
 
 	s.mu.Lock()
 	s.delivering = false

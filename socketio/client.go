@@ -76,9 +76,15 @@ func (c *client) start() {
 	c.server.connectDeadlines.add(c)
 	if c.protocol == 4 {
 		// socket.io-client 2.x never sends CONNECT for "/": the server
-		// connects it implicitly.
-		defer c.recoverHandler()
-		c.connect("/", nil)
+		// connects it implicitly. Node does it at the handshake; doing it
+		// when the client first comes back (its first poll, or at once
+		// on WebSocket) looks the same to the client, whose "40" travels
+		// on that poll either way, and spares abandoned handshakes the
+		// namespace's middlewares and a socket.
+		c.session.OnActive(func() {
+			defer c.recoverHandler()
+			c.connect("/", nil)
+		})
 	}
 }
 
