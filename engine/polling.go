@@ -13,6 +13,13 @@ import (
 
 // servePolling handles a request of an established polling session.
 func (s *Session) servePolling(w http.ResponseWriter, r *http.Request) {
+	if s.heartbeatOverdue() {
+		// The client's deadline passed and the heartbeat has not caught
+		// up yet: the session is over for this request too.
+		s.terminate("ping timeout")
+		writeError(w, codeUnknownSID, "")
+		return
+	}
 	switch r.Method {
 	case http.MethodGet:
 		s.servePoll(w, r)
@@ -95,6 +102,17 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 			s.mu.Unlock()
 		}
 		s.mu.Lock()
+		if s.state != stateClosed && s.transport != transportPolling {
+			// Upgraded while this GET waited. engine.io-client finishes
+			// its GET before it sends the upgrade packet, so this GET
+			// raced the "5" of a client that did not: answer it as any
+			// polling request of an upgraded session (Node, reading the
+			// "5" first on its one thread, would have).
+			s.pollActive = false
+			s.mu.Unlock()
+			writeError(w, codeBadRequest, "")
+			return
+		}
 	}
 	pkts, closeAfter := s.pollResponseLocked()
 	s.mu.Unlock()

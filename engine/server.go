@@ -26,6 +26,8 @@ type Server struct {
 	// they write, so idle connections hold none.
 	writeBuffers sync.Pool
 
+	heartbeats heartbeats
+
 	mu       sync.Mutex
 	sessions map[string]*Session // guarded by mu
 	shutdown bool                // guarded by mu: refuse new handshakes

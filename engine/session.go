@@ -84,11 +84,12 @@ type Session struct {
 	probeWS      *websocket.Conn
 	upgradeTimer *time.Timer
 
-	// heartbeat: one timer, reset rather than recreated (an idle session
-	// holds one timer and a heartbeat allocates nothing). Reset cannot
-	// recall a callback already started, so the callback acts only once
-	// hbDue has passed.
-	hbTimer       *time.Timer
+	// heartbeat: the session waits on one of its server's heartbeat lists
+	// (heartbeat.go), due at hbDue; the link fields are guarded by the
+	// server's heartbeats.mu, hbDue is written under both locks.
+	hbList        *heartbeatList
+	hbPrev        *Session
+	hbNext        *Session
 	hbDue         time.Duration // on the monotonic clock, since processStart
 	awaitingPong  bool          // protocol 4: a ping is out
 	pongRefreshed bool
@@ -466,12 +467,13 @@ func (s *Session) end(reason string, graceful bool) {
 }
 
 func (s *Session) stopTimersLocked() {
-	for _, t := range []*time.Timer{s.hbTimer, s.closeTimer, s.upgradeTimer} {
+	for _, t := range []*time.Timer{s.closeTimer, s.upgradeTimer} {
 		if t != nil {
 			t.Stop()
 		}
 	}
-	s.hbTimer, s.closeTimer, s.upgradeTimer = nil, nil, nil
+	s.closeTimer, s.upgradeTimer = nil, nil
+	s.server.heartbeats.disarm(s)
 }
 
 // startHeartbeatLocked starts the heartbeat when the handshake is sent: in
@@ -489,21 +491,24 @@ func (s *Session) startHeartbeatLocked() {
 // sign of life (its pong in protocol 4, its ping in protocol 3).
 func (s *Session) armHeartbeatLocked(d time.Duration) {
 	if s.state == stateClosed {
-		return // the timers are stopped for good
+		return // the heartbeat is over for good
 	}
-	s.hbDue = sinceStart() + d
-	if s.hbTimer == nil {
-		s.hbTimer = time.AfterFunc(d, s.heartbeat)
-		return
-	}
-	s.hbTimer.Reset(d)
+	s.server.heartbeats.arm(s, d, sinceStart()+d)
 }
 
-// heartbeat runs when the heartbeat timer fires.
+// heartbeatOverdue reports whether the deadline for the client's sign of
+// life (its pong in protocol 4, its ping in protocol 3) has passed.
+func (s *Session) heartbeatOverdue() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state != stateClosed && (s.protocol == 3 || s.awaitingPong) && s.hbDue != 0 && sinceStart() >= s.hbDue
+}
+
+// heartbeat runs when the session's heartbeat deadline has passed.
 func (s *Session) heartbeat() {
 	s.mu.Lock()
-	if s.hbTimer == nil || sinceStart() < s.hbDue {
-		s.mu.Unlock() // stopped, or re-armed since this firing was scheduled
+	if s.state == stateClosed || sinceStart() < s.hbDue {
+		s.mu.Unlock() // over, or re-armed since its list let it go
 		return
 	}
 	if s.protocol == 4 && !s.awaitingPong {
@@ -516,7 +521,9 @@ func (s *Session) heartbeat() {
 		return
 	}
 	s.mu.Unlock()
-	s.terminate("ping timeout")
+	// Not on the list's goroutine: closing a WebSocket may wait for its
+	// close frame, and the list has other sessions to serve.
+	go s.terminate("ping timeout")
 }
 
 // processStart anchors heartbeat due times on the monotonic clock in a

@@ -252,11 +252,19 @@ func (s *Session) probe(conn *websocket.Conn) {
 				s.abortUpgrade(conn)
 				return
 			}
+			// If more input came with the probe (a client that sends "5"
+			// without waiting for "3probe"), read it before answering a
+			// parked GET, so that GET sees the upgrade done.
+			bc, _ := conn.NetConn().(*batchConn)
+			more := bc != nil && bc.inputPending()
 			s.mu.Lock()
 			if s.probeWS == conn {
-				// The client now pauses polling; a noop ends its pending GET.
 				s.probed = true
-				s.wakePollLocked()
+				if !more {
+					// The client now pauses polling; a noop ends its
+					// pending GET.
+					s.wakePollLocked()
+				}
 			}
 			s.mu.Unlock()
 		case err == nil && p.typ == packetUpgrade:

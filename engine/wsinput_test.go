@@ -180,3 +180,39 @@ func TestWebSocketOverTLSReadsRecordsBufferedAhead(t *testing.T) {
 	conn.WriteMessage(websocket.TextMessage, []byte("4late"))
 	readEchoes(t, conn, []string{"4late"})
 }
+
+// A client that sends "5" right behind "2probe", without waiting for
+// "3probe", while its GET is parked: the GET is answered after the
+// upgrade, as any polling request of an upgraded session (400).
+func TestGetRacingAnEagerUpgradeIsRefused(t *testing.T) {
+	ws := newWireServer(t, Options{})
+	sid := ws.open(t)
+	got := make(chan response, 1)
+	go func() { got <- ws.do(t, "GET", ws.url("EIO=4&transport=polling&sid="+sid), "", "") }()
+	waitParked(t, ws.srv, sid)
+
+	addr := strings.TrimPrefix(ws.http.URL, "http://")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	req := "GET /engine.io/?EIO=4&transport=websocket&sid=" + sid + " HTTP/1.1\r\nHost: " + addr +
+		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	batch := append([]byte(req), maskedTextFrame("2probe")...)
+	batch = append(batch, maskedTextFrame("5")...)
+	if _, err := c.Write(batch); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case res := <-got:
+		if res.status != 400 {
+			t.Fatalf("the parked GET got %d %q, want 400", res.status, res.body)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the parked GET was not answered")
+	}
+	if tr := ws.srv.lookup(sid).Transport(); tr != "websocket" {
+		t.Fatalf("transport %q after the upgrade", tr)
+	}
+}
