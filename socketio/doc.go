@@ -34,6 +34,12 @@
 // are dropped, not queued, for a client whose transport cannot write them
 // at once, as in Node.
 //
+// A socket.io-client 2.x client never asks to join "/": the server joins
+// it there (middlewares, then the connection handler) when the client first
+// comes back after its handshake, its first poll or at once on WebSocket.
+// Node does it at the handshake; the client sees the same packets, and
+// handshakes nobody follows up cost no socket.
+//
 // Malformed packets, reserved event names from a client and too many
 // attachments close that client's connection only, with an info log line
 // that names its address (never the Engine.IO session id, which
