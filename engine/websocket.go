@@ -170,14 +170,19 @@ func (s *Session) serveWS(conn *websocket.Conn) {
 		s.readWS(conn)
 		return
 	}
+	// After a heartbeat packet (a pong, or a protocol 3 ping) the client
+	// is most likely idle until the next one: hand the connection over at
+	// once rather than linger.
+	heartbeat := false
 	for {
+		var ok bool
 		for bc.inputPending() {
-			if !s.readMessage(conn) {
+			if ok, heartbeat = s.readMessage(conn); !ok {
 				return
 			}
 		}
-		if bc.waitInput(idleHandoff) {
-			if !s.readMessage(conn) {
+		if !heartbeat && bc.waitInput(idleHandoff) {
+			if ok, heartbeat = s.readMessage(conn); !ok {
 				return
 			}
 			continue
@@ -195,26 +200,29 @@ func (s *Session) serveWS(conn *websocket.Conn) {
 
 // readWS reads the session's WebSocket on this goroutine until it closes.
 func (s *Session) readWS(conn *websocket.Conn) {
-	for s.readMessage(conn) {
+	for {
+		if ok, _ := s.readMessage(conn); !ok {
+			return
+		}
 	}
 }
 
-// readMessage reads and handles one message; false means the session has
-// ended.
-func (s *Session) readMessage(conn *websocket.Conn) bool {
+// readMessage reads and handles one message; ok false means the session
+// has ended, heartbeat that the message was a heartbeat packet.
+func (s *Session) readMessage(conn *websocket.Conn) (ok, heartbeat bool) {
 	kind, data, err := conn.ReadMessage()
 	if err != nil {
 		s.terminate(readErrorReason(err))
-		return false
+		return false, false
 	}
 	p, err := decodeWS(int(s.protocol), kind, data)
 	if err != nil {
 		s.opts.Logger.Debug("engine: malformed websocket message", zap.String("sid", s.id), zap.Error(err))
 		s.terminate("parse error")
-		return false
+		return false, false
 	}
 	s.handlePacket(p)
-	return true
+	return true, p.typ == packetPong || p.typ == packetPing
 }
 
 // readErrorReason maps a read error to Node's close reason: the peer going
