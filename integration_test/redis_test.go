@@ -1,7 +1,6 @@
 package integration_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -9,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -133,41 +131,8 @@ func redisChatSite(port int, redisAddr string) string {
 // and returns its base URL; the test's cleanup kills it.
 func startNodeRedisNode(t *testing.T, redisAddr string) string {
 	t.Helper()
-	cmd := exec.Command(testpeer.Node(t), filepath.Join("testdata", "redis_node.js"))
-	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(testpeer.RepoRoot(), "node_modules"), "REDIS_URL=redis://"+redisAddr)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting redis_node.js: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("redis_node.js stderr:\n%s", stderr.String())
-		}
-	})
-	ready := make(chan int, 1)
-	go func() { // ends when the script's stdout closes (killed at cleanup)
-		scanner := bufio.NewScanner(stdout)
-		for scanner.Scan() {
-			var line struct{ Port int }
-			if json.Unmarshal(scanner.Bytes(), &line) == nil && line.Port != 0 {
-				ready <- line.Port
-			}
-		}
-	}()
-	select {
-	case port := <-ready:
-		return fmt.Sprintf("http://127.0.0.1:%d", port)
-	case <-time.After(15 * time.Second):
-		t.Fatalf("redis_node.js did not start listening:\n%s", stderr.String())
-		return ""
-	}
+	port, _ := testpeer.StartNodeServer(t, filepath.Join("testdata", "redis_node.js"), "REDIS_URL=redis://"+redisAddr)
+	return fmt.Sprintf("http://127.0.0.1:%d", port)
 }
 
 // chatClient is a client of namespace /chat in room-<room>.

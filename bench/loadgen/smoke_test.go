@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,40 +20,8 @@ import (
 // its endpoint URL and process id; the process is killed when the test ends.
 func startNodeReference(t *testing.T, env ...string) (string, int) {
 	t.Helper()
-	node := testpeer.Node(t)
-	root := testpeer.RepoRoot()
-	cmd := exec.Command(node, filepath.Join(root, "bench", "node", "server.js"))
-	cmd.Env = append(cmd.Environ(), "NODE_PATH="+filepath.Join(root, "node_modules"), "PORT=0")
-	cmd.Env = append(cmd.Env, env...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	ready := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(stdout).ReadString('\n')
-		ready <- line
-	}()
-	select {
-	case line := <-ready:
-		var hello struct{ Port int }
-		if err := json.Unmarshal([]byte(line), &hello); err != nil || hello.Port == 0 {
-			t.Fatalf("node reference server printed %q (stderr: %s)", line, stderr.String())
-		}
-		return fmt.Sprintf("http://127.0.0.1:%d/socket.io/", hello.Port), cmd.Process.Pid
-	case <-time.After(15 * time.Second):
-		t.Fatalf("node reference server did not start (stderr: %s)", stderr.String())
-	}
-	return "", 0
+	port, pid := testpeer.StartNodeServer(t, filepath.Join(testpeer.RepoRoot(), "bench", "node", "server.js"), append([]string{"PORT=0"}, env...)...)
+	return fmt.Sprintf("http://127.0.0.1:%d/socket.io/", port), pid
 }
 
 // smokeRun runs the load generator with args and fails the test when the

@@ -6,12 +6,15 @@
 package testpeer
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 )
@@ -96,4 +99,70 @@ func RunNode(t testing.TB, timeout time.Duration, script string, env ...string) 
 		err = ctx.Err()
 	}
 	return Result{Stdout: stdout.String(), Stderr: stderr.String(), Err: err}
+}
+
+// StartNodeServer starts a Node script that serves until killed and
+// announces its port with a JSON line {"port": N} on stdout (more lines may
+// follow). It returns the port and the process id; the process is killed
+// when the test ends, and its stderr is logged if the test failed.
+func StartNodeServer(t testing.TB, script string, env ...string) (port, pid int) {
+	t.Helper()
+	cmd := exec.Command(Node(t), script)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(RepoRoot(), "node_modules"))
+	cmd.Env = append(cmd.Env, env...)
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", script, err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s stderr:\n%s", filepath.Base(script), stderr.String())
+		}
+	})
+	ready := make(chan int, 1)
+	go func() { // ends when the script's stdout closes (killed at cleanup)
+		scanner := bufio.NewScanner(stdout)
+		for scanner.Scan() {
+			var line struct{ Port int }
+			if json.Unmarshal(scanner.Bytes(), &line) == nil && line.Port != 0 {
+				select {
+				case ready <- line.Port:
+				default:
+				}
+			}
+		}
+	}()
+	select {
+	case port := <-ready:
+		return port, cmd.Process.Pid
+	case <-time.After(15 * time.Second):
+		t.Fatalf("%s did not announce its port within 15 s; stderr:\n%s", filepath.Base(script), stderr.String())
+		return 0, 0
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the process's writer and the test
+// reading it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
