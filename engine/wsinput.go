@@ -70,17 +70,10 @@ func (c *batchConn) waitInput(d time.Duration) bool {
 	var err error
 	if c.isTLS {
 		err = c.raw.Read(func(fd uintptr) bool {
-			var b [1]byte
-			for {
-				_, _, rerr := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK)
-				switch rerr {
-				case syscall.EINTR:
-					continue
-				case syscall.EAGAIN:
-					return nothingYet()
-				}
+			if peekFD(fd) {
 				return true
 			}
+			return nothingYet()
 		})
 	} else {
 		if c.inbuf == nil {
@@ -88,19 +81,14 @@ func (c *batchConn) waitInput(d time.Duration) bool {
 		}
 		buf := *c.inbuf
 		err = c.raw.Read(func(fd uintptr) bool {
-			for {
-				n, rerr := syscall.Read(int(fd), buf)
-				switch rerr {
-				case syscall.EINTR:
-					continue
-				case syscall.EAGAIN:
-					return nothingYet()
-				}
-				if n > 0 {
-					c.early = buf[:n]
-				}
-				return true // data, or end of stream or an error the next read meets
+			n, ready := readFD(fd, buf)
+			if !ready {
+				return nothingYet()
 			}
+			if n > 0 {
+				c.early = buf[:n]
+			}
+			return true // data, or end of stream or an error the next read meets
 		})
 	}
 	if deadline {

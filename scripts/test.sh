@@ -18,6 +18,11 @@ fi
 go vet ./...
 staticcheck ./...
 
+echo "== the protocol packages build for the other platforms Caddy runs on"
+for os in windows darwin freebsd; do
+  GOOS=$os GOARCH=amd64 go build ./engine ./socketio ./cors ./redisadapter
+done
+
 echo "== go test -race"
 go test -race -count=1 -timeout 15m ./...
 
