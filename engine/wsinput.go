@@ -19,8 +19,9 @@ import (
 // Once those are empty the reader waits for more through Go's network
 // poller, with a deadline: a timeout is harmless there, while gorilla
 // would take a timed-out read as the end of the connection. After
-// idleHandoff without input the connection goes to the inputPoller and the
-// reader goroutine exits; the next input starts a new one. An active
+// idleHandoff without input (at once after a heartbeat packet, see
+// serveWS) the connection goes to the inputPoller and the reader goroutine
+// exits; the next input starts a new one. An active
 // connection thus reads as cheaply as with a dedicated goroutine, and an
 // idle one holds no goroutine. Where the poller cannot watch a connection
 // (not Linux, or a connection type whose buffering it cannot see) the
