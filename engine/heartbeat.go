@@ -7,8 +7,9 @@ import (
 
 // Heartbeat deadlines, as Node keeps its timers: one list per duration.
 // Every session armed on a list is armed for the same duration, so the
-// list stays in due order by appending, and one runtime timer, set for its
-// head, serves the whole list. A session costs two list pointers instead of
+// list stays in due order by appending (to within a firing's delay: a pong
+// deadline counts from when the ping was due, see Session.heartbeat), and
+// one runtime timer, set for its head, serves the whole list. A session costs two list pointers instead of
 // a timer of its own, and re-arming it (every ping, every pong) is an
 // unlink and an append instead of a timer-heap update.
 //

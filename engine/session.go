@@ -515,7 +515,13 @@ func (s *Session) heartbeat() {
 		if s.state == stateOpen {
 			s.awaitingPong, s.pongRefreshed = true, false
 			s.enqueueLocked(packet{typ: packetPing})
-			s.armHeartbeatLocked(s.opts.PingTimeout)
+			// The pong is due pingTimeout after the ping was due, not
+			// after this late firing: a client's deadline is interval +
+			// timeout from its handshake or pong, as Node's timers give.
+			// (The list's order may then be off by the firing's delay, a
+			// few milliseconds; an entry behind a later one fires that
+			// much late.)
+			s.server.heartbeats.arm(s, s.opts.PingTimeout, s.hbDue+s.opts.PingTimeout)
 		}
 		s.mu.Unlock()
 		return
