@@ -27,27 +27,9 @@ type caddyProcess struct {
 	adminAddr  string
 	global     []string // extra global options, kept on reload
 	cmd        *exec.Cmd
-	logs       *lockedBuffer // Caddy's stderr: its JSON logs
-	exited     chan struct{} // closed when the process has exited
-	exitErr    error         // valid once exited is closed
-}
-
-// lockedBuffer collects a process's output while tests read it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs       *testpeer.LockedBuffer // Caddy's stderr: its JSON logs
+	exited     chan struct{}          // closed when the process has exited
+	exitErr    error                  // valid once exited is closed
 }
 
 // freePort returns a loopback port nothing listens on right now. Caddy needs
@@ -128,7 +110,7 @@ func newCaddyProcess(t testing.TB) *caddyProcess {
 // such as ./site resolve as they do for a user) and waits until it serves.
 func (c *caddyProcess) start(args ...string) {
 	c.t.Helper()
-	c.logs = &lockedBuffer{}
+	c.logs = &testpeer.LockedBuffer{}
 	c.exited = make(chan struct{})
 	c.cmd = exec.Command(caddyBin, args...)
 	c.cmd.Dir = testpeer.RepoRoot()

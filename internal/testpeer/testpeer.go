@@ -110,7 +110,7 @@ func StartNodeServer(t testing.TB, script string, env ...string) (port, pid int)
 	cmd := exec.Command(Node(t), script)
 	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(RepoRoot(), "node_modules"))
 	cmd.Env = append(cmd.Env, env...)
-	var stderr syncBuffer
+	var stderr LockedBuffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -148,20 +148,19 @@ func StartNodeServer(t testing.TB, script string, env ...string) (port, pid int)
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the process's writer and the test
-// reading it.
-type syncBuffer struct {
+// LockedBuffer collects a process's output while a test reads it.
+type LockedBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *LockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *LockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
