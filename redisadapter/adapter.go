@@ -235,7 +235,7 @@ func (a *Adapter) FetchSockets(ctx context.Context, opts *socketio.BroadcastOpti
 		if json.Unmarshal(raw, &s) != nil || s.ID == "" {
 			continue
 		}
-		local = append(local, socketio.RemoteSocket{ID: s.ID, Handshake: handshakeFromNode(s.Handshake), Rooms: s.Rooms})
+		local = append(local, socketio.RemoteSocket{ID: s.ID, Handshake: handshakeFromNode(s.Handshake), Rooms: s.Rooms, Data: s.Data})
 	}
 	return local, err
 }

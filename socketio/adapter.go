@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -107,5 +108,8 @@ type RemoteSocket struct {
 	ID        string
 	Handshake Handshake
 	Rooms     []string
-	Local     *Socket
+	// Data is the socket's data (Socket.Data, Node's socket.data) as
+	// JSON; nil when it has none.
+	Data  json.RawMessage
+	Local *Socket
 }

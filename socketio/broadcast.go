@@ -87,12 +87,21 @@ func (b *BroadcastOperator) Emit(event string, args ...any) error {
 // event handler, call it in a goroutine, or the answer of the client being
 // handled cannot come in.
 func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
+	answers, _, err := b.EmitWithAckCount(ctx, event, args...)
+	return answers, err
+}
+
+// EmitWithAckCount is EmitWithAck, also returning the number of sockets
+// the event went to, as the servers that answered in time counted them:
+// when the wait ends early, len(answers) < clients tells how many were
+// missing (an HTTP API answering {"clients": n, "acks": [...]} needs both).
+func (b *BroadcastOperator) EmitWithAckCount(ctx context.Context, event string, args ...any) (answers []Args, clients int, err error) {
 	if reservedEvent(event) {
-		return nil, fmt.Errorf("socketio: %q is a reserved event name; pick another", event)
+		return nil, 0, fmt.Errorf("socketio: %q is a reserved event name; pick another", event)
 	}
 	a, err := NewArgs(args...)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if b.flags.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -132,11 +141,11 @@ func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args 
 			mu.Unlock()
 		})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	servers, err := b.nsp.adapter.ServerCount(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	mu.Lock()
 	expectServers = servers
@@ -146,12 +155,12 @@ func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args 
 	case <-done:
 		mu.Lock()
 		defer mu.Unlock()
-		return responses, nil
+		return responses, expectClients, nil
 	case <-ctx.Done():
 		mu.Lock()
 		defer mu.Unlock()
 		finished = true
-		return append([]Args(nil), responses...), fmt.Errorf("socketio: %d of %d acknowledgements of %q: %w", len(responses), expectClients, event, ctx.Err())
+		return append([]Args(nil), responses...), expectClients, fmt.Errorf("socketio: %d of %d acknowledgements of %q: %w", len(responses), expectClients, event, ctx.Err())
 	}
 }
 

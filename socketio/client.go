@@ -33,9 +33,13 @@ type client struct {
 	mu sync.Mutex
 	// sockets are the connected sockets, one per namespace: a slice, as
 	// most clients join one namespace and a map would cost far more.
-	sockets  []*Socket
-	joined   bool  // a namespace was joined: the connect timeout is over
-	closed   bool  // the session closed
+	sockets []*Socket
+	joined  bool // a namespace was joined: the connect timeout is over
+	closed  bool // the session closed
+	// pending are the namespaces whose asynchronous middlewares (UseAsync)
+	// are still running: their packets are ignored until the answer, as
+	// Node ignores packets for a namespace the client has not joined yet.
+	pending  []*Namespace
 	protocol uint8 // Socket.IO revision: 5 over Engine.IO 4, 4 over Engine.IO 3
 
 	// deadlineSeq is the client's place in the server's connect timeout
@@ -143,8 +147,16 @@ func (c *client) onPacket(p *Packet) {
 	}
 	c.mu.Lock()
 	s := c.socketLocked(name)
+	pending := s == nil && c.pendingLocked(name)
 	c.mu.Unlock()
 	switch {
+	case pending:
+		// The client cannot know yet whether it joined; it does not emit
+		// before the CONNECT answer, so this is a repeated CONNECT or a
+		// late packet of a client that gave up: nothing to do.
+		if ce := c.server.logger.Check(zap.DebugLevel, "packet for a namespace whose middlewares are running ignored"); ce != nil {
+			ce.Write(zap.String("namespace", name), zap.Stringer("type", p.Type), zap.String("remote", c.address()))
+		}
 	case s == nil && p.Type == PacketConnect:
 		c.connect(name, auth)
 	case s != nil && p.Type != PacketConnect && p.Type != PacketConnectError:
@@ -192,7 +204,52 @@ func (c *client) connect(name string, auth json.RawMessage) {
 	}
 	auth = append(json.RawMessage(nil), auth...)
 	s := newSocket(nsp, c, auth, time.Now().UnixMilli())
+	if nsp.asyncMiddlewares.Load() {
+		// A middleware may wait on a backend: run the chain on a goroutine
+		// of its own, so that this client's other packets (its pongs on
+		// another namespace, say) and its session's read loop go on. It
+		// ends when the chain returns.
+		c.mu.Lock()
+		c.pending = append(c.pending, nsp)
+		c.mu.Unlock()
+		go func() {
+			defer c.recoverHandler()
+			c.admit(nsp, s)
+		}()
+		return
+	}
+	c.admit(nsp, s)
+}
+
+// pendingLocked reports whether the middlewares of namespace name are
+// running for this client; c.mu is held.
+func (c *client) pendingLocked(name string) bool {
+	for _, n := range c.pending {
+		if n.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// unpendLocked forgets that nsp's middlewares run; c.mu is held.
+func (c *client) unpendLocked(nsp *Namespace) {
+	if i := slices.Index(c.pending, nsp); i >= 0 {
+		c.pending = slices.Delete(c.pending, i, i+1)
+		if len(c.pending) == 0 {
+			c.pending = nil // an idle client keeps no array
+		}
+	}
+}
+
+// admit runs the namespace's middlewares for s and connects it, or sends
+// the refusal.
+func (c *client) admit(nsp *Namespace, s *Socket) {
+	name := nsp.name
 	if err := nsp.runMiddlewares(s); err != nil {
+		c.mu.Lock()
+		c.unpendLocked(nsp)
+		c.mu.Unlock()
 		if ce := c.server.logger.Check(zap.DebugLevel, "connection refused by a middleware"); ce != nil {
 			ce.Write(zap.String("namespace", name), zap.String("remote", c.address()), zap.Error(err))
 		}
@@ -201,6 +258,9 @@ func (c *client) connect(name string, auth json.RawMessage) {
 		return
 	}
 	c.mu.Lock()
+	// In the same critical section as the append: a repeated CONNECT finds
+	// the namespace either pending or joined, never neither.
+	c.unpendLocked(nsp)
 	if c.closed || c.server.shuttingDown.Load() {
 		c.mu.Unlock()
 		// Never connected: this only forgets the rooms a middleware joined.

@@ -57,9 +57,10 @@ func (a *MemoryAdapter) connected(id string) *Socket {
 }
 
 func (a *MemoryAdapter) AddAll(id string, rooms ...string) {
+	var joined []string
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	s := a.connected(id)
+	observed := s != nil && a.nsp.observesRooms()
 	if s != nil {
 		s.inAdapter = true
 	}
@@ -74,6 +75,11 @@ func (a *MemoryAdapter) AddAll(id string, rooms ...string) {
 			mine = make(map[string]struct{}, len(rooms))
 			a.sids[id] = mine
 		}
+		if observed {
+			if _, in := mine[room]; !in {
+				joined = append(joined, room)
+			}
+		}
 		mine[room] = struct{}{}
 		members := a.rooms[room]
 		if members == nil {
@@ -82,17 +88,27 @@ func (a *MemoryAdapter) AddAll(id string, rooms ...string) {
 		}
 		members[id] = struct{}{}
 	}
+	a.mu.Unlock()
+	if len(joined) > 0 {
+		a.nsp.roomChanged(s, true, joined)
+	}
 }
 
 func (a *MemoryAdapter) Del(id, room string) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if room == id {
-		if s := a.connected(id); s != nil {
-			s.inOwnRoom = false
-		}
+	s := a.connected(id)
+	if room == id && s != nil {
+		s.inOwnRoom = false
+	}
+	left := false
+	if s != nil && room != id && a.nsp.observesRooms() {
+		_, left = a.sids[id][room]
 	}
 	a.delLocked(id, room)
+	a.mu.Unlock()
+	if left {
+		a.nsp.roomChanged(s, false, []string{room})
+	}
 }
 
 // delLocked takes id out of room in the maps; a.mu is held.
@@ -263,7 +279,7 @@ func (a *MemoryAdapter) Sockets(_ context.Context, rooms []string) ([]string, er
 func (a *MemoryAdapter) FetchSockets(_ context.Context, opts *BroadcastOptions) ([]RemoteSocket, error) {
 	var out []RemoteSocket
 	for _, s := range a.sockets(opts) {
-		out = append(out, RemoteSocket{ID: s.id, Handshake: s.Handshake(), Rooms: a.SocketRooms(s.id), Local: s})
+		out = append(out, RemoteSocket{ID: s.id, Handshake: s.Handshake(), Rooms: a.SocketRooms(s.id), Data: s.dataJSON(), Local: s})
 	}
 	return out, nil
 }

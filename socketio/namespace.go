@@ -24,6 +24,17 @@ type Namespace struct {
 	serverSideHandlers []func(*Event)
 	relayAll           bool
 	relayEvents        map[string]struct{}
+
+	// asyncMiddlewares is set once UseAsync added a middleware: connects
+	// then run the chain on a goroutine of their own.
+	asyncMiddlewares atomic.Bool
+	// The namespace-wide observers, read on every event, join, leave and
+	// disconnect without a lock: each is nil (nothing to call, the common
+	// case) or a slice replaced whole when a handler is added.
+	eventHandlers      atomic.Pointer[[]func(*Event)]
+	joinHandlers       atomic.Pointer[[]func(*Socket, string)]
+	leaveHandlers      atomic.Pointer[[]func(*Socket, string)]
+	disconnectHandlers atomic.Pointer[[]func(*Socket, string)]
 }
 
 func newNamespace(srv *Server, name string) *Namespace {
@@ -53,6 +64,90 @@ func (n *Namespace) Use(fn func(*Socket) error) {
 	n.mu.Lock()
 	n.middlewares = append(n.middlewares, fn)
 	n.mu.Unlock()
+}
+
+// UseAsync adds a middleware, like Use, that may block: a call to a
+// backend that decides whether the socket may connect, say. Once a
+// namespace has one, each connection to it runs the whole middleware chain
+// (Use and UseAsync, in the order added) on a goroutine of its own, so that
+// a slow middleware delays only the socket it decides on: the client's
+// read loop, its other namespaces and the other clients go on. Packets the
+// client sends to the namespace before the answer are ignored, as Node
+// ignores packets for a namespace not joined yet; a client whose
+// connection closes meanwhile is not connected.
+func (n *Namespace) UseAsync(fn func(*Socket) error) {
+	n.Use(fn)
+	n.asyncMiddlewares.Store(true)
+}
+
+// OnEvent adds a handler called for every event a client emits in the
+// namespace, before the socket's own handlers (Socket.OnAny, Socket.On)
+// and the relay. Unlike Socket.OnAny it costs a socket nothing: one
+// handler serves every socket of the namespace. It runs on the client's
+// read loop, like every event handler.
+func (n *Namespace) OnEvent(fn func(*Event)) { addHandler(&n.eventHandlers, fn) }
+
+// OnJoin adds a handler called when a connected socket of this server
+// joins a room it was not in (Node's "join-room" adapter event, for the
+// local sockets). Rooms joined before the socket is connected (by a
+// middleware) and its own id room are not reported: they are the rooms it
+// has when OnConnection handlers run.
+func (n *Namespace) OnJoin(fn func(s *Socket, room string)) { addHandler(&n.joinHandlers, fn) }
+
+// OnLeave adds a handler called when a connected socket of this server
+// leaves a room it was in (Node's "leave-room"), except when it leaves
+// them all by disconnecting: OnDisconnect reports that, and the socket's
+// rooms are still listed by Socket.Rooms in OnDisconnecting handlers.
+func (n *Namespace) OnLeave(fn func(s *Socket, room string)) { addHandler(&n.leaveHandlers, fn) }
+
+// OnDisconnect adds a handler called once a socket of the namespace has
+// disconnected, after the socket's own OnDisconnect handlers, with the same
+// reason.
+func (n *Namespace) OnDisconnect(fn func(s *Socket, reason string)) {
+	addHandler(&n.disconnectHandlers, fn)
+}
+
+// addHandler appends fn to the slice p points at, replacing it whole so
+// that readers need no lock.
+func addHandler[F any](p *atomic.Pointer[[]F], fn F) {
+	for {
+		old := p.Load()
+		var next []F
+		if old != nil {
+			next = append(next, *old...)
+		}
+		next = append(next, fn)
+		if p.CompareAndSwap(old, &next) {
+			return
+		}
+	}
+}
+
+// handlers returns the handlers p holds, nil when none.
+func handlers[F any](p *atomic.Pointer[[]F]) []F {
+	if h := p.Load(); h != nil {
+		return *h
+	}
+	return nil
+}
+
+// roomChanged calls the join or leave handlers for s; no lock is held.
+func (n *Namespace) roomChanged(s *Socket, joined bool, rooms []string) {
+	fns := handlers(&n.leaveHandlers)
+	if joined {
+		fns = handlers(&n.joinHandlers)
+	}
+	for _, room := range rooms {
+		for _, fn := range fns {
+			fn(s, room)
+		}
+	}
+}
+
+// observesRooms tells whether anyone listens to joins or leaves, so that
+// the adapter collects the changed rooms only then.
+func (n *Namespace) observesRooms() bool {
+	return n.joinHandlers.Load() != nil || n.leaveHandlers.Load() != nil
 }
 
 // OnConnection adds a handler called with each socket once it is connected

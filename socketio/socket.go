@@ -50,6 +50,7 @@ type socketApp struct {
 	onDisconnecting []func(reason string)
 	onDisconnect    []func(reason string)
 	data            any
+	meta            json.RawMessage
 }
 
 func newSocket(nsp *Namespace, c *client, auth json.RawMessage, issued int64) *Socket {
@@ -94,12 +95,56 @@ func (s *Socket) Data() any {
 	return s.app.data
 }
 
+// dataJSON is the socket's data as JSON for FetchSockets answers: nil when
+// unset or when it cannot be encoded (a channel, say: Node would send {}).
+func (s *Socket) dataJSON() json.RawMessage {
+	d := s.Data()
+	if d == nil {
+		return nil
+	}
+	if raw, ok := d.(json.RawMessage); ok {
+		return raw
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
 // SetData stores an application value on the socket.
 func (s *Socket) SetData(v any) {
 	s.mu.Lock()
 	s.appLocked().data = v
 	s.mu.Unlock()
 }
+
+// Meta and SetMeta hold private server-side state about the socket, as
+// JSON: unlike Data, it is never sent anywhere by this package (not to the
+// client, not in FetchSockets answers to other servers). The backend hooks
+// keep there what a backend asked to be handed back on the socket's later
+// hook calls; connection state recovery restores it with Data and the
+// rooms.
+func (s *Socket) Meta() json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.app == nil {
+		return nil
+	}
+	return s.app.meta
+}
+
+// SetMeta stores private state on the socket (see Meta). The caller must
+// not change m afterwards.
+func (s *Socket) SetMeta(m json.RawMessage) {
+	s.mu.Lock()
+	s.appLocked().meta = m
+	s.mu.Unlock()
+}
+
+// Transport is the Engine.IO transport the client uses now: "polling" or
+// "websocket".
+func (s *Socket) Transport() string { return s.client.session.Transport() }
 
 // Connected tells whether the socket is still connected.
 func (s *Socket) Connected() bool {
@@ -370,6 +415,9 @@ func (s *Socket) onEvent(e *Event) {
 		handler, anyHandlers = h.handlers[e.Name], h.anyHandlers
 	}
 	s.mu.Unlock()
+	for _, h := range handlers(&s.nsp.eventHandlers) {
+		h(e)
+	}
 	for _, h := range anyHandlers {
 		h(e)
 	}
@@ -428,6 +476,9 @@ func (s *Socket) onClose(reason string) {
 	}
 	for _, h := range disconnect {
 		s.guarded(func() { h(reason) })
+	}
+	for _, h := range handlers(&s.nsp.disconnectHandlers) {
+		s.guarded(func() { h(s, reason) })
 	}
 }
 
