@@ -1,0 +1,348 @@
+package hooks
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-socketio/caddy-socketio/socketio"
+)
+
+// Hooks are the backend hooks of one namespace: Attach registers them once,
+// SetConfig turns them on, changes or off them, Close stops them.
+type Hooks struct {
+	nsp *socketio.Namespace
+	cur atomic.Pointer[runner] // nil: hooks off
+
+	// ctx ends when Close gives up on flushing: it cancels every hook
+	// request still in flight.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	idPrefix string
+	idSeq    atomic.Uint64
+
+	dropped atomic.Uint64 // notifications dropped from full queues, ever
+
+	// mu guards the fields below, and every wg.Add (so that none happens
+	// once Close waits).
+	mu      sync.Mutex
+	closed  bool                             // Close was called: no new work
+	stopped bool                             // Close gave up or finished: no new goroutine
+	queues  map[*socketio.Socket]*eventQueue // sockets with events waiting or in flight
+	senders int                              // notification senders running
+	idle    chan struct{}                    // closed when senders drops to 0, if Close waits
+	wg      sync.WaitGroup                   // every goroutine of the Hooks
+}
+
+// runner is one Config in use: the values SetConfig derived from it, its
+// request slots and its notification queue.
+type runner struct {
+	h         *Hooks
+	transport http.RoundTripper
+	url       string
+	connect   bool
+	exact     map[string]bool // event names without glob characters
+	globs     []string
+	notify    map[string]bool
+	timeout   time.Duration
+	slots     chan struct{} // one per request in flight (MaxConcurrent)
+	keys      [][]byte
+	headers   []string // canonical names
+	maxAnswer int64
+	log       *zap.Logger
+	notes     *notifier
+}
+
+// Attach registers the hooks on nsp (once per namespace): its connect
+// middleware (UseAsync: each connection to nsp then runs its middlewares on
+// a goroutine of its own), its connection, event, join, leave and
+// disconnect observers. They do nothing until SetConfig.
+func Attach(nsp *socketio.Namespace) *Hooks {
+	var seed [8]byte
+	_, _ = rand.Read(seed[:])
+	h := &Hooks{nsp: nsp, idPrefix: hex.EncodeToString(seed[:]) + "-", queues: make(map[*socketio.Socket]*eventQueue)}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	nsp.UseAsync(h.onConnect)
+	nsp.OnConnection(func(s *socketio.Socket) { h.notify(s, "connect", "", "") })
+	nsp.OnEvent(h.onEvent)
+	nsp.OnJoin(func(s *socketio.Socket, room string) { h.notify(s, "join", "", room) })
+	nsp.OnLeave(func(s *socketio.Socket, room string) { h.notify(s, "leave", "", room) })
+	nsp.OnDisconnect(func(s *socketio.Socket, reason string) { h.notify(s, "disconnect", reason, "") })
+	return h
+}
+
+// SetConfig applies c from the next hook call on (calls under way finish
+// with the configuration they started with); nil turns the hooks off.
+// Live sockets keep their data and meta. The notifications queued under
+// the previous configuration are still sent, through its own transport,
+// in the background. c should have passed Validate: an invalid glob
+// matches nothing. SetConfig after Close does nothing.
+func (h *Hooks) SetConfig(c *Config) {
+	var r *runner
+	if c != nil {
+		r = h.compile(c)
+	}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	old := h.cur.Swap(r)
+	h.mu.Unlock()
+	if old != nil {
+		old.notes.retire()
+	}
+}
+
+// Close sends the queued notifications until ctx ends, then cancels the
+// hook requests still in flight and waits for every goroutine of the
+// Hooks to end. Call it after the server's Shutdown, whose disconnections
+// it then reports. It returns ctx's error when notifications were left
+// unsent.
+func (h *Hooks) Close(ctx context.Context) error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		h.wg.Wait()
+		return nil
+	}
+	h.closed = true
+	old := h.cur.Swap(nil)
+	h.mu.Unlock()
+	if old != nil {
+		old.notes.retire()
+	}
+	var err error
+	h.mu.Lock()
+	var idle chan struct{}
+	if h.senders > 0 {
+		idle = make(chan struct{})
+		h.idle = idle
+	}
+	h.mu.Unlock()
+	if idle != nil {
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			err = fmt.Errorf("hooks: notifications left unsent: %w", ctx.Err())
+		}
+	}
+	h.mu.Lock()
+	h.stopped = true
+	h.mu.Unlock()
+	h.cancel()
+	h.wg.Wait()
+	return err
+}
+
+// DroppedNotifications is the number of notifications dropped, oldest
+// first, from full queues since Attach (a metric).
+func (h *Hooks) DroppedNotifications() uint64 { return h.dropped.Load() }
+
+// goLocked starts fn as a goroutine of h, unless h is stopped; h.mu is
+// held.
+func (h *Hooks) goLocked(fn func()) bool {
+	if h.stopped {
+		return false
+	}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		fn()
+	}()
+	return true
+}
+
+// newID is a unique request or notification id: a random prefix per
+// Hooks (so that nodes and restarts differ), then a counter.
+func (h *Hooks) newID() string {
+	return h.idPrefix + strconv.FormatUint(h.idSeq.Add(1), 36)
+}
+
+func (h *Hooks) compile(c *Config) *runner {
+	r := &runner{
+		h: h, transport: c.Transport, url: c.URL, connect: c.Connect,
+		timeout: c.Timeout, maxAnswer: c.MaxAnswerBytes, log: c.Logger,
+	}
+	if r.transport == nil {
+		r.transport = http.DefaultTransport
+	}
+	if r.timeout <= 0 {
+		r.timeout = DefaultTimeout
+	}
+	if r.maxAnswer <= 0 {
+		r.maxAnswer = DefaultMaxAnswerBytes
+	}
+	n := c.MaxConcurrent
+	if n <= 0 {
+		n = DefaultMaxConcurrent
+	}
+	r.slots = make(chan struct{}, n)
+	if r.log == nil {
+		r.log = zap.NewNop()
+	}
+	r.log = r.log.With(zap.String("namespace", h.nsp.Name()))
+	for _, g := range c.Events {
+		if _, err := path.Match(g, ""); err != nil {
+			r.log.Error("invalid event glob ignored", zap.String("glob", g), zap.Error(err))
+			continue
+		}
+		if isLiteral(g) {
+			if r.exact == nil {
+				r.exact = make(map[string]bool)
+			}
+			r.exact[g] = true
+		} else {
+			r.globs = append(r.globs, g)
+		}
+	}
+	for _, t := range c.Notify {
+		if r.notify == nil {
+			r.notify = make(map[string]bool)
+		}
+		r.notify[t] = true
+	}
+	for _, s := range c.Secrets {
+		r.keys = append(r.keys, []byte(s))
+	}
+	for _, name := range c.ForwardHeaders {
+		r.headers = append(r.headers, http.CanonicalHeaderKey(name))
+	}
+	r.notes = &notifier{r: r, flush: make(chan struct{})}
+	return r
+}
+
+func isLiteral(glob string) bool {
+	for i := 0; i < len(glob); i++ {
+		switch glob[i] {
+		case '*', '?', '[', '\\':
+			return false
+		}
+	}
+	return true
+}
+
+func (r *runner) matches(name string) bool {
+	if r.exact[name] {
+		return true
+	}
+	for _, g := range r.globs {
+		if ok, _ := path.Match(g, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// The error codes of a failed event hook, in the ack's
+// {"error": {"code", "message"}}, and in the data of a refused connection.
+const (
+	CodeTimeout     = "timeout"     // no answer within the timeout
+	CodeUnavailable = "unavailable" // connection refused, non-2xx status, hooks turned off or shutting down
+	CodeBadAnswer   = "bad_answer"  // not JSON, too large, or of the wrong shape
+	CodeOverloaded  = "overloaded"  // max_concurrent requests in flight for the whole timeout
+	CodeQueueFull   = "queue_full"  // the socket has too many events waiting for the backend
+)
+
+// hookError is a failed hook call: Code and Message go to the client,
+// cause only to the log.
+type hookError struct {
+	Code    string
+	Message string
+	cause   error
+}
+
+func (e *hookError) Error() string {
+	if e.cause != nil {
+		return e.Code + ": " + e.Message + ": " + e.cause.Error()
+	}
+	return e.Code + ": " + e.Message
+}
+
+// errShutdown is the cause of calls cut short by Close.
+var errShutdown = errors.New("hooks closed")
+
+// call POSTs body to the hook path kind and returns the answer, within the
+// timeout (the wait for a request slot included). forward holds the
+// allowlisted handshake headers, nil for notifications.
+func (r *runner) call(kind string, body []byte, forward http.Header) ([]byte, *hookError) {
+	ctx, cancel := context.WithTimeout(r.h.ctx, r.timeout)
+	defer cancel()
+	select {
+	case r.slots <- struct{}{}:
+	case <-ctx.Done():
+		if r.h.ctx.Err() != nil {
+			return nil, &hookError{CodeUnavailable, "the server is shutting down", errShutdown}
+		}
+		return nil, &hookError{CodeOverloaded, "too many hook requests in flight", fmt.Errorf("no request slot free within %v (max_concurrent %d)", r.timeout, cap(r.slots))}
+	}
+	defer func() { <-r.slots }()
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url+"/"+kind, bytes.NewReader(body))
+	if err != nil {
+		return nil, &hookError{CodeUnavailable, "the backend is unavailable", err}
+	}
+	for name, v := range forward {
+		req.Header[name] = v
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "caddy-socketio-hooks")
+	if len(r.keys) > 0 {
+		req.Header.Set(SignatureHeader, sign(r.keys, time.Now(), body))
+	}
+	resp, err := r.transport.RoundTrip(req)
+	if err != nil {
+		return nil, r.transportError(ctx, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096)) // lets the connection be reused
+		return nil, &hookError{CodeUnavailable, "the backend is unavailable", fmt.Errorf("the backend answered %s to POST %s", resp.Status, req.URL.Path)}
+	}
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, r.maxAnswer+1))
+	if err != nil {
+		return nil, r.transportError(ctx, err)
+	}
+	if int64(len(answer)) > r.maxAnswer {
+		return nil, &hookError{CodeBadAnswer, "the backend's answer is not valid", fmt.Errorf("answer larger than %d bytes (max_payload)", r.maxAnswer)}
+	}
+	return answer, nil
+}
+
+func (r *runner) transportError(ctx context.Context, err error) *hookError {
+	switch {
+	case r.h.ctx.Err() != nil:
+		return &hookError{CodeUnavailable, "the server is shutting down", errShutdown}
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return &hookError{CodeTimeout, "the backend did not answer in time", fmt.Errorf("no answer within %v: %w", r.timeout, err)}
+	}
+	return &hookError{CodeUnavailable, "the backend is unavailable", err}
+}
+
+// forwardHeaders are the allowlisted handshake headers as HTTP headers of
+// the hook request; nil when there are none.
+func (r *runner) forwardHeaders(hs *socketio.Handshake) http.Header {
+	var out http.Header
+	for _, name := range r.headers {
+		if v := hs.Headers.Values(name); len(v) > 0 {
+			if out == nil {
+				out = make(http.Header, len(r.headers))
+			}
+			out[name] = v
+		}
+	}
+	return out
+}
