@@ -96,7 +96,11 @@ func (b *backend) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" {
 		b.t.Errorf("hook request %s %s with Content-Type %q, want POST application/json", r.Method, r.URL.Path, r.Header.Get("Content-Type"))
 	}
-	if err := Verify(r.Header.Get(SignatureHeader), body, b.secrets, 5*time.Minute); err != nil {
+	if len(b.secrets) == 0 {
+		if sig := r.Header.Get(SignatureHeader); sig != "" {
+			b.t.Errorf("hook request %s signed (%q) without secrets", r.URL.Path, sig)
+		}
+	} else if err := Verify(r.Header.Get(SignatureHeader), body, b.secrets, 5*time.Minute); err != nil {
 		b.t.Errorf("hook request %s: %v", r.URL.Path, err)
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return

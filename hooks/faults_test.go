@@ -1,0 +1,305 @@
+package hooks
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddy-socketio/caddy-socketio/socketio"
+)
+
+// hooksGoroutines lists the goroutines running code of this package.
+func hooksGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		// A frame of the package's own code (not a test's, nor the
+		// "created by" line of a goroutine the tests started).
+		frames, _, _ := strings.Cut(g, "\ncreated by ")
+		if strings.Contains(frames, "caddy-socketio/hooks.(*") && !strings.Contains(frames, "hooks_test.go") && !strings.Contains(frames, "faults_test.go") {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// waitNoHooksGoroutines fails unless every goroutine of the package ended
+// (a bounded wait: a middleware goroutine of socketio may still be
+// returning from a canceled connect hook).
+func waitNoHooksGoroutines(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left := hooksGoroutines()
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines of package hooks left after Close:\n%s", len(left), strings.Join(left, "\n\n"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// closedURL is an http URL on 127.0.0.1 where nothing listens.
+func closedURL(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := "http://" + ln.Addr().String() + "/socketio"
+	ln.Close()
+	return u
+}
+
+func TestBackendSlowDownGarbageOversizedAnswers(t *testing.T) {
+	ts := startIO(t)
+	be := startBackend(t, []string{"s"}, func(w http.ResponseWriter, r *http.Request, req *hookReq) {
+		switch req.Event {
+		case "slow": // never answers: the hook's timeout ends it
+			select {
+			case <-r.Context().Done():
+			case <-time.After(10 * time.Second):
+			}
+		case "fast":
+			answer(w, map[string]any{"ack": []any{"fast"}})
+		case "garbage":
+			w.Write([]byte("not json{"))
+		case "huge":
+			answer(w, map[string]any{"ack": []any{strings.Repeat("x", 2000)}})
+		case "shape":
+			w.Write([]byte(`{"ack": 5}`))
+		case "status":
+			http.Error(w, "boom", http.StatusInternalServerError)
+		}
+	})
+	h := ts.attach(t, "/faults", &Config{
+		Transport: http.DefaultTransport, URL: be.srv.URL + "/socketio", Events: []string{"*"},
+		Timeout: time.Second, MaxAnswerBytes: 1000, Secrets: []string{"s"},
+	})
+	ts.attach(t, "/down", &Config{Transport: http.DefaultTransport, URL: closedURL(t), Connect: true, Secrets: []string{"s"}})
+	expectLines(t, runScript(t, "v4.js", "URL="+ts.URL, "SCENARIO=faults"),
+		`seen [["fast",["fast"]],["slow",[{"error":{"code":"timeout","message":"the backend did not answer in time"}}]]]`,
+		`garbage [{"error":{"code":"bad_answer","message":"the backend's answer is not valid"}}]`,
+		`huge [{"error":{"code":"bad_answer","message":"the backend's answer is not valid"}}]`,
+		`shape [{"error":{"code":"bad_answer","message":"the backend's answer is not valid"}}]`,
+		`status [{"error":{"code":"unavailable","message":"the backend is unavailable"}}]`,
+		`down {"message":"the backend is unavailable","data":{"code":"unavailable","retryable":true}}`,
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Close ends every goroutine of the hooks, including those waiting on a
+// backend that does not answer.
+func TestCloseEndsEveryGoroutine(t *testing.T) {
+	ts := startIO(t)
+	held := make(chan struct{}, 64)
+	be := startBackend(t, nil, func(w http.ResponseWriter, r *http.Request, req *hookReq) {
+		held <- struct{}{}
+		<-r.Context().Done()
+	})
+	h := ts.attach(t, "/chat", &Config{Transport: http.DefaultTransport, URL: be.srv.URL + "/socketio", Events: []string{"*"}, Notify: []string{"connect"}})
+	done := make(chan struct{})
+	go func() { // the clients wait on acks that Close answers with errors
+		defer close(done)
+		runScript(t, "v4.js", "URL="+ts.URL, "SCENARIO=many", "N=5")
+	}()
+	for i := 0; i < 6; i++ { // 5 events and a notification batch at the backend
+		select {
+		case <-held:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("the backend saw %d requests, want 6", i)
+		}
+	}
+	if len(hooksGoroutines()) == 0 {
+		t.Fatal("no hooks goroutine while requests are in flight: the test checks nothing")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := h.Close(ctx); err == nil {
+		t.Error("Close returned no error, though a notification was never delivered")
+	}
+	waitNoHooksGoroutines(t)
+	<-done
+}
+
+func TestNotificationsBatchedWithIDsAndRetriedAfterA500(t *testing.T) {
+	old := retryBase
+	retryBase = 5 * time.Millisecond
+	defer func() { retryBase = old }()
+
+	ts := startIO(t)
+	release := make(chan struct{})
+	nsp := ts.io.Of("/chat")
+	// Observed after the hooks' own observer, which queues first.
+	app := &chatBackend{nsp: func() *socketio.Namespace { return nsp }}
+	first := true
+	be := startBackend(t, []string{"s"}, func(w http.ResponseWriter, r *http.Request, req *hookReq) {
+		if strings.HasSuffix(req.path, "/notify") {
+			if first {
+				// Held until the client is gone, then failed: the
+				// retry must resend these same ids, and everything
+				// queued meanwhile comes in the next batch.
+				first = false
+				<-release
+				http.Error(w, "try later", http.StatusInternalServerError)
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		app.handle(w, r, req)
+	})
+	ts.attach(t, "/chat", &Config{
+		Transport: http.DefaultTransport, URL: be.srv.URL + "/socketio", Connect: true, Events: []string{"join", "leave"},
+		Notify: []string{"connect", "disconnect", "join", "leave"}, Secrets: []string{"s"},
+	})
+	nsp.OnDisconnect(func(*socketio.Socket, string) { close(release) })
+	expectLines(t, runScript(t, "v4.js", "URL="+ts.URL, "SCENARIO=lifecycle"), `done true`)
+
+	var batches []*hookReq
+	waitFor(t, func() bool {
+		batches = be.recorded("/socketio/notify")
+		n := 0
+		for _, b := range batches {
+			n += len(b.Events)
+		}
+		return len(batches) >= 2 && n-len(batches[0].Events) == 4
+	}, "every notification delivered")
+	for _, b := range batches {
+		t.Logf("batch %s", b.raw)
+	}
+	ids := func(b *hookReq) (out []string) {
+		for _, e := range b.Events {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	if !slices.Equal(ids(batches[0]), ids(batches[1])) {
+		t.Errorf("the retry carries ids %v, want the failed batch's %v", ids(batches[1]), ids(batches[0]))
+	}
+	var seen []string
+	unique := map[string]bool{}
+	largest := 0
+	for i, b := range batches {
+		largest = max(largest, len(b.Events))
+		if i == 1 {
+			continue // the retry
+		}
+		for _, e := range b.Events {
+			seen = append(seen, e.Type+" "+e.Room+e.Reason)
+			unique[e.ID] = true
+			if e.Namespace != "/chat" || e.Socket.ID == "" || e.Time == 0 {
+				t.Errorf("notification without namespace, socket or time: %s", b.raw)
+			}
+		}
+	}
+	want := []string{"connect ", "join r", "leave r", "disconnect client namespace disconnect"}
+	if !slices.Equal(seen, want) {
+		t.Errorf("notifications %q, want %q", seen, want)
+	}
+	if len(unique) != len(want) {
+		t.Errorf("%d distinct ids for %d notifications", len(unique), len(want))
+	}
+	if largest < 2 {
+		t.Errorf("no batch of several notifications, though they queued while the backend held the first")
+	}
+	if !slices.Contains(batches[0].Events[0].Socket.Rooms, "lobby") {
+		t.Errorf("the connect notification's socket is not in the rooms the connect hook gave: %s", batches[0].raw)
+	}
+}
+
+// lingerForever keeps notifications queued until a flush sends them.
+func lingerForever(t *testing.T) {
+	old := notifyLinger
+	notifyLinger = time.Hour
+	t.Cleanup(func() { notifyLinger = old })
+}
+
+func TestNotificationsFlushedOnReconfigureAndOnClose(t *testing.T) {
+	lingerForever(t)
+	ts := startIO(t)
+	nsp := ts.io.Of("/chat")
+	app := &chatBackend{nsp: func() *socketio.Namespace { return nsp }}
+	be := startBackend(t, nil, app.handle)
+	be2 := startBackend(t, nil, app.handle)
+	c := &Config{Transport: http.DefaultTransport, URL: be.srv.URL + "/socketio", Connect: true, Events: []string{"join", "leave"}, Notify: []string{"connect"}}
+	h := ts.attach(t, "/chat", c)
+	expectLines(t, runScript(t, "v4.js", "URL="+ts.URL, "SCENARIO=lifecycle"), `done true`)
+	// The new configuration's backend gets the next connect; the old
+	// queue goes to the old one, now.
+	c2 := *c
+	c2.URL = be2.srv.URL + "/socketio"
+	c2.Notify = []string{"disconnect"}
+	h.SetConfig(&c2)
+	waitFor(t, func() bool { return len(be.recorded("/socketio/notify")) == 1 }, "the old configuration's queue flushed")
+	expectLines(t, runScript(t, "v4.js", "URL="+ts.URL, "SCENARIO=lifecycle"), `done true`)
+	if n := len(be2.recorded("/socketio/notify")); n != 0 {
+		t.Fatalf("%d notify requests before Close, want them queued", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := be2.recorded("/socketio/notify")
+	if len(got) != 1 || len(got[0].Events) != 1 || got[0].Events[0].Type != "disconnect" {
+		t.Fatalf("after Close the new backend has %d notify requests, want one with the disconnect", len(got))
+	}
+	if n := len(be.recorded("/socketio/notify")); n != 1 || len(be.recorded("/socketio/notify")[0].Events) != 1 {
+		t.Errorf("the old backend got %d notify requests, want 1 with the first connect", n)
+	}
+}
+
+func TestFullNotificationQueueDropsTheOldest(t *testing.T) {
+	lingerForever(t)
+	old := notifyQueueSize
+	notifyQueueSize = 3
+	defer func() { notifyQueueSize = old }()
+	ts := startIO(t)
+	nsp := ts.io.Of("/chat")
+	app := &chatBackend{nsp: func() *socketio.Namespace { return nsp }}
+	be := startBackend(t, nil, app.handle)
+	h := ts.attach(t, "/chat", &Config{
+		Transport: http.DefaultTransport, URL: be.srv.URL + "/socketio", Connect: true, Events: []string{"join", "leave"},
+		Notify: []string{"connect", "disconnect", "join", "leave"},
+	})
+	expectLines(t, runScript(t, "v4.js", "URL="+ts.URL, "SCENARIO=lifecycle"), `done true`)
+	waitFor(t, func() bool { return h.DroppedNotifications() == 1 }, "one notification dropped")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, b := range be.recorded("/socketio/notify") {
+		for _, e := range b.Events {
+			types = append(types, e.Type)
+		}
+	}
+	if !slices.Equal(types, []string{"join", "leave", "disconnect"}) {
+		t.Errorf("delivered %v, want the 3 newest of connect, join, leave, disconnect", types)
+	}
+}
+
+// waitFor waits, boundedly, for cond.
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
