@@ -25,7 +25,7 @@ func init() {
 
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	s := new(Handler)
-	err := s.UnmarshalCaddyfile(h.Dispenser)
+	err := s.unmarshalCaddyfile(h.Dispenser, &h)
 	return s, err
 }
 
@@ -72,6 +72,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    namespace <name> {               # repeatable; "/" exists without being declared
 //	        relay [<event>...]           # forward events to the sender's rooms; all events when none named
 //	        join <room>...               # rooms joined on connection; {query.*} {header.*} {auth.*}
+//	        hooks { ... }                # the backend authorizes, answers events, hears lifecycle; see parseHooks
 //	    }
 //	}
 //
@@ -79,6 +80,13 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // is an error, and so is a subdirective given twice (except origin,
 // origin_regexp, join and namespace, which add up).
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	return h.unmarshalCaddyfile(d, nil)
+}
+
+// unmarshalCaddyfile is UnmarshalCaddyfile with the HTTP Caddyfile's
+// helper, which a hooks block needs to parse its transport's directives
+// (nil: no hooks).
+func (h *Handler) unmarshalCaddyfile(d *caddyfile.Dispenser, helper *httpcaddyfile.Helper) error {
 	d.Next() // the directive's name
 	if d.NextArg() {
 		return d.Errf("unexpected argument %q: socketio takes only a matcher, the options go in its block", d.Val())
@@ -141,7 +149,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.AdapterRaw, err = parseAdapter(d)
 		case "namespace":
 			var ns Namespace
-			ns, err = parseNamespace(d)
+			ns, err = parseNamespace(d, helper)
 			for _, other := range h.Namespaces {
 				if err == nil && other.Name == ns.Name {
 					err = d.Errf("namespace %q is declared twice; merge the two blocks", ns.Name)
@@ -437,7 +445,7 @@ func parseAdapter(d *caddyfile.Dispenser) (json.RawMessage, error) {
 	return caddyconfig.JSONModuleObject(unm, "adapter", name, nil), nil
 }
 
-func parseNamespace(d *caddyfile.Dispenser) (Namespace, error) {
+func parseNamespace(d *caddyfile.Dispenser, helper *httpcaddyfile.Helper) (Namespace, error) {
 	name, err := oneArgThenBlock(d)
 	if err != nil {
 		return Namespace{}, err
@@ -464,8 +472,15 @@ func parseNamespace(d *caddyfile.Dispenser) (Namespace, error) {
 				}
 			}
 			ns.Join = append(ns.Join, rooms...)
+		case "hooks":
+			if ns.Hooks != nil {
+				return ns, d.Errf("hooks is set twice in namespace %s; merge the two blocks", name)
+			}
+			if ns.Hooks, err = parseHooks(d, helper); err != nil {
+				return ns, err
+			}
 		default:
-			return ns, d.Errf("unknown namespace subdirective %q (expected relay or join)", opt)
+			return ns, d.Errf("unknown namespace subdirective %q (expected relay, join or hooks)", opt)
 		}
 	}
 	return ns, nil

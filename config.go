@@ -142,6 +142,9 @@ type Namespace struct {
 	// {header.<Name>}, {auth.<key>}. A room whose placeholder is empty is
 	// not joined.
 	Join []string `json:"join,omitempty"`
+	// Hooks sends the namespace's connections, events and lifecycle to
+	// the application's backend over HTTP.
+	Hooks *Hooks `json:"hooks,omitempty"`
 }
 
 // Relay lists the events a namespace relays.

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-socketio/caddy-socketio/engine"
+	"github.com/caddy-socketio/caddy-socketio/hooks"
 	"github.com/caddy-socketio/caddy-socketio/socketio"
 )
 
@@ -30,6 +31,11 @@ var servers = caddy.NewUsagePool()
 // client between two requests may find the listener already closed, so
 // waiting longer would only delay `caddy stop`.
 var shutdownTimeout = 2 * time.Second
+
+// hooksFlushTimeout bounds how long a stopping server tries to deliver
+// the hook notifications still queued (the disconnects of its last
+// sockets among them): one default hook timeout.
+var hooksFlushTimeout = 5 * time.Second
 
 // liveServer is an Engine.IO server with its Socket.IO server on top. It is
 // owned by the pool: the last Handler to release it (Cleanup) destroys it.
@@ -59,6 +65,9 @@ type liveServer struct {
 	detach     func()            // guarded by mu: releases what adapter holds for this server
 	stopped    bool              // guarded by mu: Destruct ran; nothing may attach any more
 
+	// hooks guarded by mu: the namespaces with backend hooks attached.
+	hooks map[string]*hooks.Hooks
+
 	stopOnce sync.Once
 }
 
@@ -71,6 +80,7 @@ func newLiveServer(name string, eo engine.Options, so socketio.Options, adapter 
 		engine:     eng,
 		io:         socketio.NewServer(eng, so),
 		registered: map[string]bool{},
+		hooks:      map[string]*hooks.Hooks{},
 		holders:    map[uint64]holder{},
 		logger:     eo.Logger,
 		adapter:    adapter,
@@ -135,6 +145,7 @@ func (l *liveServer) attachLocked(a Adapter) {
 func (l *liveServer) configureLocked(namespaces map[string]*nsHandler, logger *zap.Logger) {
 	l.namespaces.Store(&namespaces)
 	l.logger = logger
+	l.configureHooksLocked(namespaces)
 	for name, c := range namespaces {
 		ns := l.io.Of(name)
 		if c.relay != nil {
@@ -147,6 +158,28 @@ func (l *liveServer) configureLocked(namespaces map[string]*nsHandler, logger *z
 		}
 		l.registered[name] = true
 		ns.Use(func(s *socketio.Socket) error { return l.onConnect(name, s) })
+	}
+}
+
+// configureHooksLocked hands each namespace its hooks block, or nil when
+// the config has none for it (any more): a reload's settings apply from the
+// next hook call, and live sockets keep their data and meta. Hooks are
+// attached to a namespace the first time a config gives it a hooks block,
+// and stay (the socketio package cannot remove an observer); without a
+// config they do nothing. A namespace that starts with hooks has them
+// attached before the join middleware, so the backend decides first.
+func (l *liveServer) configureHooksLocked(namespaces map[string]*nsHandler) {
+	for name, c := range namespaces {
+		if c.hooks != nil && l.hooks[name] == nil && !l.stopped {
+			l.hooks[name] = hooks.Attach(l.io.Of(name))
+		}
+	}
+	for name, hk := range l.hooks {
+		var cfg *hooks.Config
+		if c := namespaces[name]; c != nil {
+			cfg = c.hooks
+		}
+		hk.SetConfig(cfg)
 	}
 }
 
@@ -286,7 +319,19 @@ func (l *liveServer) Destruct() error {
 		l.mu.Lock()
 		logger, detach := l.logger, l.detach
 		l.detach, l.stopped = func() {}, true
+		attached := l.hooks
+		l.hooks = map[string]*hooks.Hooks{}
 		l.mu.Unlock()
+		// After the shutdown, so that the disconnect notifications of the
+		// sockets it closed are sent too.
+		flush, cancelFlush := context.WithTimeout(context.Background(), hooksFlushTimeout)
+		defer cancelFlush()
+		for name, hk := range attached {
+			if err := hk.Close(flush); err != nil {
+				logger.Warn("hook notifications not delivered before the server stopped",
+					zap.String("namespace", name), zap.Error(err))
+			}
+		}
 		detach() // after the namespaces left the adapter: nothing uses it now
 		if err != nil {
 			logger.Info("Socket.IO server stopped; clients that did not take their close packet in time were cut",
@@ -302,6 +347,7 @@ type nsHandler struct {
 	relay    []string // nil: no relay; empty: every event
 	join     []roomTemplate
 	usesAuth bool
+	hooks    *hooks.Config // nil: no hooks block
 }
 
 func compileNamespace(ns Namespace) (*nsHandler, error) {

@@ -169,6 +169,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return err
 		}
 		h.namespaces[c.name] = c
+		if ns.Hooks != nil {
+			if c.hooks, err = h.provisionHooks(ctx, c.name, ns.Hooks); err != nil {
+				return err
+			}
+		}
 	}
 	h.refused = newRefusedOrigins()
 	h.poolKey = h.Name
@@ -250,6 +255,11 @@ func (h *Handler) Validate() error {
 			return fmt.Errorf("namespace %q is configured twice; merge the two blocks", c.name)
 		}
 		seen[c.name] = true
+		if ns.Hooks != nil {
+			if err := ns.Hooks.validate(c.name, ns.Relay); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

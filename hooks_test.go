@@ -1,0 +1,174 @@
+package caddysocketio
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+func TestHooksValidateFailures(t *testing.T) {
+	t.Setenv("HOOKS_TEST_EMPTY", "")
+	const transport = `"transport":{"handler":"static_response"}`
+	for _, c := range []struct{ config, want string }{
+		{`{"namespaces":[{"name":"/a","hooks":{"connect":true}}]}`,
+			`namespace /a: the hooks block has no transport; add a handler that reaches the backend`},
+		{`{"namespaces":[{"name":"/a","relay":{},"hooks":{"events":["chat:*"],` + transport + `}}]}`,
+			`namespace /a relays every event, and its hooks block sends events chat:* to the backend`},
+		{`{"namespaces":[{"name":"/a","relay":{"events":["ping","chat:msg"]},"hooks":{"events":["order:*","chat:*"],` + transport + `}}]}`,
+			`namespace /a both relays event "chat:msg" and sends it to the backend`},
+		{`{"namespaces":[{"name":"/a","hooks":{"path_prefix":"socketio",` + transport + `}}]}`,
+			`hooks path_prefix "socketio" must be a path starting with /`},
+		{`{"namespaces":[{"name":"/a","hooks":{"secrets":["{env.HOOKS_TEST_EMPTY}"],` + transport + `}}]}`,
+			`secret #1 ({env.HOOKS_TEST_EMPTY}) is empty`},
+		{`{"namespaces":[{"name":"/a","hooks":{"max_concurrent":-1,` + transport + `}}]}`,
+			`hooks max_concurrent -1 must be positive`},
+		{`{"namespaces":[{"name":"/a","hooks":{"events":["chat:["],` + transport + `}}]}`,
+			`chat:[`},
+		{`{"namespaces":[{"name":"/a","hooks":{"connect":true,"transport":{"handler":"no_such_handler"}}}]}`,
+			`loading the hooks transport`},
+	} {
+		h := new(Handler)
+		if err := json.Unmarshal([]byte(c.config), h); err != nil {
+			t.Fatal(err)
+		}
+		h.Name = t.Name()
+		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+		err := h.Provision(ctx)
+		_ = h.Cleanup()
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.config, err, c.want)
+		}
+	}
+}
+
+// A secret comes from its placeholder when the config loads, and a bad one
+// is named by its placeholder: the value is in no error.
+func TestHooksSecretsFromPlaceholders(t *testing.T) {
+	t.Setenv("HOOKS_TEST_SECRET", "s3cr3t-value")
+	got, err := resolveSecrets([]string{"{env.HOOKS_TEST_SECRET}", "literal"})
+	if err != nil || len(got) != 2 || got[0] != "s3cr3t-value" || got[1] != "literal" {
+		t.Fatalf("resolveSecrets = %q, %v; want [s3cr3t-value literal]", got, err)
+	}
+	_, err = resolveSecrets([]string{"{env.HOOKS_TEST_SECRET}", "{env.HOOKS_TEST_UNSET_VARIABLE}"})
+	if err == nil || strings.Contains(err.Error(), "s3cr3t-value") || !strings.Contains(err.Error(), "secret #2 ({env.HOOKS_TEST_UNSET_VARIABLE})") {
+		t.Fatalf("error %v: want one naming secret #2 by its placeholder, without any secret's value", err)
+	}
+}
+
+// hookTransportOf loads a Caddyfile into the in-process Caddy whose
+// namespace /a has hooks carried by transport (handler directives) and
+// returns that transport, as the hooks package gets it.
+func hookTransportOf(t *testing.T, transport string, maxPayload string) http.RoundTripper {
+	t.Helper()
+	addr := inProcessCaddy(t)
+	name := "hooks-" + t.Name()
+	loadCaddyfile(t, site(addr, fmt.Sprintf(`socketio {
+	name %s
+	max_payload %s
+	namespace /a {
+		hooks {
+			connect
+			secret x
+			%s
+		}
+	}
+}`, name, maxPayload, transport)))
+	c := (*liveServerNamed(t, name).namespaces.Load())["/a"]
+	if c == nil || c.hooks == nil {
+		t.Fatal("namespace /a has no hooks after loading the config")
+	}
+	return c.hooks.Transport
+}
+
+func hookRequest(t *testing.T, url, body string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return req
+}
+
+// The transport runs reverse_proxy as Caddy would on a request it received:
+// the backend sees the hook's method, path, headers and exact body.
+func TestHookTransportThroughReverseProxy(t *testing.T) {
+	type seen struct {
+		method, path, contentType, forwardedFor, body string
+	}
+	got := make(chan seen, 1)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got <- seen{r.Method, r.URL.Path, r.Header.Get("Content-Type"), r.Header.Get("X-Forwarded-For"), string(body)}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"accept":true}`)
+	}))
+	defer backend.Close()
+	rt := hookTransportOf(t, "reverse_proxy "+backend.Listener.Addr().String(), "1MB")
+
+	res, err := rt.RoundTrip(hookRequest(t, "http://localhost/socketio/connect", `{"type":"connect"}`))
+	if err != nil {
+		t.Fatalf("RoundTrip: %v", err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || string(body) != `{"accept":true}` || res.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("answer %d %q %q, want 200 application/json {\"accept\":true}", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+	want := seen{"POST", "/socketio/connect", "application/json", "127.0.0.1", `{"type":"connect"}`}
+	if s := <-got; s != want {
+		t.Errorf("backend saw %+v, want %+v", s, want)
+	}
+}
+
+// A backend that is down is an error of the round trip (reverse_proxy's 502),
+// not an answer the hooks package would try to read.
+func TestHookTransportBackendDown(t *testing.T) {
+	backend := httptest.NewServer(http.NotFoundHandler())
+	addr := backend.Listener.Addr().String()
+	backend.Close()
+	rt := hookTransportOf(t, "reverse_proxy "+addr, "1MB")
+	res, err := rt.RoundTrip(hookRequest(t, "http://localhost/socketio/event", `{}`))
+	if err == nil {
+		t.Fatalf("RoundTrip to a closed port answered %d, want an error", res.StatusCode)
+	}
+	if !strings.Contains(err.Error(), "502") {
+		t.Errorf("error %q, want one with reverse_proxy's 502", err)
+	}
+}
+
+// An answer larger than max_payload is cut at max_payload+1 bytes: enough
+// for the hooks package to refuse it, no more held in memory.
+func TestHookTransportCapsTheAnswer(t *testing.T) {
+	big := strings.Repeat("x", 5000)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, big)
+	}))
+	defer backend.Close()
+	rt := hookTransportOf(t, "reverse_proxy "+backend.Listener.Addr().String(), "1000")
+	res, err := rt.RoundTrip(hookRequest(t, "http://localhost/socketio/event", `{}`))
+	if err != nil {
+		t.Fatalf("RoundTrip: %v", err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	if len(body) != 1001 {
+		t.Errorf("answer of %d bytes, want it cut at max_payload+1 = 1001", len(body))
+	}
+}
+
+// A transport whose handlers all pass the request on (a matcher that
+// matches nothing) is an error that says so, not an empty 200.
+func TestHookTransportNobodyAnswers(t *testing.T) {
+	rt := hookTransportOf(t, "respond /elsewhere/* `{}`", "1MB")
+	_, err := rt.RoundTrip(hookRequest(t, "http://localhost/socketio/event", `{}`))
+	if err == nil || !strings.Contains(err.Error(), "no handler of the hooks block answered") {
+		t.Errorf("error %v, want the one about no handler answering", err)
+	}
+}
