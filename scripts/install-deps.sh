@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests need and is missing: Debian's chromium and
-# redis-server (when running as root with apt-get), the npm packages pinned in
+# Installs what the tests need and is missing: Debian's chromium,
+# redis-server and php-fpm (when running as root with apt-get), the npm packages pinned in
 # package-lock.json, and staticcheck. Quick when everything is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 [[ -x /usr/bin/chromium ]] || need_apt+=(chromium)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
+# The hooks tests start their own php-fpm behind php_fastcgi.
+compgen -G '/usr/sbin/php-fpm*' >/dev/null || need_apt+=(php-fpm)
 if ((${#need_apt[@]})); then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
     echo "install-deps: apt-get install ${need_apt[*]}"
@@ -17,6 +19,7 @@ if ((${#need_apt[@]})); then
     # The package starts a redis on 6379 as a service on some images; the tests
     # start their own on free ports and need nothing else listening.
     (service redis-server stop || true) >/dev/null 2>&1
+    for svc in /etc/init.d/php*-fpm; do [[ -x $svc ]] && ("$svc" stop || true) >/dev/null 2>&1; done
   else
     echo "install-deps: missing ${need_apt[*]}; install them (Debian: apt-get install ${need_apt[*]})" >&2
   fi

@@ -1,6 +1,6 @@
 // Package testpeer finds the real peers the tests talk to: Node.js with the
 // npm packages from the repository's package.json, headless Chromium, and
-// redis-server. A missing peer skips the test on a developer's machine, but
+// redis-server, php-fpm and python3. A missing peer skips the test on a developer's machine, but
 // fails it under CI=true, where .ci/run is expected to have installed it: a
 // skipped test must never be counted as a pass there.
 package testpeer
@@ -70,6 +70,35 @@ func RedisServer(t testing.TB) string {
 	p, err := exec.LookPath("redis-server")
 	if err != nil {
 		Missing(t, "redis-server not installed; run `apt-get install -y redis-server`")
+	}
+	return p
+}
+
+// PHPFPM returns the path of Debian's php-fpm binary (php-fpm8.2 and the
+// like, in /usr/sbin), or of PHP_FPM when it is set.
+func PHPFPM(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("PHP_FPM"); p != "" {
+		return p
+	}
+	if p, err := exec.LookPath("php-fpm"); err == nil {
+		return p
+	}
+	matches, _ := filepath.Glob("/usr/sbin/php-fpm*")
+	if len(matches) > 0 {
+		return matches[len(matches)-1] // the newest version, in name order
+	}
+	Missing(t, "php-fpm not installed; run `apt-get install -y php-fpm`")
+	return ""
+}
+
+// Python3 returns the path of python3 (the standard library is all the
+// tests' backends use).
+func Python3(t testing.TB) string {
+	t.Helper()
+	p, err := exec.LookPath("python3")
+	if err != nil {
+		Missing(t, "python3 not on PATH; run `apt-get install -y python3`")
 	}
 	return p
 }

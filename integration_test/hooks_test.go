@@ -1,0 +1,515 @@
+package integration_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/caddy-socketio/caddy-socketio/internal/testpeer"
+)
+
+// Backend hooks with real backends, run the way users run them: a Python
+// standard-library server behind reverse_proxy, and plain PHP in php-fpm
+// behind php_fastcgi. Both verify Socketio-Signature and log each request
+// they get to a file the test reads (testdata/hooks_backend.py documents
+// what they answer).
+
+// hookRecord is one request a backend logged.
+type hookRecord struct {
+	Backend       string          `json:"backend"`
+	Path          string          `json:"path"`
+	Verified      bool            `json:"verified"`
+	ContentType   string          `json:"content_type"`
+	Authorization *string         `json:"authorization"`
+	Body          json.RawMessage `json:"body"`
+}
+
+// hookBody is the part of a hook request body the tests look at.
+type hookBody struct {
+	ID        string `json:"id"`
+	Type      string `json:"type"`
+	Time      int64  `json:"time"`
+	Namespace string `json:"namespace"`
+	Socket    struct {
+		ID        string          `json:"id"`
+		Transport string          `json:"transport"`
+		Protocol  json.RawMessage `json:"protocol"`
+		Rooms     []string        `json:"rooms"`
+		Data      json.RawMessage `json:"data"`
+		Meta      json.RawMessage `json:"meta"`
+	} `json:"socket"`
+	Handshake struct {
+		Query   map[string]any    `json:"query"`
+		Headers map[string]string `json:"headers"`
+		Auth    json.RawMessage   `json:"auth"`
+	} `json:"handshake"`
+	Event  string     `json:"event"`
+	Reason string     `json:"reason"`
+	Events []hookBody `json:"events"` // notify batches
+}
+
+// hookBackend is a running backend of the test's own.
+type hookBackend struct {
+	t   testing.TB
+	log string // the file it appends one JSON line per request to
+	// transport is the hooks block's handler directives that reach it.
+	transport string
+}
+
+func (b *hookBackend) records() []hookRecord {
+	b.t.Helper()
+	data, err := os.ReadFile(b.log)
+	if err != nil && !os.IsNotExist(err) {
+		b.t.Fatal(err)
+	}
+	var out []hookRecord
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var r hookRecord
+		if err := json.Unmarshal(line, &r); err != nil {
+			b.t.Fatalf("backend log line %q: %v", line, err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// bodies returns the bodies of the requests to path (connect, event, notify).
+func (b *hookBackend) bodies(kind string) []hookBody {
+	b.t.Helper()
+	var out []hookBody
+	for _, r := range b.records() {
+		if strings.HasSuffix(r.Path, "/"+kind) {
+			var body hookBody
+			if err := json.Unmarshal(r.Body, &body); err != nil {
+				b.t.Fatalf("%s body %s: %v", kind, r.Body, err)
+			}
+			out = append(out, body)
+		}
+	}
+	return out
+}
+
+// notifications returns every notified event so far, batches unpacked.
+func (b *hookBackend) notifications() []hookBody {
+	var out []hookBody
+	for _, batch := range b.bodies("notify") {
+		out = append(out, batch.Events...)
+	}
+	return out
+}
+
+// waitNotification waits for a notified event that match accepts.
+func (b *hookBackend) waitNotification(within time.Duration, what string, match func(hookBody) bool) hookBody {
+	b.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		for _, e := range b.notifications() {
+			if match(e) {
+				return e
+			}
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("no %s notification within %v; backend log:\n%s", what, within, b.dump())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (b *hookBackend) dump() string {
+	data, _ := os.ReadFile(b.log)
+	return string(data)
+}
+
+// startPythonHooks runs testdata/hooks_backend.py (reverse_proxy's
+// upstream) with secret.
+func startPythonHooks(t testing.TB, secret string, env ...string) *hookBackend {
+	t.Helper()
+	b := &hookBackend{t: t, log: filepath.Join(t.TempDir(), "hooks.log")}
+	cmd := exec.Command(testpeer.Python3(t), filepath.Join("testdata", "hooks_backend.py"))
+	cmd.Env = append(os.Environ(), "HOOK_SECRET="+secret, "HOOK_LOG="+b.log)
+	cmd.Env = append(cmd.Env, env...)
+	var stderr testpeer.LockedBuffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting hooks_backend.py: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("hooks_backend.py stderr:\n%s\nlog:\n%s", stderr.String(), b.dump())
+		}
+	})
+	ready := make(chan int, 1)
+	go func() { // ends when the backend's stdout closes (killed at cleanup)
+		scanner := bufio.NewScanner(stdout)
+		for scanner.Scan() {
+			var line struct{ Port int }
+			if json.Unmarshal(scanner.Bytes(), &line) == nil && line.Port != 0 {
+				ready <- line.Port
+			}
+		}
+	}()
+	select {
+	case port := <-ready:
+		b.transport = fmt.Sprintf("reverse_proxy 127.0.0.1:%d", port)
+	case <-time.After(15 * time.Second):
+		t.Fatalf("hooks_backend.py did not announce its port; stderr:\n%s", stderr.String())
+	}
+	return b
+}
+
+// startPHPHooks runs php-fpm on a unix socket with a pool of its own, and
+// testdata/hooks_backend.php as the index.php of a document root, as a PHP
+// framework's front controller.
+func startPHPHooks(t testing.TB, secret string) *hookBackend {
+	t.Helper()
+	fpm := testpeer.PHPFPM(t)
+	dir := t.TempDir()
+	root := filepath.Join(dir, "public")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script, err := os.ReadFile(filepath.Join("testdata", "hooks_backend.php"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "index.php"), script, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := &hookBackend{t: t, log: filepath.Join(dir, "hooks.log")}
+	sock := filepath.Join(dir, "php-fpm.sock")
+	user := ""
+	args := []string{"-F", "-p", dir, "-y", filepath.Join(dir, "php-fpm.conf"), "-n"}
+	if os.Geteuid() == 0 {
+		// php-fpm refuses root unless told, and then wants the pool's user.
+		user = "user = root\ngroup = root\n"
+		args = append(args, "-R")
+	}
+	conf := fmt.Sprintf(`[global]
+pid = %[1]s/php-fpm.pid
+error_log = %[1]s/php-fpm.log
+daemonize = no
+
+[hooks]
+%[2]slisten = %[3]s
+pm = static
+pm.max_children = 4
+clear_env = yes
+env[HOOK_SECRET] = %[4]s
+env[HOOK_LOG] = %[5]s
+env[HOOK_SLOW] = 3
+catch_workers_output = yes
+`, dir, user, sock, secret, b.log)
+	if err := os.WriteFile(filepath.Join(dir, "php-fpm.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(fpm, args...)
+	var output testpeer.LockedBuffer
+	cmd.Stdout, cmd.Stderr = &output, &output
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", fpm, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }() // owned by this backend
+	t.Cleanup(func() {
+		// SIGQUIT: a graceful stop, in which the master ends its workers.
+		_ = cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			fpmLog, _ := os.ReadFile(filepath.Join(dir, "php-fpm.log"))
+			t.Logf("php-fpm output:\n%s\n%s\nlog:\n%s", output.String(), fpmLog, b.dump())
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		select {
+		case <-exited:
+			t.Fatalf("php-fpm exited before listening:\n%s", output.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("php-fpm did not create %s within 10s:\n%s", sock, output.String())
+		}
+	}
+	b.transport = fmt.Sprintf("root * %s\n\t\t\t\tphp_fastcgi unix/%s", root, sock)
+	return b
+}
+
+// hooksSite is a Caddy site whose namespace /chat sends connections and
+// events to a backend. The secret comes from the environment, as users
+// keep it; old-secret is the one being rotated out.
+func hooksSite(port int, transport string, extra ...string) string {
+	return fmt.Sprintf(`http://127.0.0.1:%d {
+	socketio {
+		allow_eio3
+		namespace /chat {
+			hooks {
+				connect
+				events echo order:* room:join slow garbage
+				notify connect disconnect join leave
+				timeout 1s
+				secret {env.HOOK_TEST_SECRET} old-secret
+				forward_headers Authorization
+				%s
+			}
+		}
+		%s
+	}
+}
+`, port, transport, strings.Join(extra, "\n\t\t"))
+}
+
+// hookClientSpec is a clientSpec with what testdata/hooks_clients.js adds.
+type hookClientSpec struct {
+	clientSpec
+	Auth    map[string]string `json:"auth,omitempty"`
+	Headers map[string]string `json:"headers,omitempty"`
+}
+
+// hookClients runs testdata/hooks_clients.js; data holds the `data` of each
+// client's connect_error (or v2 error), by name.
+type hookClients struct {
+	*nodeClients
+	mu   sync.Mutex
+	data map[string]json.RawMessage
+}
+
+func startHookClients(t testing.TB, specs ...hookClientSpec) *hookClients {
+	t.Helper()
+	spec, err := json.Marshal(specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &hookClients{data: map[string]json.RawMessage{}}
+	c.nodeClients = startClientScript(t, "hooks_clients.js", []string{"CLIENTS=" + string(spec)}, func(e clientEvent, line []byte) {
+		if e.Type != "connect_error" && e.Type != "error" {
+			return
+		}
+		var withData struct{ Data json.RawMessage }
+		_ = json.Unmarshal(line, &withData)
+		c.mu.Lock()
+		c.data[e.Name] = withData.Data
+		c.mu.Unlock()
+	})
+	return c
+}
+
+// refused waits for name's connect_error (v4) or error (v2) and returns its
+// message and data.
+func (c *hookClients) refused(within time.Duration, name string) (string, json.RawMessage) {
+	c.t.Helper()
+	e := c.waitFor(within, name+" being refused", func(e clientEvent) bool {
+		if e.Name == name && e.Type == "connected" {
+			c.t.Fatalf("%s connected; it should have been refused", name)
+		}
+		return e.Name == name && (e.Type == "connect_error" || e.Type == "error")
+	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return e.Error, c.data[name]
+}
+
+// ack sends event from name with an ack and returns the reply.
+func (c *hookClients) ack(within time.Duration, name, event string, args ...any) json.RawMessage {
+	c.t.Helper()
+	before := len(c.all(is("ack", name)))
+	c.send(map[string]any{"cmd": "emit", "name": name, "event": event, "args": args, "ack": true})
+	deadline := time.Now().Add(within)
+	for {
+		if acks := c.all(is("ack", name)); len(acks) > before {
+			return acks[before].Reply
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("%s: no ack for %s within %v; events:\n%s", name, event, within, c.dump())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func bin(s string) map[string]string {
+	return map[string]string{"$bin": base64.StdEncoding.EncodeToString([]byte(s))}
+}
+
+// sameJSON compares two JSON texts as values.
+func sameJSON(t testing.TB, what string, got json.RawMessage, want string) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Errorf("%s: %s is not JSON: %v", what, got, err)
+		return
+	}
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatalf("%s: the expected %s is not JSON: %v", what, want, err)
+	}
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("%s:\n got %s\nwant %s", what, got, want)
+	}
+}
+
+// hookSecret is the secret the hooks tests sign with; the backends get the
+// first or the rotated-out one.
+const hookSecret = "hooks-test-secret-7d1f"
+
+func TestHooksPythonBehindReverseProxy(t *testing.T) {
+	t.Setenv("HOOK_TEST_SECRET", hookSecret)
+	testHooksBackend(t, startPythonHooks(t, hookSecret))
+}
+
+// The PHP backend knows only the secret being rotated out: it verifies the
+// second v1 of each signature.
+func TestHooksPHPBehindPHPFastCGI(t *testing.T) {
+	t.Setenv("HOOK_TEST_SECRET", hookSecret)
+	testHooksBackend(t, startPHPHooks(t, "old-secret"))
+}
+
+// testHooksBackend runs what a user of hooks sees, from socket.io-client
+// 4.x and 2.x, against backend.
+func testHooksBackend(t *testing.T, backend *hookBackend) {
+	port := freePort(t)
+	caddy := startCaddy(t, hooksSite(port, backend.transport))
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	spec := func(name, version string) clientSpec {
+		return clientSpec{Name: name, Version: version, URL: url, Namespace: "/chat"}
+	}
+	bob := spec("bob", "v2")
+	bob.Query = map[string]string{"token": "good", "user": "bob"}
+	eve := spec("eve", "v2")
+	eve.Query = map[string]string{"token": "bad"}
+	clients := startHookClients(t,
+		hookClientSpec{clientSpec: spec("ann", "v4"), Auth: map[string]string{"token": "good", "user": "ann"},
+			Headers: map[string]string{"Authorization": "Bearer ann", "X-Secret-Header": "not forwarded"}},
+		hookClientSpec{clientSpec: spec("mallory", "v4"), Auth: map[string]string{"token": "bad"}},
+		hookClientSpec{clientSpec: bob},
+		hookClientSpec{clientSpec: eve},
+	)
+	ids := clients.connected(15*time.Second, "ann", "bob")
+
+	// Refused with the backend's message and data, as Node's next(err).
+	msg, data := clients.refused(10*time.Second, "mallory")
+	if msg != "not authorized" {
+		t.Errorf("mallory's connect_error %q, want the backend's \"not authorized\"", msg)
+	}
+	sameJSON(t, "mallory's connect_error data", data, `{"code":42}`)
+	// A 2.x client gets what Node sends it: the data alone.
+	_, data = clients.refused(10*time.Second, "eve")
+	sameJSON(t, "eve's (2.x) error", data, `{"code":42}`)
+
+	// The ack is the backend's answer, binary both ways; meta and data
+	// from the connect answer come back with the event.
+	reply := clients.ack(10*time.Second, "ann", "echo", map[string]string{"text": "hi"}, bin("ping"))
+	sameJSON(t, "ann's echo ack", reply, fmt.Sprintf(`[{"args":[{"text":"hi"},%s],"meta":{"session":"s-ann"},"data":{"user":"ann"}},%s]`,
+		mustJSON(bin("ping")), mustJSON(bin("pong"))))
+	reply = clients.ack(10*time.Second, "bob", "echo", "from 2.x")
+	sameJSON(t, "bob's echo ack", reply, fmt.Sprintf(`[{"args":["from 2.x"],"meta":{"session":"s-bob"},"data":{"user":"bob"}},%s]`, mustJSON(bin("pong"))))
+
+	// An emit action reaches the room the connect answer joined.
+	reply = clients.ack(10*time.Second, "bob", "order:place", map[string]string{"for": "ann", "item": "tea"})
+	sameJSON(t, "bob's order ack", reply, `["placed"]`)
+	got := clients.waitFor(10*time.Second, "ann receiving order:placed", func(e clientEvent) bool {
+		return e.Name == "ann" && e.Type == "received" && e.Event == "order:placed"
+	})
+	sameJSON(t, "order:placed at ann", got.Args, `[{"for":"ann","item":"tea"}]`)
+	if n := len(clients.all(func(e clientEvent) bool { return e.Name == "bob" && e.Event == "order:placed" })); n != 0 {
+		t.Errorf("bob received order:placed %d times; only room user:ann should", n)
+	}
+
+	// Notifications: ann's connect and disconnect, once each, with ids.
+	clients.send(map[string]any{"cmd": "disconnect", "name": "ann"})
+	annID := ids["ann"].ID
+	backend.waitNotification(10*time.Second, "ann's disconnect", func(e hookBody) bool {
+		return e.Type == "disconnect" && e.Socket.ID == annID
+	})
+	counts := map[string]int{}
+	seenIDs := map[string]bool{}
+	for _, e := range backend.notifications() {
+		if e.ID == "" || seenIDs[e.ID] {
+			t.Errorf("notification %s of socket %s has id %q: missing or repeated", e.Type, e.Socket.ID, e.ID)
+		}
+		seenIDs[e.ID] = true
+		if e.Socket.ID == annID {
+			counts[e.Type]++
+			if e.Type == "disconnect" && e.Reason == "" {
+				t.Errorf("ann's disconnect notification has no reason")
+			}
+		}
+	}
+	if counts["connect"] != 1 || counts["disconnect"] != 1 {
+		t.Errorf("ann's notifications: %v; want one connect and one disconnect", counts)
+	}
+
+	// What the backend received: signed (it checked), JSON, with the
+	// allowlisted header only.
+	records := backend.records()
+	if len(records) == 0 {
+		t.Fatal("the backend received nothing")
+	}
+	for _, r := range records {
+		if !r.Verified {
+			t.Errorf("%s %s: the backend could not verify Socketio-Signature", r.Backend, r.Path)
+		}
+		if r.ContentType != "application/json" {
+			t.Errorf("%s: Content-Type %q, want application/json", r.Path, r.ContentType)
+		}
+	}
+	var annConnect *hookBody
+	for _, c := range backend.bodies("connect") {
+		if c.Socket.ID == annID {
+			annConnect = &c
+		}
+		if c.Socket.ID != "" && strings.Contains(string(c.Handshake.Auth), `"bad"`) {
+			for _, e := range backend.notifications() {
+				if e.Socket.ID == c.Socket.ID && e.Type == "connect" {
+					t.Errorf("refused socket %s got a connect notification", c.Socket.ID)
+				}
+			}
+		}
+	}
+	if annConnect == nil {
+		t.Fatalf("no connect request for ann (%s); log:\n%s", annID, backend.dump())
+	}
+	if annConnect.Namespace != "/chat" || annConnect.Handshake.Headers["authorization"] != "Bearer ann" {
+		t.Errorf("ann's connect request: namespace %q, headers %v; want /chat with authorization: Bearer ann", annConnect.Namespace, annConnect.Handshake.Headers)
+	}
+	if _, leaked := annConnect.Handshake.Headers["x-secret-header"]; leaked {
+		t.Errorf("a header outside forward_headers reached the backend: %v", annConnect.Handshake.Headers)
+	}
+	sameJSON(t, "ann's auth as the backend saw it", annConnect.Handshake.Auth, `{"token":"good","user":"ann"}`)
+
+	if strings.Contains(caddy.logs.String(), hookSecret) {
+		t.Errorf("Caddy's logs contain the hook secret:\n%s", caddy.logs.String())
+	}
+}
+
+func mustJSON(v any) string {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(data)
+}
