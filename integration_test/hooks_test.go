@@ -513,3 +513,239 @@ func mustJSON(v any) string {
 	}
 	return string(data)
 }
+
+// errorCode is the code of a failed hook's ack, [{"error": {"code": ...}}].
+func errorCode(t testing.TB, reply json.RawMessage) string {
+	t.Helper()
+	var r []struct {
+		Error struct{ Code, Message string }
+	}
+	if err := json.Unmarshal(reply, &r); err != nil || len(r) != 1 || r[0].Error.Code == "" {
+		t.Errorf("ack %s is not [{\"error\": {\"code\": ..., \"message\": ...}}]", reply)
+		return ""
+	}
+	return r[0].Error.Code
+}
+
+// retryable checks a connect_error's data for the backend failure marker.
+func retryable(t testing.TB, who string, data json.RawMessage, code string) {
+	t.Helper()
+	var d struct {
+		Retryable bool
+		Code      string
+	}
+	if err := json.Unmarshal(data, &d); err != nil || !d.Retryable || d.Code != code {
+		t.Errorf("%s's connect_error data %s, want {\"retryable\": true, \"code\": %q}", who, data, code)
+	}
+}
+
+// A slow, dead or confused backend fails only the sockets waiting on it,
+// each within the timeout, with an error the client can act on.
+func TestHooksBackendFaults(t *testing.T) {
+	t.Setenv("HOOK_TEST_SECRET", hookSecret)
+	backend := startPythonHooks(t, hookSecret, "HOOK_SLOW=3")
+	down := freePort(t) // nothing listens there
+	port := freePort(t)
+	startCaddy(t, hooksSite(port, backend.transport, fmt.Sprintf(`namespace /down {
+			hooks {
+				connect
+				secret {env.HOOK_TEST_SECRET}
+				reverse_proxy 127.0.0.1:%d
+			}
+		}
+		namespace /down-events {
+			hooks {
+				events *
+				secret {env.HOOK_TEST_SECRET}
+				reverse_proxy 127.0.0.1:%d
+			}
+		}`, down, down)))
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	v4 := func(name, namespace, token string) hookClientSpec {
+		return hookClientSpec{clientSpec: clientSpec{Name: name, Version: "v4", URL: url, Namespace: namespace},
+			Auth: map[string]string{"token": token, "user": name}}
+	}
+	clients := startHookClients(t,
+		v4("slowpoke", "/chat", "slow"),
+		v4("quick", "/chat", "good"),
+		v4("other", "/chat", "good"),
+		v4("confused", "/chat", "garbage"),
+		v4("downer", "/down", "good"),
+		v4("evdown", "/down-events", "good"),
+	)
+	connected := clients.connected(10*time.Second, "quick", "other", "evdown")
+
+	_, data := clients.refused(10*time.Second, "slowpoke")
+	retryable(t, "slowpoke (backend slower than timeout)", data, "timeout")
+	slowRefused := clients.waitFor(time.Second, "slowpoke's connect_error", is("connect_error", "slowpoke"))
+	if !connected["quick"].at.Before(slowRefused.at) {
+		t.Errorf("quick connected at %v, after slowpoke's refusal at %v: a slow connect hook held up another socket",
+			connected["quick"].at.Format("15:04:05.000"), slowRefused.at.Format("15:04:05.000"))
+	}
+	_, data = clients.refused(10*time.Second, "confused")
+	retryable(t, "confused (an answer that is not JSON)", data, "bad_answer")
+	_, data = clients.refused(10*time.Second, "downer")
+	retryable(t, "downer (backend down)", data, "unavailable")
+
+	// Events: the client's ack callback learns of the failure at once.
+	clients.send(map[string]any{"cmd": "emit", "name": "quick", "event": "slow", "args": []any{}, "ack": true})
+	otherReply := clients.ack(10*time.Second, "other", "echo", "while quick waits")
+	sameJSON(t, "other's echo while quick's event waits on a slow backend", otherReply,
+		fmt.Sprintf(`[{"args":["while quick waits"],"meta":{"session":"s-other"},"data":{"user":"other"}},%s]`, mustJSON(bin("pong"))))
+	quickAck := clients.waitFor(10*time.Second, "quick's slow ack", is("ack", "quick"))
+	if code := errorCode(t, quickAck.Reply); code != "timeout" {
+		t.Errorf("a slow event's ack has code %q, want timeout", code)
+	}
+	if !clients.waitFor(time.Second, "other's ack", is("ack", "other")).at.Before(quickAck.at) {
+		t.Errorf("other's ack came after quick's timed-out event: a slow event held up another socket")
+	}
+	if code := errorCode(t, clients.ack(10*time.Second, "quick", "garbage")); code != "bad_answer" {
+		t.Errorf("an unreadable answer's ack has code %q, want bad_answer", code)
+	}
+	if code := errorCode(t, clients.ack(10*time.Second, "evdown", "anything")); code != "unavailable" {
+		t.Errorf("a dead backend's ack has code %q, want unavailable", code)
+	}
+	// The socket is still usable after the failures.
+	sameJSON(t, "quick's echo after the failures", clients.ack(10*time.Second, "quick", "echo", 1),
+		fmt.Sprintf(`[{"args":[1],"meta":{"session":"s-quick"},"data":{"user":"quick"}},%s]`, mustJSON(bin("pong"))))
+}
+
+// userOf is the user of a hook body's socket.data (set by the connect answer).
+func userOf(e hookBody) string {
+	var d struct{ User string }
+	_ = json.Unmarshal(e.Socket.Data, &d)
+	return d.User
+}
+
+// With two Caddy nodes on one Redis, an emit action reaches a room on the
+// other node, and each socket's lifecycle is notified once, by its node.
+func TestHooksAcrossTwoCaddyNodesOnRedis(t *testing.T) {
+	t.Setenv("HOOK_TEST_SECRET", hookSecret)
+	redis := startRedisProcess(t)
+	backend := startPythonHooks(t, hookSecret)
+	adapter := fmt.Sprintf("adapter redis {\n\t\t\taddress %s\n\t\t}", redis.addr())
+	p1, p2 := freePort(t), freePort(t)
+	startCaddy(t, hooksSite(p1, backend.transport, adapter))
+	startCaddy(t, hooksSite(p2, backend.transport, adapter))
+	redis.waitSubscribers("/chat", 2)
+	ann := hookClientSpec{clientSpec: clientSpec{Name: "ann", Version: "v4", URL: fmt.Sprintf("http://127.0.0.1:%d", p1), Namespace: "/chat"},
+		Auth: map[string]string{"token": "good", "user": "ann"}}
+	bob := hookClientSpec{clientSpec: clientSpec{Name: "bob", Version: "v2", URL: fmt.Sprintf("http://127.0.0.1:%d", p2), Namespace: "/chat",
+		Query: map[string]string{"token": "good", "user": "bob"}}}
+	clients := startHookClients(t, ann, bob)
+	clients.connected(10*time.Second, "ann", "bob")
+
+	sameJSON(t, "bob's order on node 2", clients.ack(10*time.Second, "bob", "order:place", map[string]string{"for": "ann", "item": "tea"}), `["placed"]`)
+	got := clients.waitFor(10*time.Second, "ann (node 1) receiving bob's order", func(e clientEvent) bool {
+		return e.Name == "ann" && e.Event == "order:placed"
+	})
+	sameJSON(t, "order:placed at ann", got.Args, `[{"for":"ann","item":"tea"}]`)
+	sameJSON(t, "ann's order on node 1", clients.ack(10*time.Second, "ann", "order:place", map[string]string{"for": "bob", "item": "cake"}), `["placed"]`)
+	got = clients.waitFor(10*time.Second, "bob (node 2) receiving ann's order", func(e clientEvent) bool {
+		return e.Name == "bob" && e.Event == "order:placed"
+	})
+	sameJSON(t, "order:placed at bob", got.Args, `[{"for":"bob","item":"cake"}]`)
+
+	clients.send(map[string]any{"cmd": "close"})
+	// By the user the backend gave each socket: a 2.x client does not know
+	// its server-side socket id.
+	for _, name := range []string{"ann", "bob"} {
+		backend.waitNotification(10*time.Second, name+"'s disconnect", func(e hookBody) bool {
+			return e.Type == "disconnect" && userOf(e) == name
+		})
+		counts := map[string]int{}
+		for _, e := range backend.notifications() {
+			if userOf(e) == name {
+				counts[e.Type]++
+			}
+		}
+		if counts["connect"] != 1 || counts["disconnect"] != 1 {
+			t.Errorf("%s's notifications across two nodes: %v; want one connect and one disconnect, from its own node", name, counts)
+		}
+	}
+}
+
+// A reload changes the hooks for the next call: a live socket keeps its
+// data and meta, and its next event goes to the new backend; a config
+// without the hooks block lets sockets in without asking.
+func TestHooksReloadAppliesToTheNextCall(t *testing.T) {
+	t.Setenv("HOOK_TEST_SECRET", hookSecret)
+	first := startPythonHooks(t, hookSecret)
+	second := startPythonHooks(t, hookSecret)
+	port := freePort(t)
+	caddy := startCaddy(t, hooksSite(port, first.transport))
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	clients := startHookClients(t, hookClientSpec{clientSpec: clientSpec{Name: "ann", Version: "v4", URL: url, Namespace: "/chat", Transports: []string{"websocket"}},
+		Auth: map[string]string{"token": "good", "user": "ann"}})
+	clients.connected(10*time.Second, "ann")
+
+	caddy.reload(hooksSite(port, second.transport))
+	sameJSON(t, "ann's echo after the reload", clients.ack(10*time.Second, "ann", "echo", "again"),
+		fmt.Sprintf(`[{"args":["again"],"meta":{"session":"s-ann"},"data":{"user":"ann"}},%s]`, mustJSON(bin("pong"))))
+	if n := len(second.bodies("event")); n != 1 {
+		t.Errorf("the new backend got %d event requests, want ann's echo", n)
+	}
+	if n := len(first.bodies("event")); n != 0 {
+		t.Errorf("the old backend got %d event requests after the reload, want none", n)
+	}
+
+	caddy.reload(fmt.Sprintf("http://127.0.0.1:%d {\n\tsocketio {\n\t\tallow_eio3\n\t\tnamespace /chat {\n\t\t\tjoin lobby\n\t\t}\n\t}\n}\n", port))
+	late := startHookClients(t, hookClientSpec{clientSpec: clientSpec{Name: "mallory", Version: "v4", URL: url, Namespace: "/chat"},
+		Auth: map[string]string{"token": "bad"}})
+	late.connected(10*time.Second, "mallory")
+	if n := len(second.bodies("connect")) + len(first.bodies("connect")); n != 1 {
+		t.Errorf("%d connect requests in all, want ann's only: without a hooks block nobody is asked", n)
+	}
+	if statuses := clients.all(is("disconnect", "ann")); len(statuses) != 0 {
+		t.Errorf("ann was disconnected by the reloads: %+v", statuses)
+	}
+}
+
+// `caddy validate` catches a hooks block without transport, a bad glob, and
+// an event both relayed and hooked, saying where and how to fix them.
+func TestHooksCaddyValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name, namespace string
+		want            []string
+	}{
+		{"no transport", "hooks {\n\t\t\t\tconnect\n\t\t\t}", []string{"hooks has no transport", "reverse_proxy", "Caddyfile:"}},
+		{"bad glob", "hooks {\n\t\t\t\tevents chat:[\n\t\t\t\treverse_proxy 127.0.0.1:9\n\t\t\t}", []string{`hooks events "chat:[" is not a valid glob`, "Caddyfile:"}},
+		{"typo", "hooks {\n\t\t\t\tconect\n\t\t\t\treverse_proxy 127.0.0.1:9\n\t\t\t}", []string{`unknown hooks option "conect"`, "Caddyfile:"}},
+		{"relayed and hooked", "relay chat:msg\n\t\t\thooks {\n\t\t\t\tevents chat:*\n\t\t\t\treverse_proxy 127.0.0.1:9\n\t\t\t}", []string{`namespace /chat both relays event "chat:msg" and sends it to the backend`}},
+		{"relay all and hooked", "relay\n\t\t\thooks {\n\t\t\t\tevents order:place\n\t\t\t\treverse_proxy 127.0.0.1:9\n\t\t\t}", []string{"namespace /chat relays every event"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			file := filepath.Join(dir, "Caddyfile")
+			config := fmt.Sprintf("%s\nhttp://:%d {\n\tsocketio {\n\t\tnamespace /chat {\n\t\t\t%s\n\t\t}\n\t}\n}\n", globalOptions("127.0.0.1:0"), freePort(t), tc.namespace)
+			if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, err := runCaddyCommand(dir, "", "validate", "--config", file, "--adapter", "caddyfile")
+			if err == nil {
+				t.Fatalf("caddy validate accepted:\n%s\noutput:\n%s", config, out)
+			}
+			out = strings.ReplaceAll(out, `\"`, `"`)
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("caddy validate output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+// Without a secret Caddy says at start that hook requests are unsigned;
+// with one, its value is in no log line.
+func TestHooksWarnWithoutSecret(t *testing.T) {
+	backend := startPythonHooks(t, hookSecret)
+	port := freePort(t)
+	caddy := startCaddy(t, fmt.Sprintf("http://127.0.0.1:%d {\n\tsocketio {\n\t\tnamespace /chat {\n\t\t\thooks {\n\t\t\t\tconnect\n\t\t\t\t%s\n\t\t\t}\n\t\t}\n\t}\n}\n", port, backend.transport))
+	warnings := caddy.logEntries(func(e map[string]any) bool {
+		msg, _ := e["msg"].(string)
+		return e["level"] == "warn" && strings.Contains(msg, "not signed")
+	})
+	if len(warnings) != 1 || warnings[0]["namespace"] != "/chat" {
+		t.Errorf("warnings about unsigned hooks: %v; want one for namespace /chat", warnings)
+	}
+}
