@@ -256,6 +256,9 @@ func TestNotificationsFlushedOnReconfigureAndOnClose(t *testing.T) {
 	if len(got) != 1 || len(got[0].Events) != 1 || got[0].Events[0].Type != "disconnect" {
 		t.Fatalf("after Close the new backend has %d notify requests, want one with the disconnect", len(got))
 	}
+	if n, m := len(be.recorded("/socketio/connect")), len(be2.recorded("/socketio/connect")); n != 1 || m != 1 {
+		t.Errorf("connect hooks: %d at the old backend, %d at the new one; want 1 and 1", n, m)
+	}
 	if n := len(be.recorded("/socketio/notify")); n != 1 || len(be.recorded("/socketio/notify")[0].Events) != 1 {
 		t.Errorf("the old backend got %d notify requests, want 1 with the first connect", n)
 	}

@@ -433,3 +433,33 @@ func TestQueryIsNodesObjectWithListsForRepeatedKeys(t *testing.T) {
 		t.Errorf("query %s", got)
 	}
 }
+
+// SetConfig applies to the next hook call (here, to another backend with
+// another secret), and the live socket keeps the data and meta the first
+// backend gave it.
+func TestReconfiguredHooksApplyToTheNextCallAndSocketsKeepDataAndMeta(t *testing.T) {
+	ts := startIO(t)
+	nsp := ts.io.Of("/chat")
+	app := &chatBackend{nsp: func() *socketio.Namespace { return nsp }}
+	be2 := startBackend(t, []string{"s2"}, app.handle)
+	c2 := &Config{Transport: http.DefaultTransport, URL: be2.srv.URL + "/v2", Events: []string{"whoami"}, Secrets: []string{"s2"}}
+	var h atomic.Pointer[Hooks]
+	be1 := startBackend(t, []string{"s1"}, func(w http.ResponseWriter, r *http.Request, req *hookReq) {
+		if req.Event == "swap" {
+			h.Load().SetConfig(c2) // a caddy reload, while the socket lives
+			answer(w, map[string]any{"ack": []any{"swapped"}})
+			return
+		}
+		app.handle(w, r, req)
+	})
+	h.Store(ts.attach(t, "/chat", &Config{
+		Transport: http.DefaultTransport, URL: be1.srv.URL + "/socketio", Connect: true, Events: []string{"swap", "whoami"}, Secrets: []string{"s1"},
+	}))
+	expectLines(t, runScript(t, "v4.js", "URL="+ts.URL, "SCENARIO=reload"),
+		`swap ["swapped"]`,
+		`whoami [{"auth":{"token":"good"},"data":{"user":"ann"},"forwarded":"|","headers":{},"meta":{"session":"s1"},"protocol":5,"room":null,"rooms":["lobby"],"tag":null}]`,
+	)
+	if n, m := len(be1.recorded("/socketio/event")), len(be2.recorded("/v2/event")); n != 1 || m != 1 {
+		t.Errorf("events: %d at the first backend, %d at the second; want 1 and 1", n, m)
+	}
+}

@@ -106,6 +106,14 @@ const scenarios = {
     clients.forEach((c) => c.disconnect());
   },
 
+  async reload() {
+    const s = connect("/chat", { auth: { token: "good" } });
+    await once(s, "connect");
+    out("swap", await ack(s, "swap"));
+    out("whoami", await ack(s, "whoami"));
+    s.disconnect();
+  },
+
   async lifecycle() {
     const s = connect("/chat", { auth: { token: "good" } });
     await once(s, "connect");
