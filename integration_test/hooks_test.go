@@ -749,3 +749,55 @@ func TestHooksWarnWithoutSecret(t *testing.T) {
 		t.Errorf("warnings about unsigned hooks: %v; want one for namespace /chat", warnings)
 	}
 }
+
+// In Chromium, a page of another origin connects through CORS with its
+// cookie, which forward_headers passes to the backend that accepts it;
+// another page's client is refused with the backend's message.
+func TestHooksBrowserCrossOrigin(t *testing.T) {
+	t.Setenv("HOOK_TEST_SECRET", hookSecret)
+	backend := startPythonHooks(t, hookSecret)
+	block := "cors {\norigin %PAGE%\ncredentials\n}\nnamespace / {\nhooks {\nconnect\nevents order:*\nsecret {env.HOOK_TEST_SECRET}\nforward_headers Cookie\n" + backend.transport + "\n}\n}"
+	scenarios := []browserScenario{
+		{
+			name: "hooks-accept", socketio: block, from: "cross", cookies: true, waitUpgrade: true,
+			options: map[string]any{"auth": map[string]string{"token": "good", "user": "carol"}, "withCredentials": true},
+			emit:    &emitSpec{Event: "order:place", Args: []any{map[string]string{"for": "carol", "item": "pie"}}},
+			check:   all(connected("websocket"), acked(`["placed"]`)),
+		},
+		{
+			name: "hooks-refuse", socketio: block, from: "cross",
+			options: map[string]any{"auth": map[string]string{"token": "bad"}},
+			check: func(t *testing.T, page string, r browserResult) {
+				if r.Outcome != "connect_error" || r.Error != "not authorized" {
+					t.Errorf("outcome %q %q, want the backend's connect_error \"not authorized\"", r.Outcome, r.Error)
+				}
+			},
+		},
+	}
+	results, o, _ := runBrowser(t, scenarios)
+	for _, s := range scenarios {
+		t.Run(s.name, func(t *testing.T) {
+			r, ok := results[s.name]
+			if !ok {
+				t.Fatal("browser.js reported nothing for this scenario")
+			}
+			page, _ := o.of(s)
+			s.check(t, page, r)
+			if t.Failed() {
+				t.Logf("what the page saw:\n%s", r)
+			}
+		})
+	}
+	var carol *hookBody
+	for _, c := range backend.bodies("connect") {
+		if strings.Contains(string(c.Handshake.Auth), `"carol"`) {
+			carol = &c
+		}
+	}
+	if carol == nil {
+		t.Fatalf("the backend got no connect request for the page's client; log:\n%s", backend.dump())
+	}
+	if got := carol.Handshake.Headers["cookie"]; got != "session=abc" {
+		t.Errorf("the backend saw the page's cookie as %q, want session=abc (forward_headers Cookie)", got)
+	}
+}
