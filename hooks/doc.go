@@ -61,8 +61,11 @@
 //	  }
 //	}
 //
-// The query and auth are the client's word: they are passed on, never
-// used to pick the URL or to build a header.
+// For a socket.io-client 2.x client (protocol 4), which has no auth, the
+// query also holds the namespace's query option (sent in its CONNECT), as
+// the socket.io 2.x server merged it. The query and auth are the client's
+// word: they are passed on, never used to pick the URL or to build a
+// header.
 //
 // # connect
 //

@@ -306,3 +306,33 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A socket whose events pile up behind a slow backend gets queue_full at
+// once for the excess, and its queued events are still sent, in order.
+func TestSocketQueueFullFailsTheExcessAtOnce(t *testing.T) {
+	old := maxQueuedEvents
+	maxQueuedEvents = 5
+	defer func() { maxQueuedEvents = old }()
+	ts := startIO(t)
+	nsp := ts.io.Of("/chat")
+	app := &chatBackend{nsp: func() *socketio.Namespace { return nsp }}
+	release := make(chan struct{})
+	be := startBackend(t, nil, func(w http.ResponseWriter, r *http.Request, req *hookReq) {
+		if req.Event == "seq" && string(req.Args[0]) == "0" {
+			<-release // the backend is stuck on the first event
+		}
+		app.handle(w, r, req)
+	})
+	ts.attach(t, "/chat", &Config{Transport: http.DefaultTransport, URL: be.srv.URL + "/socketio", Connect: true, Events: []string{"seq*"}})
+	expectLines(t, runScript(t, "v4.js", "URL="+ts.URL, "SCENARIO=order"),
+		`order [{"error":{"code":"queue_full","message":"too many events waiting for the backend"}}]`)
+	close(release)
+	waitFor(t, func() bool { return len(be.recorded("/socketio/event")) == 6 }, "the queued events sent")
+	var got []string
+	for _, r := range be.recorded("/socketio/event") {
+		got = append(got, string(r.Args[0]))
+	}
+	if !slices.Equal(got, []string{"0", "1", "2", "3", "4", "5"}) {
+		t.Errorf("the backend got seq %v, want 0 (in flight) and the 5 queued after it", got)
+	}
+}

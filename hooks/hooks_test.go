@@ -463,3 +463,17 @@ func TestReconfiguredHooksApplyToTheNextCallAndSocketsKeepDataAndMeta(t *testing
 		t.Errorf("events: %d at the first backend, %d at the second; want 1 and 1", n, m)
 	}
 }
+
+// A 2.x client multiplexing /chat over its "/" connection sends the
+// namespace's query in its CONNECT only: the hook finds it in the query.
+func TestClientV2NamespaceQueryReachesTheHook(t *testing.T) {
+	ts, be, _ := chatSetup(t, nil)
+	expectLines(t, runScript(t, "v2.js", "URL="+ts.URL, "SCENARIO=multiplexed"),
+		`shared true`,
+		`fetch [{"user":"ann"}]`,
+	)
+	c := be.recorded("/socketio/connect")[0]
+	if strings.Contains(c.Handshake.URL, "token") || c.Handshake.Query["token"] != "good" || len(c.Handshake.Auth) != 0 {
+		t.Errorf("connect request: %s; want the token in the query alone, not in the handshake URL nor auth", c.raw)
+	}
+}

@@ -79,9 +79,19 @@ func describe(s *socketio.Socket, hs *socketio.Handshake, id, typ string, now in
 		URL: hs.URL(), Query: queryObject(hs), Headers: forwardedHeaders(hs.Headers, headers),
 		Auth: hs.Auth, Secure: hs.Secure, Time: hs.Time(), Issued: hs.Issued,
 	}
-	if s.Protocol() < 5 || len(info.Auth) == 0 {
-		// socket.io-client 2.x has no auth; the socketio package puts the
-		// namespace query there, which the query already carries.
+	if s.Protocol() < 5 {
+		// socket.io-client 2.x has no auth: the socketio package puts the
+		// query of its CONNECT packet (the namespace's query option) there.
+		// It goes into the query instead, over the handshake's own values,
+		// as the socket.io 2.x server merged it into handshake.query.
+		var nsQuery map[string]string
+		if json.Unmarshal(info.Auth, &nsQuery) == nil {
+			for k, v := range nsQuery {
+				info.Query[k] = v
+			}
+		}
+		info.Auth = emptyObject
+	} else if len(info.Auth) == 0 {
 		info.Auth = emptyObject
 	}
 	e.Handshake = info

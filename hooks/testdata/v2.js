@@ -19,6 +19,19 @@ const scenarios = {
     s.close();
   },
 
+  async multiplexed() {
+    // Over one connection opened for "/", the token of /chat travels in the
+    // CONNECT packet's query alone.
+    const main = io(process.env.URL, { transports: ["websocket"], reconnection: false });
+    await withTimeout(once(main, "connect"), 5000, "connect /");
+    const chat = io(process.env.URL + "/chat", { query: { token: "good" }, transports: ["websocket"], reconnection: false });
+    await withTimeout(once(chat, "connect"), 5000, "connect /chat");
+    out("shared", main.io === chat.io);
+    out("fetch", await ack(chat, "fetch"));
+    main.close();
+    chat.close();
+  },
+
   async refuse() {
     const s = connect("/chat", { query: { token: "bad" } });
     // 2.x gets the refusal's data alone, in its error event, as from Node.
