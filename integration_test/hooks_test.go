@@ -801,3 +801,73 @@ func TestHooksBrowserCrossOrigin(t *testing.T) {
 		t.Errorf("the backend saw the page's cookie as %q, want session=abc (forward_headers Cookie)", got)
 	}
 }
+
+// examples/hooks runs as its comments say: backend.py with the secret in
+// the environment, and the Caddyfile as shipped (on free ports).
+func TestExampleHooks(t *testing.T) {
+	const secret = "example-secret-3b9e"
+	t.Setenv("SOCKETIO_HOOK_SECRET", secret)
+	backendPort, port := freePort(t), freePort(t)
+	cmd := exec.Command(testpeer.Python3(t), filepath.Join(testpeer.RepoRoot(), "examples", "hooks", "backend.py"))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", backendPort))
+	var output testpeer.LockedBuffer
+	cmd.Stdout, cmd.Stderr = &output, &output
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting backend.py: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("backend.py output:\n%s", output.String())
+		}
+	})
+	waitOutput := func(text string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(output.String(), text); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("backend.py did not print %q within 10s:\n%s", text, output.String())
+			}
+		}
+	}
+	waitOutput("backend listening")
+
+	data, err := os.ReadFile(filepath.Join(testpeer.RepoRoot(), "examples", "hooks", "Caddyfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caddyfile := string(data)
+	for old, new := range map[string]string{"http://:8080": fmt.Sprintf("http://:%d", port), "127.0.0.1:8000": fmt.Sprintf("127.0.0.1:%d", backendPort)} {
+		if strings.Count(caddyfile, old) != 1 {
+			t.Fatalf("examples/hooks/Caddyfile names %q %d times; this test moves it to a free port by replacing it", old, strings.Count(caddyfile, old))
+		}
+		caddyfile = strings.Replace(caddyfile, old, new, 1)
+	}
+	caddy := startCaddyfile(t, caddyfile)
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	clients := startHookClients(t,
+		hookClientSpec{clientSpec: clientSpec{Name: "ann", Version: "v4", URL: url}, Auth: map[string]string{"name": "ann"}},
+		hookClientSpec{clientSpec: clientSpec{Name: "bob", Version: "v2", URL: url, Query: map[string]string{"name": "bob"}}},
+		hookClientSpec{clientSpec: clientSpec{Name: "nobody", Version: "v4", URL: url}},
+	)
+	clients.connected(10*time.Second, "ann", "bob")
+	msg, data2 := clients.refused(10*time.Second, "nobody")
+	if msg != "name required" {
+		t.Errorf("a client without a name was refused with %q, want \"name required\"", msg)
+	}
+	sameJSON(t, "the refusal's data", data2, `{"hint":"connect with auth: {name}"}`)
+
+	sameJSON(t, "ann's chat:message ack", clients.ack(10*time.Second, "ann", "chat:message", "hello"), `[{"ok":true}]`)
+	for _, name := range []string{"ann", "bob"} {
+		e := clients.waitFor(10*time.Second, name+" receiving ann's message", func(e clientEvent) bool {
+			return e.Name == name && e.Event == "chat:message"
+		})
+		sameJSON(t, "chat:message at "+name, e.Args, `[{"from":"ann","text":"hello"}]`)
+	}
+	waitOutput("ann connected")
+	clients.send(map[string]any{"cmd": "disconnect", "name": "bob"})
+	waitOutput("bob left (client namespace disconnect)")
+	if strings.Contains(caddy.logs.String(), secret) {
+		t.Errorf("Caddy's logs contain the hook secret")
+	}
+}
