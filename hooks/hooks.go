@@ -312,6 +312,12 @@ func (r *runner) call(kind string, body []byte, forward http.Header) ([]byte, *h
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096)) // lets the connection be reused
 		return nil, &hookError{CodeUnavailable, "the backend is unavailable", fmt.Errorf("the backend answered %s to POST %s", resp.Status, req.URL.Path)}
 	}
+	if kind == "notify" {
+		// The answer's body means nothing: a large one is no failure
+		// (which would resend the batch forever).
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return nil, nil
+	}
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, r.maxAnswer+1))
 	if err != nil {
 		return nil, r.transportError(ctx, err)
