@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"runtime"
@@ -10,6 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/caddy-socketio/caddy-socketio/engine"
 	"github.com/caddy-socketio/caddy-socketio/socketio"
 )
 
@@ -334,5 +339,53 @@ func TestSocketQueueFullFailsTheExcessAtOnce(t *testing.T) {
 	}
 	if !slices.Equal(got, []string{"0", "1", "2", "3", "4", "5"}) {
 		t.Errorf("the backend got seq %v, want 0 (in flight) and the 5 queued after it", got)
+	}
+}
+
+// Past max_concurrent requests in flight for the whole timeout, a call
+// fails with "overloaded" without reaching the backend.
+func TestNoFreeRequestSlotWithinTheTimeoutIsOverloaded(t *testing.T) {
+	be := startBackend(t, nil, func(w http.ResponseWriter, r *http.Request, req *hookReq) { answer(w, map[string]any{}) })
+	srv := socketio.NewServer(engine.NewServer(engine.Options{}), socketio.Options{})
+	h := Attach(srv.Of("/x"))
+	defer h.Close(context.Background())
+	r := h.compile(&Config{Transport: http.DefaultTransport, URL: be.srv.URL, MaxConcurrent: 2, Timeout: 50 * time.Millisecond})
+	if _, herr := r.call("event", []byte(`{}`), nil); herr != nil {
+		t.Fatalf("a call with free slots: %v", herr)
+	}
+	r.slots <- struct{}{} // two requests in flight elsewhere
+	r.slots <- struct{}{}
+	if _, herr := r.call("event", []byte(`{}`), nil); herr == nil || herr.Code != CodeOverloaded {
+		t.Fatalf("a call with no free slot: %v, want code overloaded", herr)
+	}
+	if n := len(be.recorded("/event")); n != 1 {
+		t.Errorf("the backend got %d requests, want only the first", n)
+	}
+}
+
+// Failures are logged with their cause, never with a secret.
+func TestLogsNeverCarrySecrets(t *testing.T) {
+	core, logs := observer.New(zap.DebugLevel)
+	ts := startIO(t)
+	ts.attach(t, "/down", &Config{
+		Transport: http.DefaultTransport, URL: closedURL(t), Connect: true,
+		Secrets: []string{"hunter2-secret"}, Logger: zap.New(core),
+	})
+	expectLines(t, runScript(t, "v4.js", "URL="+ts.URL, "SCENARIO=refuse-down"),
+		`down {"message":"the backend is unavailable","data":{"code":"unavailable","retryable":true}}`)
+	if logs.Len() == 0 {
+		t.Fatal("the refused connection was not logged")
+	}
+	for _, e := range logs.All() {
+		line := e.Message
+		for k, v := range e.ContextMap() {
+			line += fmt.Sprintf(" %s=%v", k, v)
+		}
+		if strings.Contains(line, "hunter2") {
+			t.Errorf("a log line carries the secret: %s", line)
+		}
+		if !strings.Contains(line, "connection refused") {
+			t.Errorf("a log line without the cause: %s", line)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-socketio/caddy-socketio/socketio"
 )
@@ -194,7 +195,11 @@ func (h *Hooks) compile(c *Config) *runner {
 	if r.log == nil {
 		r.log = zap.NewNop()
 	}
-	r.log = r.log.With(zap.String("namespace", h.nsp.Name()))
+	// A dead backend fails every hook at once: per message and second, the
+	// first 10 lines are logged, then one in 100.
+	r.log = r.log.With(zap.String("namespace", h.nsp.Name())).WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return zapcore.NewSamplerWithOptions(c, time.Second, 10, 100)
+	}))
 	for _, g := range c.Events {
 		if _, err := path.Match(g, ""); err != nil {
 			r.log.Error("invalid event glob ignored", zap.String("glob", g), zap.Error(err))

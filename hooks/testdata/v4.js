@@ -96,6 +96,13 @@ const scenarios = {
     down.close();
   },
 
+  async "refuse-down"() {
+    const down = connect("/down");
+    const [err] = await withTimeout(once(down, "connect_error"), 5000, "connect_error");
+    out("down", { message: err.message, data: err.data });
+    down.close();
+  },
+
   async many() {
     const n = Number(process.env.N || 20);
     const clients = [];
