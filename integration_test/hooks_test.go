@@ -871,3 +871,33 @@ func TestExampleHooks(t *testing.T) {
 		t.Errorf("Caddy's logs contain the hook secret")
 	}
 }
+
+// `caddy stop` closes every socket, and the backend hears each of those
+// disconnects before Caddy exits: the queue is flushed, not dropped.
+func TestHooksStopNotifiesTheLastDisconnects(t *testing.T) {
+	t.Setenv("HOOK_TEST_SECRET", hookSecret)
+	backend := startPythonHooks(t, hookSecret)
+	port := freePort(t)
+	caddy := startCaddy(t, hooksSite(port, backend.transport))
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	clients := startHookClients(t,
+		hookClientSpec{clientSpec: clientSpec{Name: "ann", Version: "v4", URL: url, Namespace: "/chat"}, Auth: map[string]string{"token": "good", "user": "ann"}},
+		hookClientSpec{clientSpec: clientSpec{Name: "bob", Version: "v2", URL: url, Namespace: "/chat", Query: map[string]string{"token": "good", "user": "bob"}}},
+	)
+	clients.connected(10*time.Second, "ann", "bob")
+	for _, name := range []string{"ann", "bob"} {
+		backend.waitNotification(10*time.Second, name+"'s connect", func(e hookBody) bool { return e.Type == "connect" && userOf(e) == name })
+	}
+	caddy.stop(20 * time.Second)
+	for _, name := range []string{"ann", "bob"} {
+		var reasons []string
+		for _, e := range backend.notifications() {
+			if e.Type == "disconnect" && userOf(e) == name {
+				reasons = append(reasons, e.Reason)
+			}
+		}
+		if len(reasons) != 1 || reasons[0] != "server shutting down" {
+			t.Errorf("%s's disconnect notifications after caddy stop: %q, want one with reason \"server shutting down\"", name, reasons)
+		}
+	}
+}
