@@ -18,8 +18,11 @@ import (
 type Config struct {
 	// Transport carries every hook request. The Caddy module passes one
 	// that runs its handler chain (reverse_proxy, php_fastcgi, ...); from
-	// Go, http.DefaultTransport. Requests go to it as they are: no
-	// redirects are followed, no cookies kept.
+	// Go, http.DefaultTransport or, better, an *http.Transport whose
+	// MaxIdleConnsPerHost is MaxConcurrent (net/http keeps 2 idle
+	// connections per host by default, and opens a new one for every
+	// request past them). Requests go to it as they are: no redirects are
+	// followed, no cookies kept.
 	Transport http.RoundTripper
 	// URL is the base URL including the path prefix: requests go to
 	// URL+"/connect", URL+"/event" and URL+"/notify".

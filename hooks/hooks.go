@@ -178,9 +178,6 @@ func (h *Hooks) compile(c *Config) *runner {
 		h: h, transport: c.Transport, url: c.URL, connect: c.Connect,
 		timeout: c.Timeout, maxAnswer: c.MaxAnswerBytes, log: c.Logger,
 	}
-	if r.transport == nil {
-		r.transport = http.DefaultTransport
-	}
 	if r.timeout <= 0 {
 		r.timeout = DefaultTimeout
 	}
@@ -190,6 +187,11 @@ func (h *Hooks) compile(c *Config) *runner {
 	n := c.MaxConcurrent
 	if n <= 0 {
 		n = DefaultMaxConcurrent
+	}
+	if r.transport == nil { // Validate refuses it; still, work
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = n
+		r.transport = t
 	}
 	r.slots = make(chan struct{}, n)
 	if r.log == nil {
