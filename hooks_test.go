@@ -172,3 +172,36 @@ func TestHookTransportNobodyAnswers(t *testing.T) {
 		t.Errorf("error %v, want the one about no handler answering", err)
 	}
 }
+
+func TestHooksCaddyfileErrors(t *testing.T) {
+	ns := func(body string) string { return "socketio {\n namespace chat {\n  hooks {\n" + body + "  }\n }\n}" }
+	for _, c := range []struct {
+		input string
+		line  int // the line the error points at
+		want  string
+	}{
+		{"socketio {\n namespace chat {\n  hooks now {\n   connect\n  }\n }\n}", 3, `hooks takes no argument, got "now"`},
+		{"socketio {\n namespace chat {\n  hooks\n }\n}", 3, `hooks needs a block`},
+		{ns("   connect\n   connect\n"), 5, `hooks connect is set twice`},
+		{ns("   connect yes\n"), 4, `connect takes no value, got "yes"`},
+		{ns("   events\n"), 4, `events needs at least one value`},
+		{ns("   notify connect connect\n"), 4, `hooks notify connect is listed twice`},
+		{ns("   path_prefix socketio\n"), 4, `hooks path_prefix "socketio" must start with /`},
+		{ns("   timeout soon\n"), 4, `timeout "soon" is not a duration`},
+		{ns("   max_concurrent 0\n"), 4, `hooks max_concurrent "0" is not a positive number of requests`},
+		{ns("   secret\n"), 4, `secret needs at least one value`},
+		{ns("   connect\n"), 3, `hooks has no transport`},
+		// Without the HTTP Caddyfile adapter (a socketio block unmarshaled
+		// on its own) the transport's directives cannot be parsed.
+		{ns("   connect\n   reverse_proxy 127.0.0.1:9\n"), 3, `hooks needs the Caddyfile's http directives for its transport`},
+	} {
+		_, err := parse(t, c.input)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q:\n got error %v\nwant one containing %q", c.input, err, c.want)
+			continue
+		}
+		if at := fmt.Sprintf(", at Testfile:%d", c.line); !strings.HasSuffix(err.Error(), at) {
+			t.Errorf("%q: error %q does not end with %q", c.input, err, at)
+		}
+	}
+}
