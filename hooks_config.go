@@ -63,8 +63,13 @@ func (unprovisioned) RoundTrip(*http.Request) (*http.Response, error) {
 	return nil, fmt.Errorf("the hooks transport is not provisioned")
 }
 
-// defaultHooksPathPrefix is where hook requests go without path_prefix.
-const defaultHooksPathPrefix = "/socketio"
+const (
+	// defaultHooksPathPrefix is where hook requests go without path_prefix.
+	defaultHooksPathPrefix = "/socketio"
+	// defaultMaxPayload is the engine's max_payload when none is set: the
+	// largest backend answer too.
+	defaultMaxPayload = 1e6
+)
 
 // validate checks what can be checked without loading the transport, for
 // Handler.Validate; relay is the namespace's relay (nil: none).
@@ -98,7 +103,7 @@ func (hk *Hooks) config(namespace string, transport http.RoundTripper, maxPayloa
 		return nil, fmt.Errorf("namespace %s: hooks timeout %s must be positive", namespace, time.Duration(hk.Timeout))
 	}
 	if maxPayload <= 0 {
-		maxPayload = 1e6 // the engine's default max_payload
+		maxPayload = defaultMaxPayload
 	}
 	secrets, err := resolveSecrets(hk.Secrets)
 	if err != nil {
@@ -175,7 +180,7 @@ func (h *Handler) provisionHooks(ctx caddy.Context, namespace string, hk *Hooks)
 	hk.provisioned = true
 	maxPayload := h.MaxPayload
 	if maxPayload <= 0 {
-		maxPayload = 1e6
+		maxPayload = defaultMaxPayload
 	}
 	// The handlers that reverse_proxy and php_fastcgi expand to read the
 	// HTTP server from the request (its logging settings, named routes);
