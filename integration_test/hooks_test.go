@@ -901,3 +901,21 @@ func TestHooksStopNotifiesTheLastDisconnects(t *testing.T) {
 		}
 	}
 }
+
+// php-fpm not running (its socket is missing): the socket is refused as
+// retryable, Caddy keeps serving, and the next client of a live namespace
+// is unaffected.
+func TestHooksPHPFPMDown(t *testing.T) {
+	t.Setenv("HOOK_TEST_SECRET", hookSecret)
+	dir := t.TempDir()
+	port := freePort(t)
+	startCaddy(t, hooksSite(port, fmt.Sprintf("root * %s\n\t\t\t\tphp_fastcgi unix/%s", dir, filepath.Join(dir, "php-fpm.sock"))))
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	clients := startHookClients(t,
+		hookClientSpec{clientSpec: clientSpec{Name: "ann", Version: "v4", URL: url, Namespace: "/chat"}, Auth: map[string]string{"token": "good", "user": "ann"}},
+		hookClientSpec{clientSpec: clientSpec{Name: "plain", Version: "v4", URL: url}},
+	)
+	clients.connected(10*time.Second, "plain")
+	_, data := clients.refused(10*time.Second, "ann")
+	retryable(t, "ann (php-fpm down)", data, "unavailable")
+}
