@@ -263,7 +263,9 @@ catch_workers_output = yes
 
 // hooksSite is a Caddy site whose namespace /chat sends connections and
 // events to a backend. The secret comes from the environment, as users
-// keep it; old-secret is the one being rotated out.
+// keep it; old-secret is the one being rotated out. The 2 s timeout is
+// well below the slow backend's 5 s (TestHooksBackendFaults) and well above
+// what a loaded test machine takes to answer.
 func hooksSite(port int, transport string, extra ...string) string {
 	return fmt.Sprintf(`http://127.0.0.1:%d {
 	socketio {
@@ -273,7 +275,7 @@ func hooksSite(port int, transport string, extra ...string) string {
 				connect
 				events echo order:* room:join slow garbage
 				notify connect disconnect join leave
-				timeout 1s
+				timeout 2s
 				secret {env.HOOK_TEST_SECRET} old-secret
 				forward_headers Authorization
 				%s
@@ -543,7 +545,7 @@ func retryable(t testing.TB, who string, data json.RawMessage, code string) {
 // each within the timeout, with an error the client can act on.
 func TestHooksBackendFaults(t *testing.T) {
 	t.Setenv("HOOK_TEST_SECRET", hookSecret)
-	backend := startPythonHooks(t, hookSecret, "HOOK_SLOW=3")
+	backend := startPythonHooks(t, hookSecret, "HOOK_SLOW=5")
 	down := freePort(t) // nothing listens there
 	port := freePort(t)
 	startCaddy(t, hooksSite(port, backend.transport, fmt.Sprintf(`namespace /down {
