@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-socketio/caddy-socketio/internal/testpeer"
 )
 
 // The HTTP server API (socketio_api) through the built Caddy, with real
@@ -51,6 +54,12 @@ type apiAnswer struct {
 // api calls the API at base with the key; headers are name, value pairs.
 func api(t *testing.T, base, method, path, body string, headers ...string) apiAnswer {
 	t.Helper()
+	return apiWithin(t, 15*time.Second, base, method, path, body, headers...)
+}
+
+// apiWithin is api, failing the test when no answer comes within d.
+func apiWithin(t *testing.T, d time.Duration, base, method, path, body string, headers ...string) apiAnswer {
+	t.Helper()
 	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +68,7 @@ func api(t *testing.T, base, method, path, body string, headers ...string) apiAn
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	client := &http.Client{Timeout: 15 * time.Second}
+	client := &http.Client{Timeout: d}
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
@@ -279,4 +288,127 @@ func TestAPIEveryOperationThroughCaddy(t *testing.T) {
 			t.Error("the API key appears in Caddy's log")
 		}
 	})
+}
+
+// One API call on the Caddy node reaches the clients of both nodes (Caddy
+// and a Node socket.io node on one redis-server), collects both nodes'
+// acks and lists both nodes' sockets; while Redis is down, the API answers
+// 503 with Retry-After within the requests timeout, doing nothing.
+func TestAPIClusterWithANodeSocketIONode(t *testing.T) {
+	t.Setenv("SOCKETIO_API_KEY", apiKey)
+	r := startRedisProcess(t)
+	port := freePort(t)
+	caddy := startCaddy(t, apiSite(port, "adapter redis {\n\t\t\taddress "+r.addr()+"\n\t\t\trequests_timeout 2s\n\t\t}"))
+	port2, _ := startAPINode(t, r.addr())
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	nodeURL := fmt.Sprintf("http://127.0.0.1:%d", port2)
+	base := url + "/api"
+	r.waitSubscribers("/chat", 2)
+	names := []string{"caddy-a4", "caddy-a2", "node-a4", "node-a2"}
+	spec := func(name, version, url string) clientSpec {
+		return clientSpec{Name: name, Version: version, URL: url, Namespace: "/chat", Query: map[string]string{"room": "a", "name": name}}
+	}
+	c := startAPIClients(t, spec("caddy-a4", "v4", url), spec("caddy-a2", "v2", url), spec("node-a4", "v4", nodeURL), spec("node-a2", "v2", nodeURL))
+	c.connected(15*time.Second, names...)
+
+	mustStatus(t, api(t, base, "POST", "/emit", `{"namespace":"/chat","event":"all","args":[{"_binary":"Bw=="}],"rooms":["room-a"]}`), 202, "emit")
+	for _, n := range names {
+		c.waitFor(10*time.Second, n+" all", received(n, "all", `[{"type":"Buffer","data":[7]}]`))
+	}
+
+	a := api(t, base, "POST", "/emit", `{"namespace":"/chat","event":"ask","args":["q"],"rooms":["room-a"],"ack_timeout_ms":10000}`)
+	var acks struct {
+		Clients  int                     `json:"clients"`
+		Acks     []struct{ Name string } `json:"acks"`
+		TimedOut bool                    `json:"timed_out"`
+	}
+	if err := json.Unmarshal([]byte(a.body), &acks); err != nil || a.status != 200 {
+		t.Fatalf("emit with acks: %d %s", a.status, a.body)
+	}
+	var acked []string
+	for _, x := range acks.Acks {
+		acked = append(acked, x.Name)
+	}
+	sort.Strings(acked)
+	if acks.Clients != 4 || acks.TimedOut || fmt.Sprint(acked) != "[caddy-a2 caddy-a4 node-a2 node-a4]" {
+		t.Errorf("acks across the cluster: %s", a.body)
+	}
+
+	a = api(t, base, "GET", "/sockets?namespace=/chat", "")
+	var page struct {
+		Sockets []struct {
+			Data      map[string]string `json:"data"`
+			Handshake struct {
+				Query map[string]string `json:"query"`
+			} `json:"handshake"`
+		} `json:"sockets"`
+	}
+	if err := json.Unmarshal([]byte(a.body), &page); err != nil || a.status != 200 {
+		t.Fatalf("sockets: %d %s", a.status, a.body)
+	}
+	var listed []string
+	nodeData := 0
+	for _, s := range page.Sockets {
+		listed = append(listed, s.Handshake.Query["name"])
+		if s.Data["name"] == s.Handshake.Query["name"] {
+			nodeData++ // the Node node sets socket.data; Caddy sockets have none
+		}
+	}
+	sort.Strings(listed)
+	if fmt.Sprint(listed) != "[caddy-a2 caddy-a4 node-a2 node-a4]" || nodeData != 2 {
+		t.Errorf("sockets of both nodes: %v (data of %d), from %s", listed, nodeData, a.body)
+	}
+	if a := api(t, base, "GET", "/sockets/count?namespace=/chat&room=room-a", ""); a.body != `{"count":4}` {
+		t.Errorf("count across the cluster: %s", a.body)
+	}
+	if a := api(t, base, "GET", "/rooms?namespace=/chat", ""); a.body != `{"rooms":[{"name":"room-a","sockets":4}]}` {
+		t.Errorf("rooms across the cluster: %s", a.body)
+	}
+	mustStatus(t, api(t, base, "POST", "/sockets/join", `{"namespace":"/chat","rooms":["room-a"],"except":["room-none"],"join":["everyone"]}`), 200, "join")
+	// The join reaches the Node node through Redis; once it counts them
+	// all, an emit to the new room reaches all four.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if api(t, base, "GET", "/sockets/count?namespace=/chat&room=everyone", "").body == `{"count":4}` {
+			break
+		}
+	}
+	mustStatus(t, api(t, base, "POST", "/emit", `{"namespace":"/chat","event":"joined","rooms":["everyone"]}`), 202, "emit to the joined room")
+	for _, n := range names {
+		c.waitFor(10*time.Second, n+" joined", received(n, "joined", "[]"))
+	}
+	a = api(t, base, "POST", "/server-side-emit", `{"namespace":"/chat","event":"who","args":[1],"ack_timeout_ms":5000}`)
+	if a.status != 200 || a.body != `{"acks":[{"node":"node","got":1}],"timed_out":false}` {
+		t.Errorf("server-side emit with acks: %d %s", a.status, a.body)
+	}
+
+	r.kill()
+	caddy.waitForLog("Redis unreachable", 10*time.Second)
+	for _, call := range []struct{ method, path, body string }{
+		{"GET", "/sockets?namespace=/chat", ""},
+		{"POST", "/emit", `{"namespace":"/chat","event":"during-outage"}`},
+		{"GET", "/sockets/count?namespace=/chat", ""},
+	} {
+		// requests_timeout is 2s: the answer must come before the other
+		// nodes' answers would have been given up on, plus a margin.
+		a := apiWithin(t, 3*time.Second, base, call.method, call.path, call.body)
+		if a.status != 503 || a.header.Get("Retry-After") == "" || !strings.Contains(a.body, "cluster_unreachable") {
+			t.Errorf("%s %s while Redis is down: %d %s (Retry-After %q), want 503 with Retry-After", call.method, call.path, a.status, a.body, a.header.Get("Retry-After"))
+		}
+	}
+	// Once Redis is back the API works again, and what it refused was
+	// done nowhere, not even for Caddy's own clients: the backend's retry
+	// reaches everyone once.
+	r.start()
+	caddy.waitForLog("Redis reachable again", 15*time.Second)
+	r.waitSubscribers("/chat", 2)
+	settle(t, c, base, names...)
+	if got := receivedBy(c, "during-outage"); len(got) != 0 {
+		t.Errorf("the emit refused during the outage reached %v", got)
+	}
+}
+
+// startAPINode runs testdata/api_node.js on the Redis at redisAddr.
+func startAPINode(t *testing.T, redisAddr string) (int, int) {
+	t.Helper()
+	return testpeer.StartNodeServer(t, filepath.Join("testdata", "api_node.js"), "REDIS_URL=redis://"+redisAddr)
 }
