@@ -273,6 +273,26 @@ func TestAPIEveryOperationThroughCaddy(t *testing.T) {
 			t.Errorf("server-side emit on one node: %d %s", a.status, a.body)
 		}
 	})
+	t.Run("caddy socketio emit, sockets, rooms", func(t *testing.T) {
+		dir := t.TempDir()
+		out, err := runCaddyCommand(dir, "", "socketio", "emit", "--address", base, "--namespace", "/chat", "--room", "room-b", "from-cli", `{"json": 1}`)
+		if err != nil || strings.TrimSpace(out) != "{}" {
+			t.Fatalf("caddy socketio emit: %v\n%s", err, out)
+		}
+		c.waitFor(10*time.Second, "b4 from-cli", received("b4", "from-cli", `[{"json":1}]`))
+		out, err = runCaddyCommand(dir, "", "socketio", "rooms", "--address", base, "--namespace", "/chat")
+		if err != nil || !strings.Contains(out, `{"name":"room-b","sockets":1}`) {
+			t.Errorf("caddy socketio rooms: %v\n%s", err, out)
+		}
+		out, err = runCaddyCommand(dir, "", "socketio", "sockets", "--address", base, "--namespace", "/chat", "--room", "room-b")
+		if err != nil || strings.Count(out, `"id":`) != 1 {
+			t.Errorf("caddy socketio sockets: %v\n%s", err, out)
+		}
+		out, err = runCaddyCommand(dir, "", "socketio", "emit", "--address", base, "--namespace", "/nope", "e")
+		if err == nil || !strings.Contains(out, "unknown_namespace") {
+			t.Errorf("caddy socketio emit to an unknown namespace: %v\n%s", err, out)
+		}
+	})
 	t.Run("without a key, a warning at start", func(t *testing.T) {
 		if a := api(t, url+"/open-api", "GET", "/sockets/count?namespace=/chat", "", "Authorization", ""); a.status != 200 {
 			t.Errorf("open API: %d %s", a.status, a.body)
