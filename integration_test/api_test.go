@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -319,7 +320,7 @@ func TestAPIClusterWithANodeSocketIONode(t *testing.T) {
 	r := startRedisProcess(t)
 	port := freePort(t)
 	caddy := startCaddy(t, apiSite(port, "adapter redis {\n\t\t\taddress "+r.addr()+"\n\t\t\trequests_timeout 2s\n\t\t}"))
-	port2, _ := startAPINode(t, r.addr())
+	port2, nodePID := startAPINode(t, r.addr())
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	nodeURL := fmt.Sprintf("http://127.0.0.1:%d", port2)
 	base := url + "/api"
@@ -424,6 +425,23 @@ func TestAPIClusterWithANodeSocketIONode(t *testing.T) {
 	settle(t, c, base, names...)
 	if got := receivedBy(c, "during-outage"); len(got) != 0 {
 		t.Errorf("the emit refused during the outage reached %v", got)
+	}
+
+	// A node that does not answer (stopped, as a stuck process would be):
+	// the answer says so within requests_timeout instead of hanging.
+	if err := syscall.Kill(nodePID, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	a = apiWithin(t, 5*time.Second, base, "GET", "/sockets?namespace=/chat", "")
+	if a.status != 503 || a.header.Get("Retry-After") == "" || !strings.Contains(a.body, "0 of 1 servers answered") {
+		t.Errorf("sockets with the Node node stopped: %d %s, want 503 saying a node did not answer", a.status, a.body)
+	}
+	a = apiWithin(t, 5*time.Second, base, "POST", "/emit", `{"namespace":"/chat","event":"ask","args":["q"],"rooms":["room-a"],"ack_timeout_ms":1000}`)
+	if a.status != 200 || !strings.HasPrefix(a.body, `{"clients":2,`) || !strings.HasSuffix(a.body, `"timed_out":true}`) {
+		t.Errorf("acks with the Node node stopped: %d %s, want Caddy's 2 clients' acks and timed_out", a.status, a.body)
+	}
+	if err := syscall.Kill(nodePID, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
 	}
 }
 
