@@ -42,6 +42,7 @@ func TestErrorsNameTheProblem(t *testing.T) {
 		{"wrong method", "GET", "/emit", ``, nil, 405, "method_not_allowed", "takes POST"},
 		{"over max_payload", "POST", "/emit", big, nil, 413, "body_too_large", "limit is 1000000"},
 		{"idempotency key too long", "POST", "/emit", `{"event":"e"}`, []string{"Idempotency-Key", strings.Repeat("k", 256)}, 400, "invalid_request", "Idempotency-Key"},
+		{"binary in a server-side emit", "POST", "/server-side-emit", `{"event":"e","args":[1,{"a":[{"_binary":"AA=="}]}]}`, nil, 400, "invalid_request", "args[1]: a server-side emit cannot carry binary"},
 		{"batch in a batch", "POST", "/batch", `{"requests":[{"path":"/batch","body":{}}]}`, nil, 200, "", ""},
 	}
 	for _, tc := range cases {

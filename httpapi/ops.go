@@ -375,6 +375,11 @@ func (h *Handler) serverSideEmit(r *http.Request, t Target, _ query, body []byte
 	if e != nil {
 		return errorResponse(e)
 	}
+	for i, a := range args {
+		if containsBytes(a) {
+			return errorResponse(badField(fmt.Sprintf("args[%d]", i), "a server-side emit cannot carry binary values (Node's adapter sends it as JSON between servers); send base64 in a string instead"))
+		}
+	}
 	nsp, e := namespace(t, req.Namespace)
 	if e != nil {
 		return errorResponse(e)
@@ -410,6 +415,9 @@ func (h *Handler) serverSideEmit(r *http.Request, t Target, _ query, body []byte
 		if e := clusterError(nsp, nil); e != nil {
 			return errorResponse(e)
 		}
+		// The adapter's own requests timeout ("timeout reached while
+		// waiting for serverSideEmit responses") or ack_timeout_ms: the
+		// answers so far, marked. Anything else is the cluster's failure.
 		if ctx.Err() == nil && !strings.Contains(err.Error(), "timeout") {
 			return errorResponse(serverSideError(nsp, err))
 		}
@@ -419,13 +427,28 @@ func (h *Handler) serverSideEmit(r *http.Request, t Target, _ query, body []byte
 }
 
 func serverSideError(nsp *socketio.Namespace, err error) *apiError {
-	if e := clusterError(nsp, nil); e != nil {
-		return e
-	}
-	if strings.Contains(err.Error(), "binary") {
-		return badField("args", "%v", err)
-	}
 	return clusterError(nsp, err)
+}
+
+// containsBytes reports whether an emit argument holds a binary value.
+func containsBytes(v any) bool {
+	switch v := v.(type) {
+	case []byte:
+		return true
+	case map[string]any:
+		for _, e := range v {
+			if containsBytes(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if containsBytes(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 type batchAnswer struct {
