@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -449,4 +450,36 @@ func TestAPIClusterWithANodeSocketIONode(t *testing.T) {
 func startAPINode(t *testing.T, redisAddr string) (int, int) {
 	t.Helper()
 	return testpeer.StartNodeServer(t, filepath.Join("testdata", "api_node.js"), "REDIS_URL=redis://"+redisAddr)
+}
+
+// `caddy validate` refuses a mistyped socketio_api block and a key whose
+// variable is unset, saying where and how to fix it, without the key.
+func TestCaddyValidateRefusesBadAPIConfigs(t *testing.T) {
+	for _, tc := range []struct {
+		name, api string
+		want      []string
+	}{
+		{"typo in an option", "keys {env.SOCKETIO_API_KEY}", []string{`unknown subdirective "keys" of socketio_api (expected server or key)`, "Caddyfile:"}},
+		{"server twice", "server a\n\t\t\tserver b", []string{"server is set twice", "Caddyfile:"}},
+		{"key from an unset variable", "key {env.SOCKETIO_TEST_UNSET_KEY}", []string{"socketio_api key 1 ({env.SOCKETIO_TEST_UNSET_KEY}) is empty once placeholders are resolved; set the environment variable"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			file := filepath.Join(dir, "Caddyfile")
+			config := fmt.Sprintf("%s\nhttp://:%d {\n\thandle_path /api/* {\n\t\tsocketio_api {\n\t\t\t%s\n\t\t}\n\t}\n}\n", globalOptions("127.0.0.1:0"), freePort(t), tc.api)
+			if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, err := runCaddyCommand(dir, "", "validate", "--config", file, "--adapter", "caddyfile")
+			if err == nil {
+				t.Fatalf("caddy validate accepted:\n%s\noutput:\n%s", config, out)
+			}
+			out = strings.ReplaceAll(out, `\"`, `"`)
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("caddy validate output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
 }
