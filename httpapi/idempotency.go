@@ -25,6 +25,7 @@ type idempotencyStore struct {
 	entries map[string]*idempotencyEntry // guarded by mu
 	order   []*idempotencyEntry          // guarded by mu: by insertion, so by expiry (one ttl for all)
 	bytes   int                          // guarded by mu: the size of what entries keep
+	dead    int                          // guarded by mu: forgotten entries still in order
 }
 
 type idempotencyEntry struct {
@@ -99,6 +100,7 @@ func (s *idempotencyStore) finish(e *idempotencyEntry, r response) {
 	if r.status >= 500 {
 		e.dropped = true
 		s.forgetLocked(e)
+		s.compactLocked()
 	} else {
 		e.resp = r
 		extra := len(r.body)
@@ -120,6 +122,25 @@ func (s *idempotencyStore) forgetLocked(e *idempotencyEntry) {
 		delete(s.entries, e.key)
 	}
 	s.bytes -= e.size
+	s.dead++
+}
+
+// compactLocked drops the forgotten entries from order once they are the
+// majority. Answers not kept (5xx) leave their entry there until it
+// expires, and during an outage retries make many; compacting at half
+// moves each entry at most once per halving.
+func (s *idempotencyStore) compactLocked() {
+	if s.dead <= 64 || s.dead <= len(s.order)/2 {
+		return
+	}
+	live := s.order[:0]
+	for _, o := range s.order {
+		if !o.forgotten {
+			live = append(live, o)
+		}
+	}
+	clear(s.order[len(live):])
+	s.order, s.dead = live, 0
 }
 
 // expireLocked drops the entries whose time is over, oldest first. An
@@ -136,6 +157,7 @@ func (s *idempotencyStore) expireLocked() {
 			}
 			s.forgetLocked(e)
 		}
+		s.dead--
 		s.order[n] = nil
 	}
 	s.order = s.order[n:]

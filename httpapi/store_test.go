@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"testing"
@@ -68,5 +69,21 @@ func TestIdempotencyServerErrorsAreNotKept(t *testing.T) {
 	s.finish(e2, response{status: 202, body: emptyObject})
 	if _, r := s.begin("k", []byte("b")); r == nil || r.status != 202 {
 		t.Errorf("after the retry succeeded: %+v", r)
+	}
+}
+
+func TestIdempotencyStoreDoesNotGrowWithFailedRequests(t *testing.T) {
+	s := newIdempotencyStore(time.Minute, 1<<20, time.Now)
+	for i := range 10000 { // retries during an outage, each answered 503
+		e, r := s.begin(fmt.Sprint("k", i), []byte("b"))
+		if r != nil {
+			t.Fatalf("key %d refused: %s", i, r.body)
+		}
+		s.finish(e, response{status: 503, body: emptyObject})
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.order) > 200 || len(s.entries) != 0 || s.bytes != 0 {
+		t.Errorf("after 10000 failed requests the store holds %d entries in order, %d keys, %d bytes", len(s.order), len(s.entries), s.bytes)
 	}
 }
