@@ -163,7 +163,11 @@ func (h *Handler) join(r *http.Request, t Target, _ query, body []byte) response
 	if e != nil {
 		return errorResponse(e)
 	}
-	return done(nsp, req.operator(nsp).SocketsJoin(r.Context(), req.Join...))
+	op := req.operator(nsp)
+	if applyHereFirst(nsp) {
+		_ = op.Local().SocketsJoin(r.Context(), req.Join...)
+	}
+	return done(nsp, op.SocketsJoin(r.Context(), req.Join...))
 }
 
 func (h *Handler) leave(r *http.Request, t Target, _ query, body []byte) response {
@@ -178,7 +182,11 @@ func (h *Handler) leave(r *http.Request, t Target, _ query, body []byte) respons
 	if e != nil {
 		return errorResponse(e)
 	}
-	return done(nsp, req.operator(nsp).SocketsLeave(r.Context(), req.Leave...))
+	op := req.operator(nsp)
+	if applyHereFirst(nsp) {
+		_ = op.Local().SocketsLeave(r.Context(), req.Leave...)
+	}
+	return done(nsp, op.SocketsLeave(r.Context(), req.Leave...))
 }
 
 func (h *Handler) disconnect(r *http.Request, t Target, _ query, body []byte) response {
@@ -193,7 +201,21 @@ func (h *Handler) disconnect(r *http.Request, t Target, _ query, body []byte) re
 	if e != nil {
 		return errorResponse(e)
 	}
-	return done(nsp, req.operator(nsp).DisconnectSockets(r.Context(), req.Close))
+	op := req.operator(nsp)
+	if applyHereFirst(nsp) {
+		_ = op.Local().DisconnectSockets(r.Context(), req.Close)
+	}
+	return done(nsp, op.DisconnectSockets(r.Context(), req.Close))
+}
+
+// applyHereFirst tells whether join, leave and disconnect must be applied
+// to this server's sockets before they are published. The answer promises
+// that they are applied here; a cluster adapter may do it only when its
+// own request comes back through Redis, as Node's redis adapter does (the
+// second pass changes nothing: the sockets are in the rooms, or gone).
+func applyHereFirst(nsp *socketio.Namespace) bool {
+	_, single := nsp.Adapter().(*socketio.MemoryAdapter)
+	return !single
 }
 
 func firstError(errs ...*apiError) *apiError {

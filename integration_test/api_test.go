@@ -387,6 +387,12 @@ func TestAPIClusterWithANodeSocketIONode(t *testing.T) {
 		t.Errorf("rooms across the cluster: %s", a.body)
 	}
 	mustStatus(t, api(t, base, "POST", "/sockets/join", `{"namespace":"/chat","rooms":["room-a"],"except":["room-none"],"join":["everyone"]}`), 200, "join")
+	// Applied on this node once answered: a local emit to the room reaches
+	// Caddy's two clients at once.
+	mustStatus(t, api(t, base, "POST", "/emit", `{"namespace":"/chat","event":"joined-here","rooms":["everyone"]}`), 202, "emit right after the join")
+	for _, n := range names[:2] {
+		c.waitFor(10*time.Second, n+" joined-here", received(n, "joined-here", "[]"))
+	}
 	// The join reaches the Node node through Redis; once it counts them
 	// all, an emit to the new room reaches all four.
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
