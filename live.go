@@ -377,3 +377,43 @@ func compileNamespace(ns Namespace) (*nsHandler, error) {
 
 // Interface guard
 var _ caddy.Destructor = (*liveServer)(nil)
+
+// --- Lookups for the socketio_api handler (api.go) ---
+
+// runningServer returns the running server whose handlers have name, or
+// nil. The pool key may carry an adapter suffix (see Handler.Provision),
+// so the servers are matched by their own name; during a reload that
+// changes the kind of adapter, the old and the new server share the name
+// for a moment, and the one not stopped wins.
+func runningServer(name string) *liveServer {
+	var found *liveServer
+	servers.Range(func(_, v any) bool {
+		l, ok := v.(*liveServer)
+		if !ok || l.name != name {
+			return true
+		}
+		l.mu.Lock()
+		stopped := l.stopped
+		l.mu.Unlock()
+		if !stopped {
+			found = l
+		}
+		return found == nil
+	})
+	return found
+}
+
+// maxPayload is the max_payload of the handler whose options apply (the
+// newest holder's until one is active), 1e6 by default.
+func (l *liveServer) maxPayload() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	hd, ok := l.holders[l.active.Load()]
+	if !ok {
+		hd = l.holders[l.lastGen]
+	}
+	if hd.handler == nil || hd.handler.MaxPayload <= 0 {
+		return 1e6
+	}
+	return hd.handler.MaxPayload
+}

@@ -10,6 +10,8 @@
 #   bench/compare.sh --profile       # also save Caddy's CPU profile of each measured window
 #                                    # (heap at the end of conns holds): caddy-<phase>.*.pprof
 #   bench/compare.sh --scenarios cluster --eio 4   # the cross-node fanout alone
+#   bench/compare.sh --scenarios api --eio 4       # emits from a backend: the HTTP API into Caddy
+#                                                  # against @socket.io/redis-emitter into Node
 #
 # Each server starts fresh for every phase, pinned to CPU 0 with `taskset -c
 # 0`; the load generator runs on CPU 1. The cluster phase (a fanout whose
@@ -19,7 +21,12 @@
 # (left out with a warning when missing, an error under CI=true). Both
 # servers use a 10 s ping interval (Node's default is 25 s) so a conns phase
 # holds its connections through a heartbeat round in 12 s rather than 27 s;
-# nothing else differs from the defaults. Results go to bench/results/<time>/ (results.jsonl, table.md,
+# nothing else differs from the defaults. The api phase sends a fanout to one
+# room from outside, as a backend does: over the HTTP server API
+# (socketio_api, one keep-alive connection) into Caddy, and as
+# @socket.io/redis-emitter does (one PUBLISH per event) into a Node server
+# on a redis-server of its own on CPU 1; server CPU is the server process's
+# only (Redis not counted). Results go to bench/results/<time>/ (results.jsonl, table.md,
 # server logs, profiles).
 set -euo pipefail
 
@@ -30,7 +37,7 @@ cd "$root"
 runs=3 quick=0 profile=0
 eios="4 3"
 servers="node caddy"
-scenarios="conns echo fanout cluster handshake polling"
+scenarios="conns echo fanout cluster handshake polling api"
 out=""
 skip='^$' # a regular expression of phase names to leave out
 ping_interval_ms=10000
@@ -61,18 +68,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The key of the api phase's socketio_api, for Caddy and the load generator.
+export SOCKETIO_API_KEY=${SOCKETIO_API_KEY:-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')}
+
 # The servers and the load generator hold up to ~19,000 sockets each.
 ulimit -n "$(ulimit -Hn)"
 
 # The cluster phase runs its two nodes on a redis-server of its own.
 redis_bin=${REDIS_SERVER:-$(command -v redis-server || true)}
-if [[ " $scenarios " == *" cluster "* && ! -x $redis_bin ]]; then
+if [[ " $scenarios " =~ " "(cluster|api)" " && ! -x $redis_bin ]]; then
   if [[ ${CI:-} == true ]]; then
-    echo "compare.sh: the cluster phase needs redis-server (CI=true: not skipping it); apt-get install redis-server" >&2
+    echo "compare.sh: the cluster and api phases need redis-server (CI=true: not skipping them); apt-get install redis-server" >&2
     exit 1
   fi
-  echo "compare.sh: WARNING: no redis-server (on PATH or in \$REDIS_SERVER): leaving out the cluster phase (apt-get install redis-server)" >&2
-  scenarios=$(echo " $scenarios " | sed 's/ cluster / /')
+  echo "compare.sh: WARNING: no redis-server (on PATH or in \$REDIS_SERVER): leaving out the cluster and api phases (apt-get install redis-server)" >&2
+  scenarios=$(echo " $scenarios " | sed 's/ cluster / /; s/ api / /')
 fi
 
 echo "== building ./caddy-build and bench/loadgen"
@@ -119,9 +129,18 @@ wait_port() { # port pid log
 }
 
 # caddy_config <port> <admin port> [redis address]: the Caddyfile of the
-# measured Caddy; with a Redis address, a node of a cluster.
+# measured Caddy; with a Redis address, a node of a cluster; with with_api
+# set, the HTTP server API at /api/ too.
 caddy_config() {
-  local adapter=""
+  local adapter="" api=""
+  if [[ -n ${with_api:-} ]]; then
+    api="
+	handle_path /api/* {
+		socketio_api {
+			key {env.SOCKETIO_API_KEY}
+		}
+	}"
+  fi
   if [[ -n ${3:-} ]]; then
     adapter="
 		adapter redis {
@@ -146,7 +165,7 @@ http://127.0.0.1:$1 {
 			relay
 			join {query.room}
 		}
-	}
+	}$api
 }
 CADDY
 }
@@ -215,6 +234,20 @@ start_cluster() {
   start_server "$1" "$2.log" "127.0.0.1:$rport"
 }
 
+# start_emitter_node <server> <log prefix>: one node of the server on a
+# fresh redis-server (CPU 1), for @socket.io/redis-emitter's messages; sets
+# what start_server does, redis_pid and emitter_redis.
+start_emitter_node() {
+  local rport
+  rport=$(free_port)
+  taskset -c 1 "$redis_bin" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
+    --loglevel warning >"$2.redis.log" 2>&1 &
+  redis_pid=$!
+  wait_port "$rport" "$redis_pid" "$2.redis.log"
+  emitter_redis=127.0.0.1:$rport
+  start_server "$1" "$2.log" "$emitter_redis"
+}
+
 stop_server() {
   local pid
   for pid in $server_pid $server2_pid $redis_pid; do
@@ -239,6 +272,7 @@ phases() {
         echo "fanout-stalled -scenario fanout -n 50 -d 1s -stalled-websocket"
         ;;
       cluster) echo "cluster -scenario fanout -n 50 -d 1s" ;;
+      api) echo "api -scenario fanout -n 50 -d 1s -room bench" ;;
       handshake) echo "handshake -scenario handshake -c 5 -d 1s" ;;
       polling) echo "polling -scenario polling -c 5 -d 1s" ;;
       *) echo "compare.sh: unknown scenario $s" >&2; exit 2 ;;
@@ -257,6 +291,8 @@ phases() {
         ;;
       # The cross-node fanout: receivers split over two nodes and one Redis.
       cluster) echo "cluster -scenario fanout -n 1000 -d 10s" ;;
+      # Emits from a backend to one room of 1,000 receivers.
+      api) echo "api -scenario fanout -n 1000 -d 10s -room bench" ;;
       handshake) echo "handshake -scenario handshake -c 50 -d 10s" ;;
       polling) echo "polling -scenario polling -c 50 -d 10s" ;;
       *) echo "compare.sh: unknown scenario $s" >&2; exit 2 ;;
@@ -292,6 +328,12 @@ for run in $(seq 1 "$runs"); do
         if [[ $name == cluster ]]; then
           start_cluster "$server" "${log%.log}"
           second=(-url2 "$server2_url" -pid2 "$server2_pid")
+        elif [[ $name == api && $server == caddy ]]; then
+          with_api=1 start_server caddy "$log"
+          second=(-emit-via api -api-url "${server_url%/socket.io/}/api")
+        elif [[ $name == api ]]; then
+          start_emitter_node "$server" "${log%.log}"
+          second=(-emit-via redis-emitter -redis "$emitter_redis")
         else
           start_server "$server" "$log"
         fi

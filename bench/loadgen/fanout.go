@@ -40,6 +40,18 @@ func runFanout(ctx context.Context, s *scenario) (result, error) {
 	if s.nodes() > 1 {
 		r.Variant = strings.TrimPrefix(r.Variant+"+cluster", "+")
 	}
+	room := noRoom
+	if s.emitter != nil {
+		// One phase for both ways a backend emits, so that the table
+		// compares them; emit_via tells which one a line measured.
+		r.Variant = strings.TrimPrefix(r.Variant+"+backend", "+")
+		r.EmitVia = "redis-emitter"
+		if _, ok := s.emitter.(*apiEmitter); ok {
+			r.EmitVia = "api"
+		}
+		defer s.emitter.close()
+		room = func(int) string { return s.room }
+	}
 	ns := s.target.namespace
 	hists := make([]histogram, s.n)
 	counts := make([]int64, s.n) // deliveries per receiver, each owned by its receiver until closeAll
@@ -60,7 +72,7 @@ func runFanout(ctx context.Context, s *scenario) (result, error) {
 			}
 		}()
 	}
-	opened := s.openClients(ctx, s.n, s.transport, noRoom, func(i int, c client) {
+	opened := s.openClients(ctx, s.n, s.transport, room, func(i int, c client) {
 		clients[i] = c
 		h, count := &hists[i], &counts[i]
 		serve(c, func(p sioPacket) {
@@ -98,10 +110,20 @@ func runFanout(ctx context.Context, s *scenario) (result, error) {
 		return r, fmt.Errorf("fanout: no receiver connected: %s", r.FirstErr)
 	}
 	var err error
-	if sender, err = s.target.dial(ctx, "websocket", ""); err != nil {
-		return r, fmt.Errorf("fanout sender: %v", err)
+	send := func(seq int64, msg, args []byte) ([]byte, []byte, error) {
+		return nil, nil, s.emitter.emit(ctx, seq, s.micros())
 	}
-	serve(sender, func(sioPacket) {})
+	if s.emitter == nil {
+		if sender, err = s.target.dial(ctx, "websocket", ""); err != nil {
+			return r, fmt.Errorf("fanout sender: %v", err)
+		}
+		serve(sender, func(sioPacket) {})
+		send = func(seq int64, msg, args []byte) ([]byte, []byte, error) {
+			args = appendStamp(args[:0], "fanout", seq, s.micros(), s.pad)
+			msg = appendSIO(msg[:0], sioEvent, ns, -1, args)
+			return msg, args, sender.send(msg)
+		}
+	}
 	if s.idlePoll {
 		// Connected to the namespace, then never polled again: the server
 		// must queue for it without holding up everyone else.
@@ -118,11 +140,11 @@ func runFanout(ctx context.Context, s *scenario) (result, error) {
 		}
 	}
 	s.logf("fanout: %d receivers connected", opened)
-	if s.nodes() > 1 {
+	if s.nodes() > 1 || s.emitter != nil {
 		// Both nodes must relay to each other before anything is measured:
-		// a node that is not yet subscribed to Redis would show as losses.
-		msg := appendSIO(nil, sioEvent, ns, -1, appendStamp(nil, "fanout", warmUpSeq, s.micros(), s.pad))
-		if err := sender.send(msg); err != nil {
+		// a node that is not yet subscribed to Redis would show as losses
+		// (and an emitter's first events would find no receiver).
+		if _, _, err := send(warmUpSeq, nil, nil); err != nil {
 			return r, fmt.Errorf("fanout warm-up: %v", err)
 		}
 		if !waitUntil(func() bool { return warmed.Load() >= int64(opened) }, fanoutDrain) {
@@ -143,9 +165,7 @@ func runFanout(ctx context.Context, s *scenario) (result, error) {
 			waitUntil(func() bool { return delivered.Load() >= want }, fanoutCatchUp)
 		}
 		sent++
-		args = appendStamp(args[:0], "fanout", sent, s.micros(), s.pad)
-		msg = appendSIO(msg[:0], sioEvent, ns, -1, args)
-		if err := sender.send(msg); err != nil {
+		if msg, args, err = send(sent, msg, args); err != nil {
 			s.errs.add(err)
 			break
 		}
@@ -175,6 +195,10 @@ func runFanout(ctx context.Context, s *scenario) (result, error) {
 		}
 	}
 	r.measure(w.before, w.after, w.elapsed)
+	if s.emitter != nil && sent > 0 && r.Seconds > 0 {
+		r.EmitsPerSec = float64(sent) / r.Seconds
+		r.CPUusPerEmit = float64(r.ServerCPUus) / float64(sent)
+	}
 	r.latencies(mergeHistograms(hists))
 	s.errs.report(&r)
 	return r, nil

@@ -62,6 +62,7 @@ type options struct {
 	proto, n, c, rate, pid, pid2, pad, window                                    int
 	duration, hold                                                               time.Duration
 	idlePoll, stalledWS                                                          bool
+	emitVia, apiURL, apiKeyEnv, redisAddr, room                                  string
 }
 
 func parseFlags(args []string) (options, error) {
@@ -89,6 +90,11 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.pprof, "pprof", "", "base URL of the server's /debug/pprof/ (Caddy's admin address): save a CPU profile of the measured window, or a heap profile at the end of a conns hold")
 	fs.StringVar(&o.pprof2, "pprof2", "", "with -url2: the second node's pprof base URL; its profile is saved as <pprof-out>-node2.cpu.pprof")
 	fs.StringVar(&o.pprofOut, "pprof-out", "profile", "file name prefix of the saved profiles")
+	fs.StringVar(&o.emitVia, "emit-via", "socket", "fanout: who sends the events: socket (a client, relayed), api (POST /emit to -api-url), or redis-emitter (PUBLISH to -redis, as @socket.io/redis-emitter)")
+	fs.StringVar(&o.apiURL, "api-url", "", "with -emit-via api: where socketio_api is mounted, such as http://127.0.0.1:8080/api")
+	fs.StringVar(&o.apiKeyEnv, "api-key-env", "SOCKETIO_API_KEY", "with -emit-via api: the environment variable holding the API key")
+	fs.StringVar(&o.redisAddr, "redis", "", "with -emit-via redis-emitter: the Redis the server nodes use, host:port")
+	fs.StringVar(&o.room, "room", "", "fanout with -emit-via api or redis-emitter: the room the receivers join and the events go to")
 	fs.StringVar(&o.sources, "src", "auto", "client source addresses: auto (127.0.0.2-5 for a loopback server), none, or a list")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -110,6 +116,15 @@ func parseFlags(args []string) (options, error) {
 	}
 	if (o.pid2 != 0 || o.pprof2 != "") && o.endpoint2 == "" {
 		return o, errors.New("-pid2 and -pprof2 describe the node of -url2; give -url2 too")
+	}
+	switch {
+	case o.emitVia == "socket":
+	case o.emitVia == "api" && o.apiURL != "", o.emitVia == "redis-emitter" && o.redisAddr != "":
+		if o.scenario != "fanout" || o.endpoint2 != "" {
+			return o, fmt.Errorf("-emit-via %s is for -scenario fanout on one node", o.emitVia)
+		}
+	default:
+		return o, fmt.Errorf("-emit-via %q: use socket, api with -api-url, or redis-emitter with -redis", o.emitVia)
 	}
 	if o.pid2 != 0 && o.pid == 0 {
 		return o, errors.New("-pid2 without -pid: give both nodes' process ids, or neither")
@@ -161,6 +176,13 @@ func run(ctx context.Context, args []string) (result, error) {
 		epoch:     time.Now(),
 		progress:  os.Stderr,
 		dialSlots: 128,
+		room:      o.room,
+	}
+	switch o.emitVia {
+	case "api":
+		s.emitter = newAPIEmitter(strings.TrimSuffix(o.apiURL, "/"), os.Getenv(o.apiKeyEnv), o.room, o.pad)
+	case "redis-emitter":
+		s.emitter = newRedisEmitter(o.redisAddr, o.namespace, o.room, o.pad)
 	}
 	if o.pprof != "" {
 		s.profile = &profiler{base: strings.TrimSuffix(o.pprof, "/"), out: o.pprofOut}

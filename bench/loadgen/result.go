@@ -28,6 +28,12 @@ type result struct {
 	Sent       int64 `json:"sent,omitempty"`       // fanout: events the sender emitted
 	Lost       int64 `json:"lost"`                 // fanout: deliveries that never arrived
 
+	// EmitsPerSec and CPUusPerEmit: a fanout sent by an emitter (-emit-via
+	// api or redis-emitter), per event it sent rather than per delivery.
+	EmitVia      string  `json:"emit_via,omitempty"`
+	EmitsPerSec  float64 `json:"emits_per_s,omitempty"`
+	CPUusPerEmit float64 `json:"cpu_us_per_emit,omitempty"`
+
 	P50us int64 `json:"p50_us,omitempty"`
 	P99us int64 `json:"p99_us,omitempty"`
 	MaxUs int64 `json:"max_us,omitempty"`

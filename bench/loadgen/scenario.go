@@ -31,6 +31,8 @@ type scenario struct {
 	profile   *profiler // nil unless -pprof
 	profile2  *profiler // the second node's; nil unless -pprof2
 	dialSlots int       // dials in flight during a ramp
+	emitter   emitter   // fanout: sends the events from outside (-emit-via); nil: a client socket, relayed
+	room      string    // fanout with an emitter: the receivers' room
 }
 
 // micros is the time since the epoch, the clock of payload stamps.

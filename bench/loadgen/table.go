@@ -56,6 +56,17 @@ var figures = map[string][]figure{
 		{"server write calls per delivery, both nodes", writesPerOp},
 		{"lost deliveries", func(r result) float64 { return float64(r.Lost) }},
 	},
+	// fanout sent by a backend (-emit-via): the HTTP API into Caddy, or
+	// @socket.io/redis-emitter's PUBLISH into Node; latency from the call
+	// (or the PUBLISH) to each delivery.
+	"fanout backend": {
+		{"backend emits/s", func(r result) float64 { return r.EmitsPerSec }},
+		{"server CPU per backend emit (µs)", func(r result) float64 { return r.CPUusPerEmit }},
+		{"server CPU per delivery (µs)", func(r result) float64 { return r.CPUusPerOp }},
+		{"p99 from the emit to a delivery (µs)", func(r result) float64 { return float64(r.P99us) }},
+		{"deliveries/s", func(r result) float64 { return r.OpsPerSec }},
+		{"lost deliveries", func(r result) float64 { return float64(r.Lost) }},
+	},
 	"handshake": {
 		{"handshakes/s", func(r result) float64 { return r.OpsPerSec }},
 		{"server CPU per handshake (µs)", func(r result) float64 { return r.CPUusPerOp }},
