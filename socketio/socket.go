@@ -39,6 +39,14 @@ type Socket struct {
 	inOwnRoom bool
 	app       *socketApp // nil until the application sets a handler or data
 	acks      map[uint64]func(Args, error)
+
+	// Connection state recovery (recovery.go), set before the socket is
+	// connected: its session id (empty when recovery is off or the client
+	// cannot recover), whether it was recovered, and the session it is
+	// taking back until it is connected.
+	pid       string
+	recovered bool
+	restoring *recoverySession
 }
 
 // socketApp is what the application sets on a socket, apart so that a
@@ -259,6 +267,11 @@ func (s *Socket) emit(event string, args []any, callback func(Args, error), vola
 		s.client.writeVolatile(p)
 		return p.ID, nil
 	}
+	if callback == nil {
+		if stored, err := s.emitStored(p); stored {
+			return 0, err
+		}
+	}
 	return p.ID, s.packet(p)
 }
 
@@ -377,7 +390,11 @@ func (s *Socket) onConnect() {
 	s.nsp.adapter.AddAll(s.id, s.id)
 	p := &Packet{Type: PacketConnect}
 	if s.client.protocol >= 5 {
-		p.Data = append(append([]byte(`{"sid":"`), s.id...), `"}`...)
+		p.Data = append(append([]byte(`{"sid":"`), s.id...), '"')
+		if s.pid != "" {
+			p.Data = append(append(append(p.Data, `,"pid":"`...), s.pid...), '"')
+		}
+		p.Data = append(p.Data, '}')
 	}
 	_ = s.packet(p)
 }
@@ -455,9 +472,15 @@ func (s *Socket) onClose(reason string) {
 	for _, h := range disconnecting {
 		s.guarded(func() { h(reason) })
 	}
+	kept := s.session(reason)
 	s.nsp.adapter.DelAll(s.id)
 	s.nsp.remove(s)
 	s.client.remove(s)
+	if kept != nil {
+		// Only now, so that a client taking it back quickly cannot meet
+		// this socket still holding its id.
+		s.nsp.recovery.Load().persist(kept)
+	}
 	s.mu.Lock()
 	s.connected = false
 	s.closed = true
