@@ -1,0 +1,282 @@
+package socketio
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddy-socketio/caddy-socketio/engine"
+	"github.com/caddy-socketio/caddy-socketio/internal/testpeer"
+)
+
+// cutProxy forwards TCP connections to a server until cut, which closes
+// them all at once, as a lost network does; while cut it refuses new ones
+// (they are closed as soon as accepted) until restored.
+type cutProxy struct {
+	t      *testing.T
+	ln     net.Listener
+	target string
+
+	mu    sync.Mutex
+	down  bool
+	conns []net.Conn
+	wg    sync.WaitGroup
+}
+
+func startCutProxy(t *testing.T, target string) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{t: t, ln: ln, target: target}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(func() {
+		ln.Close()
+		p.cut()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *cutProxy) URL() string { return "http://" + p.ln.Addr().String() }
+
+func (p *cutProxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.down {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		s, err := net.Dial("tcp", p.target)
+		if err != nil {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		p.conns = append(p.conns, c, s)
+		p.wg.Add(2)
+		p.mu.Unlock()
+		go p.pipe(c, s)
+		go p.pipe(s, c)
+	}
+}
+
+func (p *cutProxy) pipe(dst, src net.Conn) {
+	defer p.wg.Done()
+	io.Copy(dst, src)
+	dst.Close()
+	src.Close()
+}
+
+// cut closes every connection and refuses new ones until restore.
+func (p *cutProxy) cut() {
+	p.mu.Lock()
+	p.down = true
+	conns := p.conns
+	p.conns = nil
+	p.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+func (p *cutProxy) restore() {
+	p.mu.Lock()
+	p.down = false
+	p.mu.Unlock()
+}
+
+// recoveryClientServer is the server recovery.js talks to: a new socket
+// joins "room1", gets data and an event ("before") that gives its client an
+// offset; a socket whose client came back (its auth has a pid) gets
+// "after"; each connection, "ready" and loss is noted.
+func recoveryClientServer(t *testing.T, opts RecoveryOptions) *testServer {
+	return startServerWith(t, "", engine.Options{},
+		Options{ConnectionStateRecovery: &opts}, func(ts *testServer) {
+			ts.io.OnConnection(func(s *Socket) {
+				_, back := s.Handshake().AuthValue("pid")
+				if !s.Recovered() && !back {
+					s.Join("room1")
+					s.SetData("ann")
+					ts.io.To(s.ID()).Emit("before", 0)
+				}
+				rooms := s.Rooms()
+				slices.Sort(rooms)
+				ts.note(fmt.Sprintf("connect recovered=%v rooms=%d data=%v", s.Recovered(), len(rooms), s.Data()))
+				s.On("ready", func(*Event) { ts.note("ready " + s.ID()) })
+				s.OnDisconnect(func(reason string) {
+					if recoverableReason(reason) {
+						ts.note("lost")
+					}
+				})
+				if back {
+					_ = s.Emit("after")
+				}
+			})
+		})
+}
+
+// runDropped runs recovery.js through a proxy, cuts its connection once it
+// is ready, calls away while the client cannot reconnect, then lets it
+// back, and returns what the script printed.
+func runDropped(t *testing.T, ts *testServer, transports string, away func(sid string)) []string {
+	t.Helper()
+	proxy := startCutProxy(t, ts.addr)
+	testpeer.Node(t)
+	done := make(chan testpeer.Result, 1)
+	go func() {
+		done <- testpeer.RunNode(t, 30*time.Second, "testdata/recovery.js", "URL="+proxy.URL(), "SCENARIO=drop", "TRANSPORTS="+transports)
+	}()
+	var finished bool
+	t.Cleanup(func() {
+		if !finished {
+			proxy.cut()
+			<-done
+		}
+	})
+	ts.waitSeen("connect recovered=false rooms=2 data=ann", 1)
+	sid := ts.waitPrefix("ready ")
+	proxy.cut()
+	ts.waitSeen("lost", 1)
+	away(sid)
+	proxy.restore()
+	r := <-done
+	finished = true
+	if r.Err != nil {
+		t.Fatalf("recovery.js failed: %v\n%s\n%s", r.Err, r.Stdout, r.Stderr)
+	}
+	return strings.Split(strings.TrimSpace(r.Stdout), "\n")
+}
+
+// waitPrefix waits until the server saw something starting with prefix,
+// and returns the rest of it.
+func (ts *testServer) waitPrefix(prefix string) string {
+	ts.t.Helper()
+	deadline := time.AfterFunc(10*time.Second, func() {
+		ts.mu.Lock()
+		ts.cond.Broadcast()
+		ts.mu.Unlock()
+	})
+	defer deadline.Stop()
+	start := time.Now()
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	for {
+		for _, s := range ts.seen {
+			if rest, ok := strings.CutPrefix(s, prefix); ok {
+				return rest
+			}
+		}
+		if time.Since(start) > 10*time.Second {
+			ts.t.Fatalf("the server saw nothing starting with %q; it saw:\n%s", prefix, strings.Join(ts.seen, "\n"))
+		}
+		ts.cond.Wait()
+	}
+}
+
+// missWhileAway broadcasts, while the client is away, what it must get
+// back (missed 1 to 4) and what it must not.
+func missWhileAway(ts *testServer) func(sid string) {
+	return func(sid string) {
+		nsp := ts.io.Of("/")
+		nsp.To("room1").Emit("missed", 1)
+		nsp.To("elsewhere").Emit("not-mine", 0)
+		nsp.Emit("missed", 2)
+		nsp.Except("room1").Emit("not-mine", 0)
+		nsp.Volatile().Emit("not-mine", 0)
+		nsp.To(sid).Emit("missed", 3, []byte{7})
+		nsp.To("room1").Except(sid).Emit("not-mine", 0)
+		nsp.To("room1", sid).Emit("missed", 4)
+	}
+}
+
+func TestRealClientRecoversAfterItsConnectionIsCut(t *testing.T) {
+	for _, transports := range []string{"websocket", "polling"} {
+		t.Run(transports, func(t *testing.T) {
+			ts := recoveryClientServer(t, RecoveryOptions{})
+			got := runDropped(t, ts, transports, missWhileAway(ts))
+			want := []string{
+				`first {"recovered":false}`,
+				`disconnect "transport close"`,
+				`second {"recovered":true,"sameId":true}`,
+				`event ["before",0,"+offset"]`,
+				`event ["missed",1,"+offset"]`,
+				`event ["missed",2,"+offset"]`,
+				`event ["missed",3,[7],"+offset"]`,
+				`event ["missed",4,"+offset"]`,
+				`event ["after","+offset"]`,
+			}
+			if transports == "polling" {
+				want[1] = `disconnect "transport error"`
+			}
+			expectLines(t, got, want...)
+			ts.waitSeen("connect recovered=true rooms=2 data=ann", 1)
+		})
+	}
+}
+
+func TestRealClientAwayTooLongGetsAFreshSocket(t *testing.T) {
+	clock := newFakeClock()
+	ts := recoveryClientServer(t, RecoveryOptions{MaxDisconnectionDuration: time.Minute, now: clock.Now})
+	got := runDropped(t, ts, "websocket", func(sid string) {
+		missWhileAway(ts)(sid)
+		clock.advance(time.Minute + time.Second)
+	})
+	expectLines(t, got,
+		`first {"recovered":false}`,
+		`disconnect "transport close"`,
+		`second {"recovered":false,"sameId":false}`,
+		`event ["before",0,"+offset"]`,
+		`event ["after","+offset"]`,
+	)
+	ts.waitSeen("connect recovered=false rooms=1 data=<nil>", 1)
+}
+
+func TestRealClientPastTheLogCapGetsAFreshSocket(t *testing.T) {
+	ts := recoveryClientServer(t, RecoveryOptions{MaxLogBytes: 8 << 10})
+	got := runDropped(t, ts, "websocket", func(sid string) {
+		for i := range 20 {
+			ts.io.To("room1").Emit("missed", i, strings.Repeat("x", 1000))
+		}
+	})
+	expectLines(t, got,
+		`first {"recovered":false}`,
+		`disconnect "transport close"`,
+		`second {"recovered":false,"sameId":false}`,
+		`event ["before",0,"+offset"]`,
+		`event ["after","+offset"]`,
+	)
+}
+
+// A socket.io-client 2.x client on a server with recovery on is served as
+// before: its events carry no offset argument.
+func TestRecoveryLeavesV2ClientsAsTheyWere(t *testing.T) {
+	ts := startServerWith(t, "", engine.Options{}, Options{ConnectionStateRecovery: &RecoveryOptions{}}, setupApp)
+	testpeer.Node(t)
+	done := make(chan testpeer.Result, 1)
+	go func() {
+		done <- testpeer.RunNode(t, 30*time.Second, "testdata/v2.js", "URL="+ts.URL, "SCENARIO=mixed", "TRANSPORTS=websocket")
+	}()
+	ts.waitSeen("joined mixed", 1)
+	if err := ts.io.To("mixed").Emit("mixed", "both", []byte{1, 2, 3}, map[string]any{"n": 1}); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.Err != nil {
+		t.Fatalf("v2.js: %v\n%s\n%s", r.Err, r.Stdout, r.Stderr)
+	}
+	expectLines(t, strings.Split(strings.TrimSpace(r.Stdout), "\n"), `mixed ["both",{"type":"Buffer","data":[1,2,3]},{"n":1}]`)
+}
