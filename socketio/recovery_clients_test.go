@@ -2,102 +2,14 @@ package socketio
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/caddy-socketio/caddy-socketio/engine"
 	"github.com/caddy-socketio/caddy-socketio/internal/testpeer"
 )
-
-// cutProxy forwards TCP connections to a server until cut, which closes
-// them all at once, as a lost network does; while cut it refuses new ones
-// (they are closed as soon as accepted) until restored.
-type cutProxy struct {
-	t      *testing.T
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	down  bool
-	conns []net.Conn
-	wg    sync.WaitGroup
-}
-
-func startCutProxy(t *testing.T, target string) *cutProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{t: t, ln: ln, target: target}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(func() {
-		ln.Close()
-		p.cut()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *cutProxy) URL() string { return "http://" + p.ln.Addr().String() }
-
-func (p *cutProxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		if p.down {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		s, err := net.Dial("tcp", p.target)
-		if err != nil {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		p.conns = append(p.conns, c, s)
-		p.wg.Add(2)
-		p.mu.Unlock()
-		go p.pipe(c, s)
-		go p.pipe(s, c)
-	}
-}
-
-func (p *cutProxy) pipe(dst, src net.Conn) {
-	defer p.wg.Done()
-	io.Copy(dst, src)
-	dst.Close()
-	src.Close()
-}
-
-// cut closes every connection and refuses new ones until restore.
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	p.down = true
-	conns := p.conns
-	p.conns = nil
-	p.mu.Unlock()
-	for _, c := range conns {
-		c.Close()
-	}
-}
-
-func (p *cutProxy) restore() {
-	p.mu.Lock()
-	p.down = false
-	p.mu.Unlock()
-}
 
 // recoveryClientServer is the server recovery.js talks to: a new socket
 // joins "room1", gets data and an event ("before") that gives its client an
@@ -134,7 +46,7 @@ func recoveryClientServer(t *testing.T, opts RecoveryOptions) *testServer {
 // back, and returns what the script printed.
 func runDropped(t *testing.T, ts *testServer, transports string, away func(sid string)) []string {
 	t.Helper()
-	proxy := startCutProxy(t, ts.addr)
+	proxy := testpeer.StartCutProxy(t, ts.addr)
 	testpeer.Node(t)
 	done := make(chan testpeer.Result, 1)
 	go func() {
@@ -143,16 +55,16 @@ func runDropped(t *testing.T, ts *testServer, transports string, away func(sid s
 	var finished bool
 	t.Cleanup(func() {
 		if !finished {
-			proxy.cut()
+			proxy.Cut()
 			<-done
 		}
 	})
 	ts.waitSeen("connect recovered=false rooms=2 data=ann", 1)
 	sid := ts.waitPrefix("ready ")
-	proxy.cut()
+	proxy.Cut()
 	ts.waitSeen("lost", 1)
 	away(sid)
-	proxy.restore()
+	proxy.Restore()
 	r := <-done
 	finished = true
 	if r.Err != nil {

@@ -1,6 +1,7 @@
-// Drives socket.io-client 4.x through a connection drop against the Go
-// server of recovery_clients_test.go, which has connection state recovery
-// on. Env: URL (the test's TCP proxy in front of the server), TRANSPORTS.
+// Drives socket.io-client 4.x through a connection drop against a server
+// with connection state recovery on: the Go server of
+// recovery_clients_test.go, or Caddy in the root package's
+// recovery_test.go, both set up alike. Env: URL (the test's TCP proxy in front of the server), TRANSPORTS.
 // The client reconnects on its own; the script prints how it came back and
 // every event it got, in order, each offset (a string as last argument)
 // shown as "+offset". Exits 0, or 1 with the error on stderr.
