@@ -394,3 +394,54 @@ func TestRecoveryCleanDisconnectKeepsNoSession(t *testing.T) {
 	ts.waitSeen("disconnect "+c.sid+" client namespace disconnect", 1)
 	expectFresh(t, ts, c.auth(), c)
 }
+
+// With a cluster adapter, each server stores what it delivers, remote
+// broadcasts included: a client recovers on its own server, and gets a
+// fresh socket on another.
+func TestRecoveryOnAClusterIsPerServer(t *testing.T) {
+	b := &bus{}
+	opts := Options{Adapter: b.factory, ConnectionStateRecovery: &RecoveryOptions{}}
+	serverA := startServerWith(t, "", engine.Options{}, opts, func(*testServer) {})
+	serverB := startServerWith(t, "", engine.Options{}, opts, func(ts *testServer) {
+		ts.io.OnConnection(func(s *Socket) {
+			s.OnDisconnect(func(reason string) { ts.note("disconnect " + s.ID() + " " + reason) })
+		})
+	})
+	c, _ := connectRecovering(t, serverB, "")
+	serverB.io.Of("/").Socket(c.sid).Join("room")
+	serverA.io.To("room").Emit("news", 1)
+	if got := c.event(); got != `42["news",1]` {
+		t.Fatalf("got %s", got)
+	}
+	c.drop(serverB)
+	serverA.io.To("room").Emit("news", 2)
+	elsewhere, missed := connectRecovering(t, serverA, c.auth())
+	if elsewhere.sid == c.sid || len(missed) > 0 {
+		t.Errorf("on the other server: sid %s, missed %v; want a fresh socket", elsewhere.sid, missed)
+	}
+	back, missed := connectRecovering(t, serverB, c.auth())
+	if back.sid != c.sid || !slices.Equal(missed, []string{`42["news",2]`}) {
+		t.Errorf("on its server: sid %s (want %s), missed %v", back.sid, c.sid, missed)
+	}
+}
+
+func TestSetRecoveryOptionsTurnsRecoveryOffAndOnAtRuntime(t *testing.T) {
+	ts := recoveryServer(t, RecoveryOptions{})
+	c := awayClient(t, ts)
+	ts.io.SetRecoveryOptions(nil) // a reload without the block: the sessions go
+	plain := dialRaw(t, ts)
+	plain.send("40" + c.auth())
+	if got := plain.read(); !regexp.MustCompile(`^40\{"sid":"[A-Za-z0-9_-]{20}"\}$`).MatchString(got) || strings.Contains(got, c.sid) {
+		t.Errorf("with recovery off the CONNECT answer is %q, want a fresh sid and no pid", got)
+	}
+	ts.io.Emit("plain", 1)
+	if got := plain.read(); got != `42["plain",1]` {
+		t.Errorf("with recovery off: %q, want no offset", got)
+	}
+	ts.io.SetRecoveryOptions(&RecoveryOptions{})
+	again, _ := connectRecovering(t, ts, "") // has a pid again
+	ts.io.Emit("stored", 2)
+	if got := again.event(); got != `42["stored",2]` {
+		t.Errorf("with recovery on again: %s", got)
+	}
+}
