@@ -35,6 +35,9 @@ import (
 // meanwhile) gets a fresh socket (a new id, no rooms, recovered false), as
 // Node answers an offset no longer in its log: the application then knows
 // it must resynchronise that client.
+//
+// A stored event keeps its binary arguments as they were passed (no copy):
+// do not change a []byte after emitting it.
 type RecoveryOptions struct {
 	// MaxDisconnectionDuration is how long the session of a disconnected
 	// socket is kept, and how long stored packets are; 2 minutes when zero,
@@ -102,7 +105,7 @@ type recovery struct {
 	// sessMu guards sessions and order; never held with mu.
 	sessMu   sync.Mutex
 	sessions map[string]*recoverySession // by pid
-	order    []*recoverySession          // oldest disconnection first, for expiry; may hold taken sessions
+	order    []*recoverySession          // oldest disconnection first, for expiry; may hold sessions no longer in sessions
 }
 
 // logEntry is one stored packet: its wire form (with the offset) for
@@ -123,7 +126,6 @@ type recoverySession struct {
 	data     any
 	meta     json.RawMessage
 	at       int64 // disconnection, Unix nanoseconds
-	taken    bool  // restored (or expired): order may still hold it
 
 	// from is the sequence number of the last offset the recovering
 	// client saw, set when it is taken.
@@ -328,9 +330,6 @@ func (r *recovery) persist(sess *recoverySession) {
 	sess.at = now.UnixNano()
 	r.sessMu.Lock()
 	defer r.sessMu.Unlock()
-	if old := r.sessions[sess.pid]; old != nil {
-		old.taken = true
-	}
 	r.sessions[sess.pid] = sess
 	r.order = append(r.order, sess)
 	r.pruneSessionsLocked(now)
@@ -341,16 +340,12 @@ func (r *recovery) persist(sess *recoverySession) {
 func (r *recovery) pruneSessionsLocked(now time.Time) {
 	threshold := now.Add(-r.opts.Load().MaxDisconnectionDuration).UnixNano()
 	i := 0
-	for ; i < len(r.order); i++ {
-		sess := r.order[i]
-		if sess.taken {
-			continue
+	for ; i < len(r.order) && r.order[i].at < threshold; i++ {
+		// Only this very session: one taken back may have been followed
+		// by a newer one of the same pid (the socket dropped again).
+		if sess := r.order[i]; r.sessions[sess.pid] == sess {
+			delete(r.sessions, sess.pid)
 		}
-		if sess.at >= threshold {
-			break
-		}
-		sess.taken = true
-		delete(r.sessions, sess.pid)
 	}
 	if i > 0 {
 		n := copy(r.order, r.order[i:])
@@ -385,7 +380,6 @@ func (r *recovery) take(pid, offset string) *recoverySession {
 	}
 	delete(r.sessions, pid)
 	if now.UnixNano()-sess.at > int64(r.opts.Load().MaxDisconnectionDuration) {
-		sess.taken = true
 		return nil
 	}
 	sess.from = from

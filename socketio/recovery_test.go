@@ -114,8 +114,10 @@ func (c *recoveringClient) parseEvent(got string) string {
 // network does, and waits for the server to notice.
 func (c *recoveringClient) drop(ts *testServer) {
 	c.t.Helper()
+	note := "disconnect " + c.sid + " transport close"
+	before := ts.count(note) // a recovered socket may have dropped before
 	c.conn.NetConn().Close()
-	ts.waitSeen("disconnect "+c.sid+" transport close", 1)
+	ts.waitSeen(note, before+1)
 }
 
 func (c *recoveringClient) auth() string {
@@ -443,5 +445,24 @@ func TestSetRecoveryOptionsTurnsRecoveryOffAndOnAtRuntime(t *testing.T) {
 	ts.io.Emit("stored", 2)
 	if got := again.event(); got != `42["stored",2]` {
 		t.Errorf("with recovery on again: %s", got)
+	}
+}
+
+func TestRecoveryTwiceInARowKeepsTheNewerSession(t *testing.T) {
+	// The first session's expiry must not take the second one with it.
+	clock := newFakeClock()
+	ts := recoveryServer(t, RecoveryOptions{MaxDisconnectionDuration: time.Minute, now: clock.Now})
+	c := awayClient(t, ts)
+	clock.advance(40 * time.Second)
+	back, _ := connectRecovering(t, ts, c.auth())
+	ts.waitSeen(connected(c.sid, true), 1)
+	ts.io.To("room1").Emit("between", 1)
+	back.event()
+	back.drop(ts)
+	clock.advance(30 * time.Second) // the first session would have expired
+	ts.io.Of("/").recovery.Load().sweep()
+	again, missed := connectRecovering(t, ts, back.auth())
+	if again.sid != c.sid || len(missed) != 0 {
+		t.Errorf("second recovery: sid %s (want %s), missed %v", again.sid, c.sid, missed)
 	}
 }
