@@ -3,6 +3,7 @@ package socketio
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -34,7 +35,9 @@ import (
 // (it was away too long, or the namespace broadcast more than MaxLogBytes
 // meanwhile) gets a fresh socket (a new id, no rooms, recovered false), as
 // Node answers an offset no longer in its log: the application then knows
-// it must resynchronise that client.
+// it must resynchronise that client. So does, at its next attempt, a client
+// that missed more than its connection may queue (the engine closes it as
+// a slow client while it replays).
 //
 // A stored event keeps its binary arguments as they were passed (no copy):
 // do not change a []byte after emitting it.
@@ -400,24 +403,31 @@ func (r *recovery) giveBack(sess *recoverySession) {
 // connect connects the recovering socket s: under the log's lock, its
 // missed packets (those after the session's offset whose rooms and except
 // match the session's rooms) go out, then its CONNECT answer, and from
-// then on it is among the receivers. False, with nothing done, when
-// packets it missed were pruned meanwhile (its middlewares took that long).
-func (r *recovery) connect(s *Socket, sess *recoverySession) bool {
+// then on it is among the receivers. An error, and the socket is not
+// connected, when packets it missed were pruned meanwhile (its middlewares
+// took that long: errMissedPruned), or when they are more than its
+// connection may queue (the engine closes it as a slow client): either
+// way its client comes back to a fresh socket, the session being gone.
+func (r *recovery) connect(s *Socket, sess *recoverySession) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.validLocked(sess.from) {
-		return false
+		return errMissedPruned
 	}
 	for i := r.head + int(sess.from+1-r.first); i < len(r.entries); i++ {
 		e := &r.entries[i]
 		if missedBy(sess.rooms, e) {
-			_ = s.client.writeParts(e.text, e.attachments)
+			if err := s.client.writeParts(e.text, e.attachments); err != nil {
+				return err
+			}
 		}
 	}
 	s.nsp.add(s)
 	s.onConnect()
-	return true
+	return nil
 }
+
+var errMissedPruned = errors.New("packets the socket missed were dropped from the log while its middlewares ran")
 
 // missedBy tells whether a socket in rooms was a receiver of e, as Node's
 // shouldIncludePacket: in one of its rooms (or e went to all) and in none
@@ -648,9 +658,13 @@ func (c *client) connectRecovered(s *Socket) bool {
 	sess := s.restoring
 	s.restoring = nil
 	r := s.nsp.recovery.Load()
-	if r == nil || !r.connect(s, sess) {
-		c.server.logger.Info("socketio: packets a recovering socket missed were dropped while its middlewares ran; closing its connection so that it reconnects afresh",
-			zap.String("namespace", s.nsp.name), zap.String("remote", c.address()))
+	err := errors.New("connection state recovery was turned off")
+	if r != nil {
+		err = r.connect(s, sess)
+	}
+	if err != nil {
+		c.server.logger.Info("socketio: cannot give a recovering socket what it missed; closing its connection so that it reconnects to a fresh socket",
+			zap.String("namespace", s.nsp.name), zap.String("remote", c.address()), zap.Error(err))
 		return false
 	}
 	return true

@@ -466,3 +466,30 @@ func TestRecoveryTwiceInARowKeepsTheNewerSession(t *testing.T) {
 		t.Errorf("second recovery: sid %s (want %s), missed %v", again.sid, c.sid, missed)
 	}
 }
+
+func TestRecoveryMissingMoreThanTheConnectionMayQueueGivesAFreshSocketNext(t *testing.T) {
+	opts := RecoveryOptions{}
+	ts := startServerWith(t, "", engine.Options{MaxPayload: 1000}, Options{ConnectionStateRecovery: &opts}, func(ts *testServer) {
+		ts.io.OnConnection(func(s *Socket) {
+			if !s.Recovered() {
+				s.Join("room1")
+				s.SetData(map[string]any{"user": "ann"})
+				s.SetMeta(json.RawMessage(`{"secret":1}`))
+			}
+			rooms := s.Rooms()
+			slices.Sort(rooms)
+			ts.note(fmt.Sprintf("connect %s recovered=%v rooms=%v data=%v meta=%s", s.ID(), s.Recovered(), rooms, s.Data(), s.Meta()))
+			s.OnDisconnect(func(reason string) { ts.note("disconnect " + s.ID() + " " + reason) })
+		})
+	})
+	c := awayClient(t, ts)
+	payload := strings.Repeat("x", 1000)
+	for i := range 1200 { // 1.2 MB: more than a session may queue (1 MiB here)
+		ts.io.To("room1").Emit("missed", i, payload)
+	}
+	r := dialRaw(t, ts)
+	r.send("40" + c.auth())
+	for !strings.HasPrefix(r.read(), "error:") { // missed packets, then the close
+	}
+	expectFresh(t, ts, c.auth(), c)
+}
