@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+
 	"github.com/caddy-socketio/caddy-socketio/internal/testpeer"
 	"github.com/caddy-socketio/caddy-socketio/socketio"
 )
@@ -72,5 +74,15 @@ func TestRecoveryAcrossAReload(t *testing.T) {
 	c.wait(t)
 	if rooms := <-back; rooms != sid+",room1" && rooms != "room1,"+sid {
 		t.Errorf("recovered in rooms %s, want %s and room1", rooms, sid)
+	}
+
+	// caddy stop ends the sessions with the server that kept them: the next
+	// start has a new one.
+	if err := caddy.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	loadCaddyfile(t, config("3m"))
+	if liveServerNamed(t, "/socket.io/") == live {
+		t.Error("after caddy stop the same live server (and its sessions) came back")
 	}
 }
