@@ -47,7 +47,7 @@ func newNamespace(srv *Server, name string) *Namespace {
 	}
 	n.adapter = factory(n)
 	if o := srv.recovery.options(); o != nil {
-		n.recovery.Store(newRecovery(*o, srv.logger))
+		n.recovery.Store(newRecovery(*o))
 	}
 	return n
 }

@@ -88,8 +88,7 @@ func (o RecoveryOptions) withDefaults() RecoveryOptions {
 // recovery is one namespace's connection state recovery: the log of stored
 // packets and the sessions of disconnected sockets.
 type recovery struct {
-	opts   atomic.Pointer[RecoveryOptions] // replaced whole by Server.SetRecoveryOptions
-	logger *zap.Logger
+	opts atomic.Pointer[RecoveryOptions] // replaced whole by Server.SetRecoveryOptions
 
 	// mu guards the log and orders the stored packets: it is held from the
 	// moment a packet gets its offset until it is queued on every receiver,
@@ -135,12 +134,12 @@ type recoverySession struct {
 	from uint64
 }
 
-func newRecovery(opts RecoveryOptions, logger *zap.Logger) *recovery {
+func newRecovery(opts RecoveryOptions) *recovery {
 	// Offsets start at a random point so that they look like no small
 	// number an application might send as the last argument of an event
 	// (the client takes any string there for an offset).
 	start := 1<<40 + rand.Uint64N(1<<40)
-	r := &recovery{logger: logger, first: start, sessions: make(map[string]*recoverySession)}
+	r := &recovery{first: start, sessions: make(map[string]*recoverySession)}
 	r.opts.Store(&opts)
 	return r
 }
@@ -579,7 +578,7 @@ func (n *Namespace) setRecovery(opts *RecoveryOptions) {
 		r.opts.Store(opts)
 		return
 	}
-	n.recovery.CompareAndSwap(nil, newRecovery(*opts, n.server.logger))
+	n.recovery.CompareAndSwap(nil, newRecovery(*opts))
 }
 
 // Recovered tells whether the socket's connection state was recovered: the

@@ -3,8 +3,6 @@ package socketio
 import (
 	"encoding/json"
 	"testing"
-
-	"go.uber.org/zap"
 )
 
 // FuzzRecoveryAuth checks the decoding of what a reconnecting client sends
@@ -21,7 +19,7 @@ func FuzzRecoveryAuth(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, auth []byte) {
-		r := newRecovery(RecoveryOptions{}.withDefaults(), zap.NewNop())
+		r := newRecovery(RecoveryOptions{}.withDefaults())
 		// A log of three packets, offsets "1000" to "1002" (the client that
 		// saw "zzz", the one before, missed them all), and one session.
 		r.first = 36 * 36 * 36
