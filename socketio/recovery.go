@@ -63,7 +63,7 @@ const (
 	defaultMaxLogBytes              = 32 << 20
 	// logEntryOverhead is what a stored packet costs besides its bytes
 	// and its room names: the entry, the slice headers.
-	logEntryOverhead = 96
+	logEntryOverhead = 80
 	// maxOffsetLen bounds an offset a client sends; ours have 8 to 13
 	// characters.
 	maxOffsetLen = 13
@@ -103,6 +103,7 @@ type recovery struct {
 	head    int
 	first   uint64 // offset sequence number of entries[head], or of the next entry when empty
 	bytes   int    // memory of the log, as MaxLogBytes counts it
+	scratch []byte // where a stored packet is encoded before its copy
 
 	// sessMu guards sessions and order; never held with mu.
 	sessMu   sync.Mutex
@@ -113,11 +114,26 @@ type recovery struct {
 // logEntry is one stored packet: its wire form (with the offset) for
 // revision 5 clients and whom it went to.
 type logEntry struct {
-	at          int64 // Unix nanoseconds
-	rooms       []string
-	except      []string
+	at int64 // Unix nanoseconds
+	// targets are the broadcast's rooms, then its except rooms, in one
+	// array (an idle log is mostly these small arrays): nRooms of each.
+	targets     []string
+	nRooms      int32
 	text        []byte
 	attachments [][]byte
+}
+
+func (e *logEntry) rooms() []string  { return e.targets[:e.nRooms] }
+func (e *logEntry) except() []string { return e.targets[e.nRooms:] }
+
+// targetsOf copies a broadcast's rooms and except rooms into one array.
+func targetsOf(opts *BroadcastOptions) ([]string, int32) {
+	if len(opts.Rooms)+len(opts.Except) == 0 {
+		return nil, 0
+	}
+	t := make([]string, 0, len(opts.Rooms)+len(opts.Except))
+	t = append(append(t, opts.Rooms...), opts.Except...)
+	return t, int32(len(opts.Rooms))
 }
 
 // recoverySession is what a disconnected socket leaves for its client to
@@ -212,14 +228,20 @@ func storable(p *Packet, opts *BroadcastOptions) bool {
 // held.
 func (r *recovery) nextLocked() uint64 { return r.first + uint64(len(r.entries)-r.head) }
 
-// withOffset returns the text part of p with offset seq appended to its
-// arguments: the encoding of p ends with the "]" of its array, which has
-// the event name at least, so the offset follows a comma.
-func withOffset(p *Packet, seq uint64) []byte {
-	text := appendPacket(make([]byte, 0, encodedLen(p)+16), p)
+// withOffsetLocked returns the text part of p with offset seq appended to
+// its arguments: the encoding of p ends with the "]" of its array, which
+// has the event name at least, so the offset follows a comma. It is
+// written in r.scratch, then copied to an array of its exact size, as the
+// log keeps it; r.mu is held.
+func (r *recovery) withOffsetLocked(p *Packet, seq uint64) []byte {
+	text := appendPacket(r.scratch[:0], p)
 	text = append(text[:len(text)-1], ',', '"')
 	text = formatOffset(text, seq)
-	return append(text, '"', ']')
+	text = append(text, '"', ']')
+	if cap(text) <= 64<<10 {
+		r.scratch = text // kept for the next one, unless a huge packet grew it
+	}
+	return append(make([]byte, 0, len(text)), text...)
 }
 
 // broadcast stores p, then queues it on every local socket opts selects:
@@ -229,7 +251,7 @@ func (r *recovery) broadcast(a *MemoryAdapter, p *Packet, opts *BroadcastOptions
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	seq := r.nextLocked()
-	text := withOffset(p, seq)
+	text := r.withOffsetLocked(p, seq)
 	msgs := prepareParts(text, p.Args.Attachments)
 	var plain []*engine.PreparedMessage // for revision 4 clients, made when one is met
 	a.apply(opts, func(s *Socket) {
@@ -242,12 +264,8 @@ func (r *recovery) broadcast(a *MemoryAdapter, p *Packet, opts *BroadcastOptions
 		}
 		s.client.writePrepared(plain, false)
 	})
-	r.appendLocked(logEntry{
-		rooms:       slices.Clone(opts.Rooms),
-		except:      slices.Clone(opts.Except),
-		text:        text,
-		attachments: p.Args.Attachments,
-	})
+	targets, nRooms := targetsOf(opts)
+	r.appendLocked(logEntry{targets: targets, nRooms: nRooms, text: text, attachments: p.Args.Attachments})
 }
 
 // emit stores p, an event for socket s alone (Node routes socket.emit
@@ -256,11 +274,11 @@ func (r *recovery) broadcast(a *MemoryAdapter, p *Packet, opts *BroadcastOptions
 func (r *recovery) emit(s *Socket, p *Packet) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	text := withOffset(p, r.nextLocked())
+	text := r.withOffsetLocked(p, r.nextLocked())
 	err := s.client.writeParts(text, p.Args.Attachments)
 	// Stored even if the connection is gone: the client may come back for
 	// it before the socket notices.
-	r.appendLocked(logEntry{rooms: []string{s.id}, text: text, attachments: p.Args.Attachments})
+	r.appendLocked(logEntry{targets: []string{s.id}, nRooms: 1, text: text, attachments: p.Args.Attachments})
 	return err
 }
 
@@ -279,10 +297,7 @@ func entrySize(e *logEntry) int {
 	for _, att := range e.attachments {
 		n += len(att)
 	}
-	for _, room := range e.rooms {
-		n += 16 + len(room)
-	}
-	for _, room := range e.except {
+	for _, room := range e.targets {
 		n += 16 + len(room)
 	}
 	return n
@@ -432,12 +447,12 @@ var errMissedPruned = errors.New("packets the socket missed were dropped from th
 // shouldIncludePacket: in one of its rooms (or e went to all) and in none
 // of its except rooms.
 func missedBy(rooms []string, e *logEntry) bool {
-	included := len(e.rooms) == 0
+	included := e.nRooms == 0
 	for _, room := range rooms {
-		if slices.Contains(e.except, room) {
+		if slices.Contains(e.except(), room) {
 			return false
 		}
-		if !included && slices.Contains(e.rooms, room) {
+		if !included && slices.Contains(e.rooms(), room) {
 			included = true
 		}
 	}
