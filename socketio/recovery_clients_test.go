@@ -2,6 +2,10 @@ package socketio
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -46,11 +50,18 @@ func recoveryClientServer(t *testing.T, opts RecoveryOptions) *testServer {
 // back, and returns what the script printed.
 func runDropped(t *testing.T, ts *testServer, transports string, away func(sid string)) []string {
 	t.Helper()
+	return runDroppedScript(t, ts, away, "testdata/recovery.js", "SCENARIO=drop", "TRANSPORTS="+transports)
+}
+
+// runDroppedScript is runDropped with another script, which gets the
+// proxy's URL in URL besides env.
+func runDroppedScript(t *testing.T, ts *testServer, away func(sid string), script string, env ...string) []string {
+	t.Helper()
 	proxy := testpeer.StartCutProxy(t, ts.addr)
 	testpeer.Node(t)
 	done := make(chan testpeer.Result, 1)
 	go func() {
-		done <- testpeer.RunNode(t, 30*time.Second, "testdata/recovery.js", "URL="+proxy.URL(), "SCENARIO=drop", "TRANSPORTS="+transports)
+		done <- testpeer.RunNode(t, 60*time.Second, script, append(env, "URL="+proxy.URL())...)
 	}()
 	var finished bool
 	t.Cleanup(func() {
@@ -68,7 +79,7 @@ func runDropped(t *testing.T, ts *testServer, transports string, away func(sid s
 	r := <-done
 	finished = true
 	if r.Err != nil {
-		t.Fatalf("recovery.js failed: %v\n%s\n%s", r.Err, r.Stdout, r.Stderr)
+		t.Fatalf("%s failed: %v\n%s\n%s", script, r.Err, r.Stdout, r.Stderr)
 	}
 	return strings.Split(strings.TrimSpace(r.Stdout), "\n")
 }
@@ -191,4 +202,34 @@ func TestRecoveryLeavesV2ClientsAsTheyWere(t *testing.T) {
 		t.Fatalf("v2.js: %v\n%s\n%s", r.Err, r.Stdout, r.Stderr)
 	}
 	expectLines(t, strings.Split(strings.TrimSpace(r.Stdout), "\n"), `mixed ["both",{"type":"Buffer","data":[1,2,3]},{"n":1}]`)
+}
+
+// The same in headless Chromium, with the socket.io-client browser bundle,
+// over WebSocket (the page comes from another server: WebSocket needs no
+// CORS, and the cut must not take the page with it).
+func TestBrowserRecoversAfterItsConnectionIsCut(t *testing.T) {
+	chromium := testpeer.Chromium(t)
+	bundle := filepath.Join(testpeer.RepoRoot(), "node_modules", "socket.io-client", "dist", "socket.io.min.js")
+	pages := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/socket.io.min.js" {
+			http.ServeFile(w, r, bundle)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		io.WriteString(w, `<!doctype html><script src="/socket.io.min.js"></script>`)
+	}))
+	t.Cleanup(pages.Close)
+	ts := recoveryClientServer(t, RecoveryOptions{})
+	got := runDroppedScript(t, ts, missWhileAway(ts), "testdata/recovery_browser.js", "PAGE="+pages.URL+"/", "CHROMIUM="+chromium)
+	expectLines(t, got,
+		`first {"recovered":false}`,
+		`disconnect "transport close"`,
+		`second {"recovered":true,"sameId":true}`,
+		`event ["before",0,"+offset"]`,
+		`event ["missed",1,"+offset"]`,
+		`event ["missed",2,"+offset"]`,
+		`event ["missed",3,[7],"+offset"]`,
+		`event ["missed",4,"+offset"]`,
+		`event ["after","+offset"]`,
+	)
 }
