@@ -291,6 +291,7 @@ func (c *client) admit(nsp *Namespace, s *Socket) {
 			return
 		}
 	} else {
+		s.markSince()
 		nsp.add(s)
 		s.onConnect()
 	}

@@ -105,7 +105,7 @@ type recovery struct {
 	bytes   int    // memory of the log, as MaxLogBytes counts it
 	scratch []byte // where a stored packet is encoded before its copy
 
-	// sessMu guards sessions and order; never held with mu.
+	// sessMu guards sessions and order; when both are held, sessMu first.
 	sessMu   sync.Mutex
 	sessions map[string]*recoverySession // by pid
 	order    []*recoverySession          // oldest disconnection first, for expiry; may hold sessions no longer in sessions
@@ -144,6 +144,9 @@ type recoverySession struct {
 	data     any
 	meta     json.RawMessage
 	at       int64 // disconnection, Unix nanoseconds
+	// since is the sequence number of the first packet stored after the
+	// socket first connected: nothing before was meant for it.
+	since uint64
 
 	// from is the sequence number of the last offset the recovering
 	// client saw, set when it is taken.
@@ -192,30 +195,34 @@ func parseOffset(s string) (uint64, bool) {
 	return seq, true
 }
 
-// recoveryAuth extracts pid and offset from a CONNECT payload, both JSON
-// strings as Node requires (typeof ... === "string"); keys are matched
-// exactly, as in JavaScript.
-func recoveryAuth(auth json.RawMessage) (pid, offset string, ok bool) {
+// recoveryAuth extracts pid and offset from a CONNECT payload, JSON strings
+// as Node requires (typeof ... === "string"); keys are matched exactly, as
+// in JavaScript. The offset may be absent (hasOffset false): the client
+// sends none until it has received a stored packet.
+func recoveryAuth(auth json.RawMessage) (pid, offset string, hasOffset, ok bool) {
 	// The fast path for a CONNECT without recovery; "\u" because a key
 	// may be written with escapes and still be "pid" to JSON.parse.
 	if !bytes.Contains(auth, []byte(`pid`)) && !bytes.Contains(auth, []byte(`\u`)) {
-		return "", "", false
+		return "", "", false, false
 	}
 	var fields map[string]json.RawMessage
 	if json.Unmarshal(auth, &fields) != nil {
-		return "", "", false
+		return "", "", false, false
 	}
 	rawPID, rawOffset := fields["pid"], fields["offset"]
-	if len(rawPID) == 0 || rawPID[0] != '"' || len(rawOffset) == 0 || rawOffset[0] != '"' {
-		return "", "", false
-	}
-	if json.Unmarshal(rawPID, &pid) != nil || json.Unmarshal(rawOffset, &offset) != nil {
-		return "", "", false
+	if len(rawPID) == 0 || rawPID[0] != '"' || json.Unmarshal(rawPID, &pid) != nil {
+		return "", "", false, false
 	}
 	if len(pid) == 0 || len(pid) > maxPIDLen {
-		return "", "", false
+		return "", "", false, false
 	}
-	return pid, offset, true
+	if rawOffset == nil {
+		return pid, "", false, true
+	}
+	if rawOffset[0] != '"' || json.Unmarshal(rawOffset, &offset) != nil {
+		return "", "", false, false
+	}
+	return pid, offset, true, true
 }
 
 // storable tells whether a broadcast packet goes to the log: an EVENT
@@ -375,18 +382,21 @@ func (r *recovery) pruneSessionsLocked(now time.Time) {
 // offset it saw last, and forgets it, so that nobody else can take it
 // while its socket is connected (Node lets whoever replays the pid have
 // it). Nil, leaving any session in place, when the pid is unknown or
-// expired or the offset is not one whose successors are all in the log:
-// a wrong offset must not cost the owner its session.
-func (r *recovery) take(pid, offset string) *recoverySession {
-	from, ok := parseOffset(offset)
-	if !ok {
-		return nil
-	}
-	r.mu.Lock()
-	ok = r.validLocked(from)
-	r.mu.Unlock()
-	if !ok {
-		return nil
+// expired or the offset is not one we gave or not one whose successors
+// are all in the log: a wrong offset must not cost the owner its session.
+//
+// Beyond Node, the replay starts no earlier than the socket's first
+// connection (since): a client sends no offset until it received a
+// stored packet, and keeps the offset of an earlier session when it got a
+// fresh socket; Node gives the first a fresh socket and replays to the
+// second what was sent before its socket existed.
+func (r *recovery) take(pid, offset string, hasOffset bool) *recoverySession {
+	var from uint64
+	if hasOffset {
+		var ok bool
+		if from, ok = parseOffset(offset); !ok {
+			return nil
+		}
 	}
 	now := r.opts.Load().now()
 	r.sessMu.Lock()
@@ -395,10 +405,21 @@ func (r *recovery) take(pid, offset string) *recoverySession {
 	if sess == nil {
 		return nil
 	}
-	delete(r.sessions, pid)
 	if now.UnixNano()-sess.at > int64(r.opts.Load().MaxDisconnectionDuration) {
+		delete(r.sessions, pid)
 		return nil
 	}
+	r.mu.Lock()
+	issued := !hasOffset || from < r.nextLocked()
+	if !hasOffset || from+1 < sess.since {
+		from = sess.since - 1
+	}
+	ok := issued && r.validLocked(from)
+	r.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	delete(r.sessions, pid)
 	sess.from = from
 	return sess
 }
@@ -606,7 +627,7 @@ func (s *Socket) Recovered() bool { return s.recovered }
 // (joined before it is connected, as Node does, so that its middlewares
 // see them).
 func (s *Socket) restore(sess *recoverySession) {
-	s.id, s.pid, s.recovered, s.restoring = sess.sid, sess.pid, true, sess
+	s.id, s.pid, s.recovered, s.restoring, s.since = sess.sid, sess.pid, true, sess, sess.since
 	if sess.data != nil || sess.meta != nil {
 		s.mu.Lock()
 		app := s.appLocked()
@@ -625,7 +646,7 @@ func (s *Socket) session(reason string) *recoverySession {
 	if s.nsp.recovery.Load() == nil || s.pid == "" || !recoverableReason(reason) {
 		return nil
 	}
-	sess := &recoverySession{sid: s.id, pid: s.pid, rooms: s.Rooms()}
+	sess := &recoverySession{sid: s.id, pid: s.pid, rooms: s.Rooms(), since: s.since}
 	s.mu.Lock()
 	if s.app != nil {
 		sess.data, sess.meta = s.app.data, s.app.meta
@@ -653,11 +674,11 @@ func (c *client) restoreSession(nsp *Namespace, auth json.RawMessage) *recoveryS
 	if r == nil || c.protocol < 5 {
 		return nil
 	}
-	pid, offset, ok := recoveryAuth(auth)
+	pid, offset, hasOffset, ok := recoveryAuth(auth)
 	if !ok {
 		return nil
 	}
-	sess := r.take(pid, offset)
+	sess := r.take(pid, offset, hasOffset)
 	if sess == nil {
 		if ce := c.server.logger.Check(zap.DebugLevel, "connection state not recovered: unknown or expired session, or offset no longer kept"); ce != nil {
 			ce.Write(zap.String("namespace", nsp.name), zap.String("remote", c.address()))
@@ -702,4 +723,14 @@ func (s *Socket) abandonRecovery() {
 func (n *Namespace) skipsMiddlewares() bool {
 	r := n.recovery.Load()
 	return r != nil && r.opts.Load().SkipMiddlewares
+}
+
+// markSince records, for a socket connecting afresh, where the log stands:
+// the packets stored from now on are those it may miss.
+func (s *Socket) markSince() {
+	if r := s.nsp.recovery.Load(); r != nil && s.pid != "" {
+		r.mu.Lock()
+		s.since = r.nextLocked()
+		r.mu.Unlock()
+	}
 }

@@ -20,6 +20,11 @@ import (
 // offset; a socket whose client came back (its auth has a pid) gets
 // "after"; each connection, "ready" and loss is noted.
 func recoveryClientServer(t *testing.T, opts RecoveryOptions) *testServer {
+	return recoveryClientServerWith(t, opts, true)
+}
+
+// recoveryClientServerWith is recoveryClientServer, sending "before" or not.
+func recoveryClientServerWith(t *testing.T, opts RecoveryOptions, before bool) *testServer {
 	return startServerWith(t, "", engine.Options{},
 		Options{ConnectionStateRecovery: &opts}, func(ts *testServer) {
 			ts.io.OnConnection(func(s *Socket) {
@@ -27,7 +32,9 @@ func recoveryClientServer(t *testing.T, opts RecoveryOptions) *testServer {
 				if !s.Recovered() && !back {
 					s.Join("room1")
 					s.SetData("ann")
-					ts.io.To(s.ID()).Emit("before", 0)
+					if before {
+						ts.io.To(s.ID()).Emit("before", 0)
+					}
 				}
 				rooms := s.Rooms()
 				slices.Sort(rooms)
@@ -226,6 +233,23 @@ func TestBrowserRecoversAfterItsConnectionIsCut(t *testing.T) {
 		`disconnect "transport close"`,
 		`second {"recovered":true,"sameId":true}`,
 		`event ["before",0,"+offset"]`,
+		`event ["missed",1,"+offset"]`,
+		`event ["missed",2,"+offset"]`,
+		`event ["missed",3,[7],"+offset"]`,
+		`event ["missed",4,"+offset"]`,
+		`event ["after","+offset"]`,
+	)
+}
+
+// socket.io-client sends its pid alone when it got no stored event before
+// the drop: beyond Node, it recovers all the same.
+func TestRealClientWithoutOffsetRecovers(t *testing.T) {
+	ts := recoveryClientServerWith(t, RecoveryOptions{}, false)
+	got := runDroppedScript(t, ts, missWhileAway(ts), "testdata/recovery.js", "SCENARIO=drop", "TRANSPORTS=websocket", "NO_BEFORE=1")
+	expectLines(t, got,
+		`first {"recovered":false}`,
+		`disconnect "transport close"`,
+		`second {"recovered":true,"sameId":true}`,
 		`event ["missed",1,"+offset"]`,
 		`event ["missed",2,"+offset"]`,
 		`event ["missed",3,[7],"+offset"]`,

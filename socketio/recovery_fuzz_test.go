@@ -11,7 +11,7 @@ import (
 func FuzzRecoveryAuth(f *testing.F) {
 	for _, s := range []string{
 		`{"pid":"AAAAAAAAAAAAAAAAAAAA","offset":"1001"}`, `{"pid":"AAAAAAAAAAAAAAAAAAAA","offset":"zzz"}`,
-		`{"pid":"AAAAAAAAAAAAAAAAAAAA","offset":"1003"}`, `{"pid":"AAAAAAAAAAAAAAAAAAAA","offset":"zzy"}`, `{"pid":"x","offset":""}`, `{"pid":"","offset":"1"}`,
+		`{"pid":"AAAAAAAAAAAAAAAAAAAA","offset":"1003"}`, `{"pid":"AAAAAAAAAAAAAAAAAAAA"}`, `{"pid":"AAAAAAAAAAAAAAAAAAAA","offset":null}`, `{"pid":"AAAAAAAAAAAAAAAAAAAA","offset":"zzy"}`, `{"pid":"x","offset":""}`, `{"pid":"","offset":"1"}`,
 		`{"pid":1,"offset":"1"}`, `{"pid":"\u0041","offset":"\u0031"}`, `{"offset":"1","pid":"a","pid":"b"}`,
 		`{"pid":"AAAAAAAAAAAAAAAAAAAA","offset":"-1"}`, `{"pid":"AAAAAAAAAAAAAAAAAAAA","offset":"18446744073709551615"}`,
 		`{"pid":"AAAAAAAAAAAAAAAAAAAA","offset":"3w5e11264sgsf"}`, `{"token":"abc"}`, `[]`, `null`, `{`,
@@ -29,9 +29,9 @@ func FuzzRecoveryAuth(f *testing.F) {
 			r.mu.Unlock()
 		}
 		const pid = "AAAAAAAAAAAAAAAAAAAA"
-		r.persist(&recoverySession{sid: "s", pid: pid})
+		r.persist(&recoverySession{sid: "s", pid: pid, since: r.first})
 
-		gotPID, offset, ok := recoveryAuth(json.RawMessage(auth))
+		gotPID, offset, hasOffset, ok := recoveryAuth(json.RawMessage(auth))
 		if !ok {
 			return
 		}
@@ -43,7 +43,7 @@ func FuzzRecoveryAuth(f *testing.F) {
 				t.Fatalf("offset %q read as %d, which is spelled %q", offset, seq, formatOffset(nil, seq))
 			}
 		}
-		sess := r.take(gotPID, offset)
+		sess := r.take(gotPID, offset, hasOffset)
 		if sess == nil {
 			if _, _, n := r.stats(); n != 1 {
 				t.Fatalf("%q: a failed take left %d sessions, want the owner's", auth, n)
@@ -53,7 +53,7 @@ func FuzzRecoveryAuth(f *testing.F) {
 		if gotPID != pid || sess.from+1 < r.first || sess.from >= r.first+3 {
 			t.Fatalf("%q: session given for pid %q offset %q (log %d to %d)", auth, gotPID, offset, r.first, r.first+2)
 		}
-		if r.take(gotPID, offset) != nil {
+		if r.take(gotPID, offset, hasOffset) != nil {
 			t.Fatalf("%q: the session was given twice", auth)
 		}
 	})

@@ -248,7 +248,8 @@ func TestRecoveryGivesAFreshSocketForUnknownExpiredOrForgedSessions(t *testing.T
 	c := awayClient(t, ts)
 	for _, auth := range []string{
 		fmt.Sprintf(`{"pid":"nobody-has-this-pid0","offset":%q}`, c.offset),
-		fmt.Sprintf(`{"pid":%q}`, c.pid),                                          // no offset: Node gives a fresh socket too
+		fmt.Sprintf(`{"pid":%q,"offset":null}`, c.pid),
+		fmt.Sprintf(`{"pid":%q,"offset":""}`, c.pid),                              // a client whose last event ended with "" sends it
 		fmt.Sprintf(`{"pid":%q,"offset":12}`, c.pid),                              // not a string
 		fmt.Sprintf(`{"pid":%q,"offset":"zzzzzzzzzzzzz"}`, c.pid),                 // never given
 		fmt.Sprintf(`{"pid":%q,"offset":"%s"}`, c.pid, strings.ToUpper(c.offset)), // not our spelling
@@ -492,4 +493,40 @@ func TestRecoveryMissingMoreThanTheConnectionMayQueueGivesAFreshSocketNext(t *te
 	for !strings.HasPrefix(r.read(), "error:") { // missed packets, then the close
 	}
 	expectFresh(t, ts, c.auth(), c)
+}
+
+// Beyond Node: a client that received no stored packet sends its pid
+// without offset, and recovers with what was stored for it since it
+// connected (Node gives it a fresh socket).
+func TestRecoveryWithoutOffsetReplaysSinceTheSocketConnected(t *testing.T) {
+	ts := recoveryServer(t, RecoveryOptions{})
+	ts.io.Emit("before-it-existed", 0)
+	c, _ := connectRecovering(t, ts, "")
+	ts.waitSeen(connected(c.sid, false), 1)
+	c.drop(ts)
+	ts.io.To("room1").Emit("missed", 1)
+	back, missed := connectRecovering(t, ts, fmt.Sprintf(`{"pid":%q}`, c.pid))
+	if back.sid != c.sid || !slices.Equal(missed, []string{`42["missed",1]`}) {
+		t.Errorf("sid %s (want %s), missed %v", back.sid, c.sid, missed)
+	}
+}
+
+// Beyond Node: a client keeps its last offset when it gets a fresh socket,
+// and sends it with the new pid; the replay starts at the new socket's
+// connection, not at that older offset (Node replays what was sent before
+// the socket existed).
+func TestRecoveryWithAnOffsetOlderThanTheSocketReplaysOnlyItsOwnPackets(t *testing.T) {
+	ts := recoveryServer(t, RecoveryOptions{})
+	old, _ := connectRecovering(t, ts, "")
+	ts.io.Emit("seen-by-the-old-socket", 1)
+	old.event()
+	ts.io.Emit("before-the-new-socket", 2)
+	c, _ := connectRecovering(t, ts, "")
+	ts.waitSeen(connected(c.sid, false), 1)
+	c.drop(ts)
+	ts.io.To("room1").Emit("missed", 3)
+	back, missed := connectRecovering(t, ts, fmt.Sprintf(`{"pid":%q,"offset":%q}`, c.pid, old.offset))
+	if back.sid != c.sid || !slices.Equal(missed, []string{`42["missed",3]`}) {
+		t.Errorf("sid %s (want %s), missed %v", back.sid, c.sid, missed)
+	}
 }

@@ -47,6 +47,7 @@ type Socket struct {
 	pid       string
 	recovered bool
 	restoring *recoverySession
+	since     uint64 // the first stored packet it may have missed
 }
 
 // socketApp is what the application sets on a socket, apart so that a
