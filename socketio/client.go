@@ -207,7 +207,7 @@ func (c *client) connect(name string, auth json.RawMessage) {
 	if sess := c.restoreSession(nsp, auth); sess != nil {
 		s.restore(sess)
 	} else if nsp.recovery.Load() != nil && c.protocol >= 5 {
-		s.pid = newSocketID()
+		s.rec = &socketRecovery{pid: newSocketID()}
 	}
 	if nsp.asyncMiddlewares.Load() {
 		// A middleware may wait on a backend: run the chain on a goroutine
@@ -252,7 +252,7 @@ func (c *client) unpendLocked(nsp *Namespace) {
 func (c *client) admit(nsp *Namespace, s *Socket) {
 	name := nsp.name
 	var err error
-	if !s.recovered || !nsp.skipsMiddlewares() {
+	if !s.Recovered() || !nsp.skipsMiddlewares() {
 		err = nsp.runMiddlewares(s)
 	}
 	if err != nil {
@@ -285,7 +285,7 @@ func (c *client) admit(nsp *Namespace, s *Socket) {
 	if first {
 		c.server.connectDeadlines.remove(c)
 	}
-	if s.restoring != nil {
+	if s.rec != nil && s.rec.restoring != nil {
 		if !c.connectRecovered(s) {
 			c.session.Close()
 			return

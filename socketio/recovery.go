@@ -621,13 +621,22 @@ func (n *Namespace) setRecovery(opts *RecoveryOptions) {
 // client came back within MaxDisconnectionDuration after losing its
 // connection, and has its id, rooms, Data and Meta back, and the packets it
 // missed (see RecoveryOptions). Node's socket.recovered.
-func (s *Socket) Recovered() bool { return s.recovered }
+func (s *Socket) Recovered() bool { return s.rec != nil && s.rec.recovered }
+
+// socketRecovery is a socket's share of connection state recovery.
+type socketRecovery struct {
+	pid       string           // its session id, in its CONNECT answer
+	recovered bool             // it took a session back
+	restoring *recoverySession // that session, until the socket is connected
+	since     uint64           // the first stored packet it may have missed
+}
 
 // restore gives a recovering socket its session's id, Data, Meta and rooms
 // (joined before it is connected, as Node does, so that its middlewares
 // see them).
 func (s *Socket) restore(sess *recoverySession) {
-	s.id, s.pid, s.recovered, s.restoring, s.since = sess.sid, sess.pid, true, sess, sess.since
+	s.id = sess.sid
+	s.rec = &socketRecovery{pid: sess.pid, recovered: true, restoring: sess, since: sess.since}
 	if sess.data != nil || sess.meta != nil {
 		s.mu.Lock()
 		app := s.appLocked()
@@ -643,10 +652,10 @@ func (s *Socket) restore(sess *recoverySession) {
 // reason a client comes back from, nil otherwise; called while it is still
 // in its rooms.
 func (s *Socket) session(reason string) *recoverySession {
-	if s.nsp.recovery.Load() == nil || s.pid == "" || !recoverableReason(reason) {
+	if s.nsp.recovery.Load() == nil || s.rec == nil || !recoverableReason(reason) {
 		return nil
 	}
-	sess := &recoverySession{sid: s.id, pid: s.pid, rooms: s.Rooms(), since: s.since}
+	sess := &recoverySession{sid: s.id, pid: s.rec.pid, rooms: s.Rooms(), since: s.rec.since}
 	s.mu.Lock()
 	if s.app != nil {
 		sess.data, sess.meta = s.app.data, s.app.meta
@@ -690,8 +699,8 @@ func (c *client) restoreSession(nsp *Namespace, auth json.RawMessage) *recoveryS
 // connectRecovered connects a recovering socket through its namespace's
 // log; false when that is no longer possible (see recovery.connect).
 func (c *client) connectRecovered(s *Socket) bool {
-	sess := s.restoring
-	s.restoring = nil
+	sess := s.rec.restoring
+	s.rec.restoring = nil
 	r := s.nsp.recovery.Load()
 	err := errors.New("connection state recovery was turned off")
 	if r != nil {
@@ -708,11 +717,11 @@ func (c *client) connectRecovered(s *Socket) bool {
 // abandonRecovery gives a recovering socket's session back when the socket
 // does not connect.
 func (s *Socket) abandonRecovery() {
-	sess := s.restoring
-	if sess == nil {
+	if s.rec == nil || s.rec.restoring == nil {
 		return
 	}
-	s.restoring = nil
+	sess := s.rec.restoring
+	s.rec.restoring = nil
 	if r := s.nsp.recovery.Load(); r != nil {
 		r.giveBack(sess)
 	}
@@ -728,9 +737,9 @@ func (n *Namespace) skipsMiddlewares() bool {
 // markSince records, for a socket connecting afresh, where the log stands:
 // the packets stored from now on are those it may miss.
 func (s *Socket) markSince() {
-	if r := s.nsp.recovery.Load(); r != nil && s.pid != "" {
+	if r := s.nsp.recovery.Load(); r != nil && s.rec != nil {
 		r.mu.Lock()
-		s.since = r.nextLocked()
+		s.rec.since = r.nextLocked()
 		r.mu.Unlock()
 	}
 }

@@ -40,14 +40,10 @@ type Socket struct {
 	app       *socketApp // nil until the application sets a handler or data
 	acks      map[uint64]func(Args, error)
 
-	// Connection state recovery (recovery.go), set before the socket is
-	// connected: its session id (empty when recovery is off or the client
-	// cannot recover), whether it was recovered, and the session it is
-	// taking back until it is connected.
-	pid       string
-	recovered bool
-	restoring *recoverySession
-	since     uint64 // the first stored packet it may have missed
+	// rec is the socket's connection state recovery (recovery.go), set
+	// before it is connected; nil when recovery is off or its client
+	// cannot recover, so that it costs other sockets one word.
+	rec *socketRecovery
 }
 
 // socketApp is what the application sets on a socket, apart so that a
@@ -392,8 +388,8 @@ func (s *Socket) onConnect() {
 	p := &Packet{Type: PacketConnect}
 	if s.client.protocol >= 5 {
 		p.Data = append(append([]byte(`{"sid":"`), s.id...), '"')
-		if s.pid != "" {
-			p.Data = append(append(append(p.Data, `,"pid":"`...), s.pid...), '"')
+		if s.rec != nil {
+			p.Data = append(append(append(p.Data, `,"pid":"`...), s.rec.pid...), '"')
 		}
 		p.Data = append(p.Data, '}')
 	}
