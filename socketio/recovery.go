@@ -16,10 +16,13 @@ import (
 )
 
 // RecoveryOptions turns on connection state recovery, Node's
-// connectionStateRecovery: a socket.io-client (4.6 or later, created with
-// the connectionStateRecovery option) whose connection drops gets back, when
-// it reconnects within MaxDisconnectionDuration, its socket id, rooms, Data
-// and Meta, and every stored packet it missed, before its CONNECT answer.
+// connectionStateRecovery: a socket.io-client 4.6 or later (it needs no
+// option) whose connection drops gets back, when it reconnects within
+// MaxDisconnectionDuration, its socket id, rooms, Data and Meta, and every
+// stored packet it missed, before its CONNECT answer. Beyond Node, a client
+// that had received no stored packet (it sends its pid without an offset)
+// recovers too, and a replay never starts before the socket first
+// connected.
 //
 // What is stored, as in Node: the EVENT packets broadcast or emitted to a
 // socket without an acknowledgement id and not volatile. Each gets an offset,
