@@ -77,6 +77,9 @@ func runDroppedScript(t *testing.T, ts *testServer, away func(sid string), scrip
 			<-done
 		}
 	})
+	// The first connection waits for the peer to start: Node, or Chromium,
+	// which may take long on a busy machine.
+	ts.waitPrefixWithin("connect recovered=false", 50*time.Second)
 	ts.waitSeen("connect recovered=false rooms=2 data=ann", 1)
 	sid := ts.waitPrefix("ready ")
 	proxy.Cut()
@@ -95,7 +98,14 @@ func runDroppedScript(t *testing.T, ts *testServer, away func(sid string), scrip
 // and returns the rest of it.
 func (ts *testServer) waitPrefix(prefix string) string {
 	ts.t.Helper()
-	deadline := time.AfterFunc(10*time.Second, func() {
+	return ts.waitPrefixWithin(prefix, 10*time.Second)
+}
+
+// waitPrefixWithin is waitPrefix with its own bound, for a peer slow to
+// start (Chromium on a busy machine).
+func (ts *testServer) waitPrefixWithin(prefix string, bound time.Duration) string {
+	ts.t.Helper()
+	deadline := time.AfterFunc(bound, func() {
 		ts.mu.Lock()
 		ts.cond.Broadcast()
 		ts.mu.Unlock()
@@ -110,7 +120,7 @@ func (ts *testServer) waitPrefix(prefix string) string {
 				return rest
 			}
 		}
-		if time.Since(start) > 10*time.Second {
+		if time.Since(start) > bound {
 			ts.t.Fatalf("the server saw nothing starting with %q; it saw:\n%s", prefix, strings.Join(ts.seen, "\n"))
 		}
 		ts.cond.Wait()
