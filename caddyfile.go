@@ -69,6 +69,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        <matchers>
 //	    }
 //	    adapter <name> { ... }           # (adapter) e.g. adapter redis, see socketio.adapters.redis
+//	    connection_state_recovery {      # (connectionStateRecovery) off without it
+//	        max_disconnection_duration <duration> # default 2m
+//	        skip_middlewares             # recovered sockets skip join and the connect hook
+//	        max_log_size <size>          # stored events per namespace, default 32MiB
+//	    }
 //	    namespace <name> {               # repeatable; "/" exists without being declared
 //	        relay [<event>...]           # forward events to the sender's rooms; all events when none named
 //	        join <room>...               # rooms joined on connection; {query.*} {header.*} {auth.*}
@@ -156,6 +161,8 @@ func (h *Handler) unmarshalCaddyfile(d *caddyfile.Dispenser, helper *httpcaddyfi
 				}
 			}
 			h.Namespaces = append(h.Namespaces, ns)
+		case "connection_state_recovery":
+			h.ConnectionStateRecovery, err = parseConnectionStateRecovery(d)
 		default:
 			return d.Errf("unknown subdirective %q of socketio", opt)
 		}

@@ -98,6 +98,7 @@ func newLiveServer(name string, eo engine.Options, so socketio.Options, adapter 
 // when the live server starts.
 func (h *Handler) socketOptions() socketio.Options {
 	o := socketio.Options{ConnectTimeout: time.Duration(h.ConnectTimeout), Logger: h.logger}
+	o.ConnectionStateRecovery = h.ConnectionStateRecovery.options()
 	if h.adapter != nil {
 		o.Adapter = h.adapter.AdapterFactory()
 	}
@@ -119,6 +120,8 @@ func (l *liveServer) activate(h *Handler) {
 		return
 	}
 	l.engine.SetOptions(h.engineOptions())
+	// Kept sessions and stored events stay with the server across reloads.
+	l.io.SetRecoveryOptions(h.ConnectionStateRecovery.options())
 	l.attachLocked(h.adapter)
 	l.configureLocked(h.namespaces, h.logger)
 	l.active.Store(h.generation)

@@ -96,6 +96,10 @@ type Handler struct {
 	// one.
 	AdapterRaw json.RawMessage `json:"adapter,omitempty" caddy:"namespace=socketio.adapters inline_key=adapter"`
 
+	// ConnectionStateRecovery lets clients that lost their connection
+	// recover their state and missed events; off when absent.
+	ConnectionStateRecovery *ConnectionStateRecovery `json:"connection_state_recovery,omitempty"`
+
 	logger       *zap.Logger
 	policy       *cors.Policy          // nil: no CORS headers, same-origin browsers only
 	allowRequest caddyhttp.MatcherSet  // nil: every handshake is allowed
@@ -240,6 +244,9 @@ func (h *Handler) Validate() error {
 		return fmt.Errorf("http_compression threshold %d must be positive", c.Threshold)
 	}
 	if err := h.Cookie.validate(); err != nil {
+		return err
+	}
+	if err := h.ConnectionStateRecovery.validate(); err != nil {
 		return err
 	}
 	if _, err := h.CORS.policy(); err != nil {

@@ -204,6 +204,11 @@ func (c *client) connect(name string, auth json.RawMessage) {
 	}
 	auth = append(json.RawMessage(nil), auth...)
 	s := newSocket(nsp, c, auth, time.Now().UnixMilli())
+	if sess := c.restoreSession(nsp, auth); sess != nil {
+		s.restore(sess)
+	} else if nsp.recovery.Load() != nil && c.protocol >= 5 {
+		s.rec = &socketRecovery{pid: newSocketID()}
+	}
 	if nsp.asyncMiddlewares.Load() {
 		// A middleware may wait on a backend: run the chain on a goroutine
 		// of its own, so that this client's other packets (its pongs on
@@ -246,7 +251,12 @@ func (c *client) unpendLocked(nsp *Namespace) {
 // the refusal.
 func (c *client) admit(nsp *Namespace, s *Socket) {
 	name := nsp.name
-	if err := nsp.runMiddlewares(s); err != nil {
+	var err error
+	if !s.Recovered() || !nsp.skipsMiddlewares() {
+		err = nsp.runMiddlewares(s)
+	}
+	if err != nil {
+		s.abandonRecovery()
 		c.mu.Lock()
 		c.unpendLocked(nsp)
 		c.mu.Unlock()
@@ -263,6 +273,7 @@ func (c *client) admit(nsp *Namespace, s *Socket) {
 	c.unpendLocked(nsp)
 	if c.closed || c.server.shuttingDown.Load() {
 		c.mu.Unlock()
+		s.abandonRecovery()
 		// Never connected: this only forgets the rooms a middleware joined.
 		s.onClose("transport close")
 		return
@@ -274,8 +285,16 @@ func (c *client) admit(nsp *Namespace, s *Socket) {
 	if first {
 		c.server.connectDeadlines.remove(c)
 	}
-	nsp.add(s)
-	s.onConnect()
+	if s.rec != nil && s.rec.restoring != nil {
+		if !c.connectRecovered(s) {
+			c.session.Close()
+			return
+		}
+	} else {
+		s.markSince()
+		nsp.add(s)
+		s.onConnect()
+	}
 	if ce := c.server.logger.Check(zap.DebugLevel, "socket connected"); ce != nil {
 		ce.Write(zap.String("namespace", name), zap.String("socket", s.id), zap.String("remote", c.address()))
 	}
@@ -355,6 +374,21 @@ func (c *client) writePrepared(msgs []*engine.PreparedMessage, volatile bool) {
 			return
 		}
 	}
+}
+
+// writeParts queues a text part and its attachments.
+func (c *client) writeParts(text []byte, attachments [][]byte) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if err := c.session.Send(engine.Message{Data: text}); err != nil {
+		return err
+	}
+	for _, att := range attachments {
+		if err := c.session.Send(engine.Message{Data: att, Binary: true}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // remove forgets a disconnected socket.

@@ -40,6 +40,17 @@
 // Node does it at the handshake; the client sees the same packets, and
 // handshakes nobody follows up cost no socket.
 //
+// With Options.ConnectionStateRecovery (Node's connectionStateRecovery,
+// recovery.go), a socket.io-client 4.6+ that loses its connection and
+// reconnects within RecoveryOptions.MaxDisconnectionDuration gets its socket
+// id, rooms, Data and Meta back, and the events it missed, before its
+// CONNECT answer; Socket.Recovered tells. Each namespace keeps a log of the
+// events it stored (offset appended as their last argument on the wire,
+// except to 2.x clients), bounded by age and by RecoveryOptions.MaxLogBytes,
+// and one lock orders them: a recovering socket gets each missed event
+// exactly once. A session is handed back once; a client that cannot have
+// everything it missed gets a fresh socket, as in Node.
+//
 // Malformed packets, reserved event names from a client and too many
 // attachments close that client's connection only, with an info log line
 // that names its address (never the Engine.IO session id, which

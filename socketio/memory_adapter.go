@@ -177,6 +177,10 @@ func (a *MemoryAdapter) RoomSize(room string) int {
 // socket opts selects.
 func (a *MemoryAdapter) Broadcast(p *Packet, opts *BroadcastOptions) error {
 	p.Namespace = a.nsp.name
+	if r := a.nsp.recovery.Load(); r != nil && storable(p, opts) {
+		r.broadcast(a, p, opts) // stored, with its offset
+		return nil
+	}
 	msgs := preparePacket(p)
 	a.apply(opts, func(s *Socket) {
 		s.client.writePrepared(msgs, opts.Flags.Volatile)

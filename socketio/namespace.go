@@ -14,6 +14,8 @@ type Namespace struct {
 	server  *Server
 	adapter Adapter
 	ackIDs  atomic.Uint64 // ack ids of server emits, shared by all its sockets as in Node
+	// recovery is the connection state recovery state; nil when off.
+	recovery atomic.Pointer[recovery]
 
 	// mu guards the fields below. Lock order: the adapter's lock, then
 	// this one; the adapter is never called with mu held.
@@ -44,6 +46,9 @@ func newNamespace(srv *Server, name string) *Namespace {
 		factory = NewMemoryAdapter
 	}
 	n.adapter = factory(n)
+	if o := srv.recovery.options(); o != nil {
+		n.recovery.Store(newRecovery(*o))
+	}
 	return n
 }
 

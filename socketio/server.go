@@ -22,6 +22,10 @@ type Options struct {
 	Logger *zap.Logger
 	// Adapter makes each namespace's adapter; NewMemoryAdapter when nil.
 	Adapter AdapterFactory
+	// ConnectionStateRecovery, when set, lets clients that lost their
+	// connection get their state and missed packets back (see
+	// RecoveryOptions); Server.SetRecoveryOptions changes it later.
+	ConnectionStateRecovery *RecoveryOptions
 }
 
 // Server is a Socket.IO server on top of an Engine.IO server. Serve HTTP
@@ -32,6 +36,7 @@ type Server struct {
 	logger           *zap.Logger
 	connectDeadlines *connectDeadlines
 	shuttingDown     atomic.Bool // set once, by Shutdown
+	recovery         serverRecovery
 
 	// mu guards namespaces. The server keeps no list of its clients: the
 	// engine has the sessions, the namespaces the sockets.
@@ -56,6 +61,9 @@ func NewServer(eng *engine.Server, opts Options) *Server {
 		timeout = 45 * time.Second
 	}
 	srv.connectDeadlines = newConnectDeadlines(timeout, srv.logger)
+	if opts.ConnectionStateRecovery != nil {
+		srv.SetRecoveryOptions(opts.ConnectionStateRecovery)
+	}
 	srv.Of("/")
 	eng.OnConnection(srv.onConnection)
 	return srv
@@ -119,6 +127,7 @@ func (srv *Server) onConnection(sess *engine.Session) {
 func (srv *Server) Shutdown(ctx context.Context) error {
 	srv.shuttingDown.Store(true)
 	srv.connectDeadlines.stop()
+	srv.stopRecovery()
 	srv.mu.RLock()
 	namespaces := make([]*Namespace, 0, len(srv.namespaces))
 	for _, n := range srv.namespaces {

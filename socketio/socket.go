@@ -39,6 +39,11 @@ type Socket struct {
 	inOwnRoom bool
 	app       *socketApp // nil until the application sets a handler or data
 	acks      map[uint64]func(Args, error)
+
+	// rec is the socket's connection state recovery (recovery.go), set
+	// before it is connected; nil when recovery is off or its client
+	// cannot recover, so that it costs other sockets one word.
+	rec *socketRecovery
 }
 
 // socketApp is what the application sets on a socket, apart so that a
@@ -259,6 +264,11 @@ func (s *Socket) emit(event string, args []any, callback func(Args, error), vola
 		s.client.writeVolatile(p)
 		return p.ID, nil
 	}
+	if callback == nil {
+		if stored, err := s.emitStored(p); stored {
+			return 0, err
+		}
+	}
 	return p.ID, s.packet(p)
 }
 
@@ -377,7 +387,11 @@ func (s *Socket) onConnect() {
 	s.nsp.adapter.AddAll(s.id, s.id)
 	p := &Packet{Type: PacketConnect}
 	if s.client.protocol >= 5 {
-		p.Data = append(append([]byte(`{"sid":"`), s.id...), `"}`...)
+		p.Data = append(append([]byte(`{"sid":"`), s.id...), '"')
+		if s.rec != nil {
+			p.Data = append(append(append(p.Data, `,"pid":"`...), s.rec.pid...), '"')
+		}
+		p.Data = append(p.Data, '}')
 	}
 	_ = s.packet(p)
 }
@@ -455,9 +469,15 @@ func (s *Socket) onClose(reason string) {
 	for _, h := range disconnecting {
 		s.guarded(func() { h(reason) })
 	}
+	kept := s.session(reason)
 	s.nsp.adapter.DelAll(s.id)
 	s.nsp.remove(s)
 	s.client.remove(s)
+	if kept != nil {
+		// Only now, so that a client taking it back quickly cannot meet
+		// this socket still holding its id.
+		s.nsp.recovery.Load().persist(kept)
+	}
 	s.mu.Lock()
 	s.connected = false
 	s.closed = true
