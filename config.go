@@ -142,6 +142,9 @@ type Namespace struct {
 	// {header.<Name>}, {auth.<key>}. A room whose placeholder is empty is
 	// not joined.
 	Join []string `json:"join,omitempty"`
+	// MaxEventsPerSecond replaces the socketio block's rate for this
+	// namespace; {"events":0} (off in the Caddyfile) means no limit here.
+	MaxEventsPerSecond *EventRate `json:"max_events_per_second,omitempty"`
 }
 
 // Relay lists the events a namespace relays.

@@ -87,7 +87,8 @@ func newLiveServer(name string, eo engine.Options, so socketio.Options, adapter 
 // socketOptions is the Socket.IO part of the configuration; it is fixed
 // when the live server starts.
 func (h *Handler) socketOptions() socketio.Options {
-	o := socketio.Options{ConnectTimeout: time.Duration(h.ConnectTimeout), Logger: h.logger}
+	o := socketio.Options{ConnectTimeout: time.Duration(h.ConnectTimeout), Logger: h.logger,
+		EventRateLimit: h.MaxEventsPerSecond.rateLimit(), MaxRoomsPerSocket: h.MaxRoomsPerSocket}
 	if h.adapter != nil {
 		o.Adapter = h.adapter.AdapterFactory()
 	}
@@ -109,6 +110,7 @@ func (l *liveServer) activate(h *Handler) {
 		return
 	}
 	l.engine.SetOptions(h.engineOptions())
+	h.applyLimits(l.io) // limits.go
 	l.attachLocked(h.adapter)
 	l.configureLocked(h.namespaces, h.logger)
 	l.active.Store(h.generation)
@@ -137,6 +139,7 @@ func (l *liveServer) configureLocked(namespaces map[string]*nsHandler, logger *z
 	l.logger = logger
 	for name, c := range namespaces {
 		ns := l.io.Of(name)
+		ns.SetEventRateLimit(c.eventRate) // limits.go
 		if c.relay != nil {
 			// Relay settings add up in the socketio package: a reload can
 			// relay more events, but fewer only after a restart.
@@ -302,6 +305,9 @@ type nsHandler struct {
 	relay    []string // nil: no relay; empty: every event
 	join     []roomTemplate
 	usesAuth bool
+	// eventRate is the namespace's own max_events_per_second; nil: the
+	// socketio block's.
+	eventRate *socketio.EventRateLimit
 }
 
 func compileNamespace(ns Namespace) (*nsHandler, error) {
@@ -312,7 +318,7 @@ func compileNamespace(ns Namespace) (*nsHandler, error) {
 	if !strings.HasPrefix(name, "/") {
 		name = "/" + name // as Node's io.of("chat")
 	}
-	c := &nsHandler{name: name}
+	c := &nsHandler{name: name, eventRate: ns.MaxEventsPerSecond.rateLimit()}
 	if ns.Relay != nil {
 		c.relay = append([]string{}, ns.Relay.Events...)
 	}

@@ -51,6 +51,7 @@ type Session struct {
 	server    *Server
 	opts      *settings
 	handshake *handshakeRecord
+	clientIP  string // counted against MaxConnectionsPerIP; "" when that was off at the handshake
 	protocol  uint8
 	b64       bool // the client wants binary data as base64 text
 	isJSONP   bool

@@ -14,6 +14,9 @@ type Namespace struct {
 	server  *Server
 	adapter Adapter
 	ackIDs  atomic.Uint64 // ack ids of server emits, shared by all its sockets as in Node
+	// eventRate overrides the server's event rate limit; see
+	// SetEventRateLimit.
+	eventRate atomic.Pointer[EventRateLimit]
 
 	// mu guards the fields below. Lock order: the adapter's lock, then
 	// this one; the adapter is never called with mu held.

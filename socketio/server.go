@@ -22,6 +22,13 @@ type Options struct {
 	Logger *zap.Logger
 	// Adapter makes each namespace's adapter; NewMemoryAdapter when nil.
 	Adapter AdapterFactory
+	// EventRateLimit bounds the events each socket may send; none when
+	// nil. A namespace may set its own (Namespace.SetEventRateLimit).
+	EventRateLimit *EventRateLimit
+	// MaxRoomsPerSocket bounds the rooms a socket may be in, its own id
+	// room aside: Socket.Join ignores (and logs once per socket) rooms
+	// beyond it. No limit when zero.
+	MaxRoomsPerSocket int
 }
 
 // Server is a Socket.IO server on top of an Engine.IO server. Serve HTTP
@@ -32,6 +39,12 @@ type Server struct {
 	logger           *zap.Logger
 	connectDeadlines *connectDeadlines
 	shuttingDown     atomic.Bool // set once, by Shutdown
+
+	// limits (ratelimit.go, rooms limit in socket.go)
+	eventRate   atomic.Pointer[EventRateLimit]
+	rateLimited atomic.Uint64 // events over a rate limit
+	maxRooms    atomic.Int64
+	nanotime    func() int64 // the rate limits' clock; tests replace it
 
 	// mu guards namespaces. The server keeps no list of its clients: the
 	// engine has the sessions, the namespaces the sockets.
@@ -51,6 +64,9 @@ func NewServer(eng *engine.Server, opts Options) *Server {
 	if srv.logger == nil {
 		srv.logger = zap.NewNop()
 	}
+	srv.nanotime = monotonicNanos
+	srv.eventRate.Store(opts.EventRateLimit)
+	srv.maxRooms.Store(int64(opts.MaxRoomsPerSocket))
 	timeout := opts.ConnectTimeout
 	if timeout <= 0 {
 		timeout = 45 * time.Second
