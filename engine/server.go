@@ -27,7 +27,9 @@ type Server struct {
 	writeBuffers sync.Pool
 
 	heartbeats heartbeats
-	refusals   refusals // handshakes refused by a connection limit, for the log
+	refusals   refusals     // handshakes refused by a connection limit, for the log
+	buffered   atomic.Int64 // queued outbound payload bytes, each broadcast once (buffered.go)
+	evicting   atomic.Bool  // an eviction round over MaxBufferedBytes is under way
 
 	mu       sync.Mutex
 	sessions map[string]*Session // guarded by mu
