@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -190,5 +191,53 @@ func TestJoinBeyondMaxRoomsPerSocketIsIgnoredAndLoggedOnce(t *testing.T) {
 	}
 	if n := logs.FilterMessageSnippet("max_rooms_per_socket").Len(); n != 1 {
 		t.Errorf("%d log lines, want 1: %v", n, logs.All())
+	}
+}
+
+func TestJSONNestedDeeperThanTheLimitIsRefusedInLinearTime(t *testing.T) {
+	deep := func(levels int) string {
+		return strings.Repeat("[", levels) + strings.Repeat("]", levels)
+	}
+	// The packet's array is the first level.
+	for _, tc := range []struct {
+		packet string
+		ok     bool
+	}{
+		{`2["ev",` + deep(maxNesting-1) + `]`, true},
+		{`2["ev",` + deep(maxNesting) + `]`, false},
+		{`2["ev","` + deep(maxNesting*2) + `"]`, true}, // brackets in a string do not nest
+		{`3["` + strings.Repeat(`\"[`, 100) + `"]`, true},
+		{`0` + strings.Repeat(`{"a":`, maxNesting+1) + `1` + strings.Repeat("}", maxNesting+1), false},
+		{`0` + strings.Repeat(`{"a":`, maxNesting) + `1` + strings.Repeat("}", maxNesting), true},
+	} {
+		_, _, err := decodePacket([]byte(tc.packet), defaultMaxAttachments)
+		if (err == nil) != tc.ok {
+			t.Errorf("%.60s…: err %v, want ok=%v", tc.packet, err, tc.ok)
+		}
+		if !tc.ok && err != errTooDeep {
+			t.Errorf("%.60s…: err %v, want %v", tc.packet, err, errTooDeep)
+		}
+	}
+	// A megabyte of nesting, the most max_payload lets through by
+	// default, is refused without recursion (a stack overflow would end the
+	// test binary).
+	for _, payload := range []string{`2["ev",` + deep(500_000) + `]`, `2["ev",` + strings.Repeat("[", 1_000_000)} {
+		if _, _, err := decodePacket([]byte(payload), defaultMaxAttachments); err == nil {
+			t.Errorf("a %d-byte nested payload was accepted", len(payload))
+		}
+	}
+}
+
+// BenchmarkDecodeDeepPayload shows the cost of refusing a deep payload
+// grows linearly with its size (compare the ns/byte of the sizes).
+func BenchmarkDecodeDeepPayload(b *testing.B) {
+	for _, levels := range []int{1_000, 100_000} {
+		payload := []byte(`2["ev",` + strings.Repeat("[", levels) + strings.Repeat("]", levels) + `]`)
+		b.Run(strconv.Itoa(levels), func(b *testing.B) {
+			b.SetBytes(int64(len(payload)))
+			for b.Loop() {
+				decodePacket(payload, defaultMaxAttachments)
+			}
+		})
 	}
 }
