@@ -2,20 +2,23 @@ package engine
 
 import (
 	"cmp"
+	"net"
 	"slices"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"go.uber.org/zap"
 )
 
 // The server-wide budget of queued outbound bytes (Options.MaxBufferedBytes).
 //
-// Server.buffered counts the payload bytes of the message packets that
+// Server.buffered counts the bytes of the message packets that
 // sessions hold and have not finished writing: queued, or taken by a
 // writer (the WebSocket flusher, a polling GET) until its write returns,
 // since a write stuck on a client that stopped reading still holds them.
-// A prepared message (a broadcast) is counted once, however many sessions
-// hold it: its refs count the holders, and its bytes are charged when the
+// A prepared message (a broadcast) is counted once (with its encodings,
+// see preparedCopies), however many sessions hold it: its refs count the
+// holders, and its bytes are charged when the
 // first one takes it and released when the last one lets go. Control
 // packets (ping, pong, open, noop) are not counted.
 //
@@ -24,6 +27,13 @@ import (
 // total is under 7/8 of the budget. A client that keeps reading has a
 // backlog only while a write is under way, a few milliseconds old, and is
 // closed only if closing every older backlog did not make room.
+
+// preparedCopies is how many copies of its data a prepared message holds
+// once a WebSocket receiver wrote it: the message itself, the WebSocket
+// payload (the type byte and the data) gorilla's PreparedMessage keeps,
+// and the frame it builds from it. Counting them makes the budget a bound
+// on memory, not only on payload.
+const preparedCopies = 3
 
 // chargeBytes counts pkts, which a session starts to hold, in the
 // server's total. It returns the new total.
@@ -38,6 +48,8 @@ func (srv *Server) chargeBytes(pkts []packet) int64 {
 			if pm.refs.Add(1) != 1 {
 				continue // already counted for another session
 			}
+			n += preparedCopies * int64(len(p.data))
+			continue
 		}
 		n += int64(len(p.data))
 	}
@@ -60,6 +72,8 @@ func (srv *Server) releaseBytes(pkts []packet) {
 			if pm.refs.Add(-1) != 0 {
 				continue // still held by another session
 			}
+			n += preparedCopies * int64(len(p.data))
+			continue
 		}
 		n += int64(len(p.data))
 	}
@@ -143,8 +157,15 @@ func (srv *Server) evict(budget int64) {
 			ce.Write(zap.String("sid", c.s.id), zap.String("remote_addr", c.s.handshake.remoteAddr),
 				zap.Int64("backlog_bytes", c.bytes), zap.Duration("backlog_age", c.age))
 		}
-		// No close frame: a client that does not read would not get it,
-		// and waiting for it would hold the bytes longer.
+		// No close frame, and a reset rather than a FIN: a client that
+		// does not read would get neither, and the kernel would keep the
+		// closed socket's unsent megabytes until it gave up on it.
+		c.s.mu.Lock()
+		ws := c.s.ws
+		c.s.mu.Unlock()
+		if ws != nil {
+			resetOnClose(ws)
+		}
 		c.s.end("transport error", false)
 		closed = append(closed, c.s.handshake.remoteAddr)
 		closedBytes += c.bytes
@@ -158,4 +179,19 @@ func (srv *Server) evict(budget int64) {
 		zap.Int("closed", len(closed)), zap.Strings("remote_addrs", addrs),
 		zap.Int64("max_buffered_bytes", budget), zap.Int64("buffered_bytes_before", start),
 		zap.Int64("buffered_bytes_after", srv.buffered.Load()), zap.Int64("their_backlog_bytes", closedBytes))
+}
+
+// resetOnClose makes closing conn reset the TCP connection, dropping what
+// the kernel still holds to send.
+func resetOnClose(conn *websocket.Conn) {
+	nc := conn.NetConn()
+	if bc, ok := nc.(*batchConn); ok {
+		nc = bc.Conn
+	}
+	if tc, ok := nc.(interface{ NetConn() net.Conn }); ok { // crypto/tls
+		nc = tc.NetConn()
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
 }
