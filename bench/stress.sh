@@ -6,6 +6,8 @@
 #
 #   bench/stress.sh                       # stalled, cycles, slow at full size
 #   bench/stress.sh --scenarios stalled --out DIR
+#   bench/stress.sh --scenarios stalled --events 900   # three times as long: RSS must not grow with it
+#   bench/stress.sh --scenarios cycles --args "-n 30000"  # extra loadgen flags (the last of a flag wins)
 #
 # Sizes fit a machine with 20,000 open files per process and 2 cores:
 #   stalled: 1,000 WebSocket clients that never read, 100 that do, one sender
@@ -22,11 +24,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-scenarios="stalled cycles slow" out=""
+scenarios="stalled cycles slow" out="" events=300 extra=""
 while [[ $# -gt 0 ]]; do
   case $1 in
   --scenarios) scenarios=$2; shift ;;
   --out) out=$2; shift ;;
+  --events) events=$2; shift ;;
+  --args) extra=$2; shift ;;
   -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
   *) echo "stress.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -88,7 +92,7 @@ CADDY
 
 for scenario in $scenarios; do
   case $scenario in
-  stalled) args=(-n 1000 -c 100 -events 300 -pad 100000 -window 4) ;;
+  stalled) args=(-n 1000 -c 100 -events "$events" -pad 100000 -window 4) ;;
   cycles) args=(-n 10000 -c 50) ;;
   slow) args=(-n 5000 -c 100) ;;
   *) echo "stress.sh: unknown scenario $scenario (stalled, cycles, slow)" >&2; exit 2 ;;
@@ -96,7 +100,7 @@ for scenario in $scenarios; do
   echo "== $scenario"
   start_caddy "$out/caddy-$scenario.log"
   taskset -c 1 "$tmp/loadgen" -url "$server_url" -pid "$server_pid" -label caddy -pprof "http://127.0.0.1:$admin_port" \
-    -scenario "$scenario" "${args[@]}" | tee -a "$out/results.jsonl"
+    -scenario "$scenario" "${args[@]}" $extra | tee -a "$out/results.jsonl"
   kill "$server_pid"
   wait "$server_pid" 2>/dev/null || true
   server_pid=""
