@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -17,7 +18,8 @@ import (
 )
 
 // TestMaxBufferedBytesClosesTheStalledClientsAndKeepsTheReaders sends
-// 100 KB messages to clients of which some never read: the server's
+// 100 KB messages to clients of which some never read (over WebSocket,
+// and a polling client that never polls): the server's
 // buffered bytes stay near the budget, the stalled clients are closed with
 // the reason logged, and the readers get every message in order.
 func TestMaxBufferedBytesClosesTheStalledClientsAndKeepsTheReaders(t *testing.T) {
@@ -43,8 +45,8 @@ func testBufferedBudget(t *testing.T, shared bool) {
 	// A large max_payload, so that the per-session bound (16 × it) is not
 	// what closes the stalled clients.
 	srv := NewServer(Options{MaxPayload: 100 << 20, MaxBufferedBytes: budget, Logger: zap.New(core)})
-	sessions := make(chan *Session, stalled+readers)
-	reasons := make(chan string, stalled+readers)
+	sessions := make(chan *Session, stalled+readers+1)
+	reasons := make(chan string, stalled+readers+1)
 	srv.OnConnection(func(s *Session) {
 		s.OnClose(func(reason string) { reasons <- reason })
 		sessions <- s
@@ -72,6 +74,13 @@ func testBufferedBudget(t *testing.T, shared bool) {
 			"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
 		all = append(all, <-sessions)
 	}
+	// And a polling client that made its handshake and never polls again.
+	res, err := http.Get(hs.URL + "/?EIO=4&transport=polling")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	all = append(all, <-sessions)
 	received := make([]chan int, readers)
 	var wg sync.WaitGroup
 	for i := range readers {
@@ -139,7 +148,7 @@ func testBufferedBudget(t *testing.T, shared bool) {
 			t.Errorf("reader %d got %d messages of %d", i, got[i], messages)
 		}
 	}
-	for range stalled {
+	for range stalled + 1 {
 		select {
 		case r := <-reasons:
 			if r != "transport error" {
@@ -187,7 +196,7 @@ func testBufferedBudget(t *testing.T, shared bool) {
 			}
 		}
 	}
-	if closed != stalled {
-		t.Errorf("the log lines say %d clients were closed, want %d", closed, stalled)
+	if closed != stalled+1 {
+		t.Errorf("the log lines say %d clients were closed, want %d", closed, stalled+1)
 	}
 }
