@@ -2,8 +2,13 @@ package caddysocketio
 
 import (
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 func TestMaxConnectionsPerIPCountsTheAddressCaddyResolves(t *testing.T) {
@@ -60,5 +65,88 @@ func TestLimitsAreValidatedWithTheFix(t *testing.T) {
 	ok := Handler{Namespaces: []Namespace{{Name: "/free", MaxEventsPerSecond: &EventRate{}}}, MaxBufferedBytes: -1}
 	if err := ok.Validate(); err != nil {
 		t.Errorf("a namespace lifting the rate, and max_buffered_bytes off: %v", err)
+	}
+}
+
+func TestJoinTemplatesBeyondMaxRoomsPerSocketAreNotJoined(t *testing.T) {
+	addr := inProcessCaddy(t)
+	loadCaddyfile(t, site(addr, `
+	socketio {
+		max_rooms_per_socket 2
+		namespace /chat {
+			join lobby room-{query.room} team-{query.team}
+		}
+	}`))
+	conn, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/socket.io/?EIO=4&transport=websocket&room=a&team=red", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if err := conn.WriteMessage(websocket.TextMessage, []byte("40/chat,")); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, msg, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(string(msg), "40/chat,") {
+			break
+		}
+	}
+	sockets := liveServerNamed(t, "/socket.io/").io.Of("/chat").Sockets()
+	if len(sockets) != 1 {
+		t.Fatalf("%d sockets in /chat, want 1", len(sockets))
+	}
+	rooms := slices.DeleteFunc(sockets[0].Rooms(), func(r string) bool { return r == sockets[0].ID() })
+	slices.Sort(rooms)
+	if strings.Join(rooms, ",") != "lobby,room-a" {
+		t.Errorf("the socket is in %v (its id room aside), want the first two join rooms only", rooms)
+	}
+}
+
+func TestAReloadChangesTheEventRateOfConnectedSockets(t *testing.T) {
+	addr := inProcessCaddy(t)
+	config := func(limit string) string {
+		return site(addr, `
+	socketio {
+		`+limit+`
+		namespace / {
+			relay
+		}
+	}`)
+	}
+	loadCaddyfile(t, config("max_events_per_second 1 burst 1 disconnect"))
+	conn, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/socket.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	read := func() string {
+		for {
+			_, msg, err := conn.ReadMessage()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(msg) != "2" {
+				return string(msg)
+			}
+		}
+	}
+	read() // the open packet
+	conn.WriteMessage(websocket.TextMessage, []byte("40"))
+	if got := read(); !strings.HasPrefix(got, "40{") {
+		t.Fatalf("CONNECT answered %q", got)
+	}
+	loadCaddyfile(t, config("max_events_per_second 100 burst 100")) // caddy reload
+	for id := 1; id <= 5; id++ {
+		conn.WriteMessage(websocket.TextMessage, []byte(`42`+strconv.Itoa(id)+`["m"]`))
+	}
+	for id := 1; id <= 5; id++ {
+		if got, want := read(), `43`+strconv.Itoa(id)+`[]`; got != want {
+			t.Fatalf("after the reload: got %q, want %q (the old rate would have disconnected the socket)", got, want)
+		}
 	}
 }
