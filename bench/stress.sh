@@ -19,6 +19,8 @@
 #   slow:    5,000 slow requests (POST bodies trickled a byte a second,
 #            WebSocket handshakes never finished) while 100 clients connect
 #            and do an acknowledged emit
+#   slow-timeouts: the same against Caddy with the README's server timeouts
+#            (read_header 10s, read_body 30s), holding 40 s: how many are cut
 # Results: bench/results/stress-<time>/results.jsonl, with each Caddy's log.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,9 +55,9 @@ go build -o "$tmp/loadgen" ./bench/loadgen
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# start_caddy <log>: sets server_pid, server_url, admin_port.
+# start_caddy <log> [server options]: sets server_pid, server_url, admin_port.
 start_caddy() {
-  local port
+  local port servers=${2:-}
   port=$(free_port) admin_port=$(free_port)
   server_url="http://127.0.0.1:$port/socket.io/"
   cat >"$tmp/Caddyfile" <<CADDY
@@ -65,7 +67,7 @@ start_caddy() {
 	persist_config off
 	log {
 		level WARN
-	}
+	}$servers
 }
 
 http://127.0.0.1:$port {
@@ -95,12 +97,23 @@ for scenario in $scenarios; do
   stalled) args=(-n 1000 -c 100 -events "$events" -pad 100000 -window 4) ;;
   cycles) args=(-n 10000 -c 50) ;;
   slow) args=(-n 5000 -c 100) ;;
-  *) echo "stress.sh: unknown scenario $scenario (stalled, cycles, slow)" >&2; exit 2 ;;
+  slow-timeouts) args=(-n 5000 -c 100 -hold 40s) ;;
+  *) echo "stress.sh: unknown scenario $scenario (stalled, cycles, slow, slow-timeouts)" >&2; exit 2 ;;
   esac
   echo "== $scenario"
-  start_caddy "$out/caddy-$scenario.log"
+  servers=""
+  if [[ $scenario == slow-timeouts ]]; then
+    servers="
+	servers {
+		timeouts {
+			read_header 10s
+			read_body 30s
+		}
+	}"
+  fi
+  start_caddy "$out/caddy-$scenario.log" "$servers"
   taskset -c 1 "$tmp/loadgen" -url "$server_url" -pid "$server_pid" -label caddy -pprof "http://127.0.0.1:$admin_port" \
-    -scenario "$scenario" "${args[@]}" $extra | tee -a "$out/results.jsonl"
+    -scenario "${scenario%-timeouts}" -variant "$scenario" "${args[@]}" $extra | tee -a "$out/results.jsonl"
   kill "$server_pid"
   wait "$server_pid" 2>/dev/null || true
   server_pid=""

@@ -29,7 +29,8 @@ import (
 //	         a byte a second, half WebSocket handshakes never finished),
 //	         then -c clients that connect and do an acknowledged emit
 //	         while they hang: the round trips that succeed, and their
-//	         latency.
+//	         latency; with -hold, how many slow requests are still open
+//	         after that long (the server's timeouts cut the others).
 
 // stressResult is what the stress scenarios add to a result line.
 type stressResult struct {
@@ -450,9 +451,33 @@ func runSlow(ctx context.Context, s *scenario) (result, error) {
 		return r, err
 	}
 	r.Ops = ok.Load()
+	if s.hold > 0 {
+		// How many of them the server's timeouts cut meanwhile: a request
+		// the server answered or closed reads something or its end.
+		time.Sleep(s.hold)
+		stopTrickle()
+		mu.Lock()
+		for i, c := range slow {
+			if c == nil {
+				continue
+			}
+			_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+			if _, err := c.Read(make([]byte, 1)); err == nil || !isTimeout(err) {
+				c.Close()
+				slow[i] = nil
+				cut.Add(1)
+			}
+		}
+		mu.Unlock()
+	}
 	r.Up = len(slow) - int(cut.Load()) // slow requests the server still holds open
 	r.measure(before, after, elapsed)
 	r.latencies(&h)
 	s.errs.report(&r)
 	return r, nil
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
 }
