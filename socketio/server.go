@@ -40,7 +40,7 @@ type Server struct {
 	connectDeadlines *connectDeadlines
 	shuttingDown     atomic.Bool // set once, by Shutdown
 
-	// limits (ratelimit.go, rooms limit in socket.go)
+	// limits (limits.go)
 	eventRate   atomic.Pointer[EventRateLimit]
 	rateLimited atomic.Uint64 // events over a rate limit
 	maxRooms    atomic.Int64
