@@ -78,7 +78,15 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        relay [<event>...]           # forward events to the sender's rooms; all events when none named
 //	        join <room>...               # rooms joined on connection; {query.*} {header.*} {auth.*}
 //	        hooks { ... }                # the backend authorizes, answers events, hears lifecycle; see parseHooks
+
+//	        max_events_per_second <n> [burst <m>] [drop|disconnect] | off  # this namespace's own rate
 //	    }
+//	    # limits (see the README's Limits section)
+//	    max_connections <n>              # Engine.IO sessions at once; default: no limit
+//	    max_connections_per_ip <n>       # sessions per client IP (trusted_proxies applies); default: no limit
+//	    max_events_per_second <n> [burst <m>] [drop|disconnect]  # per socket; default: no limit
+//	    max_rooms_per_socket <n>         # rooms a socket may be in; default: no limit
+//	    max_buffered_bytes <size>|off    # outbound bytes queued server-wide; default 128MiB
 //	}
 //
 // A typo must not silently loosen a policy, so every unknown subdirective
@@ -163,6 +171,9 @@ func (h *Handler) unmarshalCaddyfile(d *caddyfile.Dispenser, helper *httpcaddyfi
 			h.Namespaces = append(h.Namespaces, ns)
 		case "connection_state_recovery":
 			h.ConnectionStateRecovery, err = parseConnectionStateRecovery(d)
+
+		case "max_connections", "max_connections_per_ip", "max_events_per_second", "max_rooms_per_socket", "max_buffered_bytes":
+			err = h.parseLimit(d, opt)
 		default:
 			return d.Errf("unknown subdirective %q of socketio", opt)
 		}
@@ -486,11 +497,109 @@ func parseNamespace(d *caddyfile.Dispenser, helper *httpcaddyfile.Helper) (Names
 			if ns.Hooks, err = parseHooks(d, helper); err != nil {
 				return ns, err
 			}
+		case "max_events_per_second":
+			if ns.MaxEventsPerSecond != nil {
+				return ns, d.Errf("max_events_per_second is set twice in namespace %s", name)
+			}
+			if ns.MaxEventsPerSecond, err = parseEventRate(d, true); err != nil {
+				return ns, err
+			}
 		default:
-			return ns, d.Errf("unknown namespace subdirective %q (expected relay, join or hooks)", opt)
+			return ns, d.Errf("unknown namespace subdirective %q (expected relay, join, hooks or max_events_per_second)", opt)
 		}
 	}
 	return ns, nil
+}
+
+// Limits: max_connections, max_connections_per_ip, max_events_per_second,
+// max_rooms_per_socket, max_buffered_bytes.
+
+// parseLimit reads one of the limits of the socketio block.
+func (h *Handler) parseLimit(d *caddyfile.Dispenser, opt string) error {
+	var err error
+	switch opt {
+	case "max_connections":
+		h.MaxConnections, err = positiveInt(d)
+	case "max_connections_per_ip":
+		h.MaxConnectionsPerIP, err = positiveInt(d)
+	case "max_rooms_per_socket":
+		h.MaxRoomsPerSocket, err = positiveInt(d)
+	case "max_events_per_second":
+		h.MaxEventsPerSecond, err = parseEventRate(d, false)
+	case "max_buffered_bytes":
+		if d.CountRemainingArgs() == 1 && d.NextArg() {
+			if d.Val() == "off" {
+				h.MaxBufferedBytes = -1
+				return noBlock(d, opt)
+			}
+			d.Prev()
+		}
+		h.MaxBufferedBytes, err = size(d)
+		if err == nil && h.MaxBufferedBytes < 1<<20 {
+			err = d.Errf("max_buffered_bytes %s is too small to hold one client's backlog; use at least 1MiB (or off)", d.Val())
+		}
+	}
+	return err
+}
+
+// positiveInt reads one whole number of at least 1.
+func positiveInt(d *caddyfile.Dispenser) (int, error) {
+	opt := d.Val()
+	v, err := oneArg(d)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, d.Errf("%s %q must be a whole number of at least 1; leave it out for no limit", opt, v)
+	}
+	return n, nil
+}
+
+// parseEventRate reads `max_events_per_second <n> [burst <m>] [drop|disconnect]`;
+// in a namespace (allowOff), `off` stands for no limit there, whatever the
+// socketio block says.
+func parseEventRate(d *caddyfile.Dispenser, allowOff bool) (*EventRate, error) {
+	opt := d.Val()
+	args := d.RemainingArgs()
+	if err := noBlock(d, opt); err != nil {
+		return nil, err
+	}
+	const usage = "max_events_per_second <n> [burst <m>] [drop|disconnect]"
+	if allowOff && len(args) == 1 && args[0] == "off" {
+		return &EventRate{}, nil
+	}
+	if len(args) == 0 {
+		return nil, d.Errf("max_events_per_second needs a rate: %s", usage)
+	}
+	r := &EventRate{}
+	n, err := strconv.ParseFloat(args[0], 64)
+	if err != nil || n < 1 {
+		return nil, d.Errf("max_events_per_second %q must be a number of events of at least 1: %s", args[0], usage)
+	}
+	r.Events = n
+	for rest := args[1:]; len(rest) > 0; rest = rest[1:] {
+		switch rest[0] {
+		case "burst":
+			if r.Burst != 0 || len(rest) < 2 {
+				return nil, d.Errf("max_events_per_second: burst needs one number: %s", usage)
+			}
+			m, err := strconv.Atoi(rest[1])
+			if err != nil || m < 1 {
+				return nil, d.Errf("max_events_per_second burst %q must be a whole number of at least 1", rest[1])
+			}
+			r.Burst = m
+			rest = rest[1:]
+		case "drop", "disconnect":
+			if r.Action != "" {
+				return nil, d.Errf("max_events_per_second: choose one of drop and disconnect")
+			}
+			r.Action = rest[0]
+		default:
+			return nil, d.Errf("max_events_per_second: unexpected %q: %s", rest[0], usage)
+		}
+	}
+	return r, nil
 }
 
 // oneArgThenBlock reads exactly one argument; a block may follow.

@@ -133,7 +133,7 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"socketio {\n namespace\n}", 2, `namespace needs a name`},
 		{"socketio {\n namespace a b\n}", 2, `namespace takes one name, got another: "b"`},
 		{"socketio {\n namespace chat\n namespace /chat\n}", 3, `namespace "/chat" is declared twice; merge the two blocks`},
-		{"socketio {\n namespace chat {\n  broadcast\n }\n}", 3, `unknown namespace subdirective "broadcast" (expected relay, join or hooks)`},
+		{"socketio {\n namespace chat {\n  broadcast\n }\n}", 3, `unknown namespace subdirective "broadcast" (expected relay, join, hooks or max_events_per_second)`},
 		{"socketio {\n namespace chat {\n  relay a\n  relay b\n }\n}", 4, `relay is set twice in namespace /chat`},
 		{"socketio {\n namespace chat {\n  join\n }\n}", 3, `join needs at least one value`},
 		{"socketio {\n namespace chat {\n  join room-{query.room\n }\n}", 3, `namespace /chat: join: room "room-{query.room" has a '{' without '}'`},

@@ -145,6 +145,10 @@ type Namespace struct {
 	// Hooks sends the namespace's connections, events and lifecycle to
 	// the application's backend over HTTP.
 	Hooks *Hooks `json:"hooks,omitempty"`
+
+	// MaxEventsPerSecond replaces the socketio block's rate for this
+	// namespace; {"events":0} (off in the Caddyfile) means no limit here.
+	MaxEventsPerSecond *EventRate `json:"max_events_per_second,omitempty"`
 }
 
 // Relay lists the events a namespace relays.

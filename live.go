@@ -97,7 +97,8 @@ func newLiveServer(name string, eo engine.Options, so socketio.Options, adapter 
 // socketOptions is the Socket.IO part of the configuration; it is fixed
 // when the live server starts.
 func (h *Handler) socketOptions() socketio.Options {
-	o := socketio.Options{ConnectTimeout: time.Duration(h.ConnectTimeout), Logger: h.logger}
+	o := socketio.Options{ConnectTimeout: time.Duration(h.ConnectTimeout), Logger: h.logger,
+		EventRateLimit: h.MaxEventsPerSecond.rateLimit(), MaxRoomsPerSocket: h.MaxRoomsPerSocket}
 	o.ConnectionStateRecovery = h.ConnectionStateRecovery.options()
 	if h.adapter != nil {
 		o.Adapter = h.adapter.AdapterFactory()
@@ -122,6 +123,7 @@ func (l *liveServer) activate(h *Handler) {
 	l.engine.SetOptions(h.engineOptions())
 	// Kept sessions and stored events stay with the server across reloads.
 	l.io.SetRecoveryOptions(h.ConnectionStateRecovery.options())
+	h.applyLimits(l.io) // limits.go
 	l.attachLocked(h.adapter)
 	l.configureLocked(h.namespaces, h.logger)
 	l.active.Store(h.generation)
@@ -151,6 +153,7 @@ func (l *liveServer) configureLocked(namespaces map[string]*nsHandler, logger *z
 	l.configureHooksLocked(namespaces)
 	for name, c := range namespaces {
 		ns := l.io.Of(name)
+		ns.SetEventRateLimit(c.eventRate) // limits.go
 		if c.relay != nil {
 			// Relay settings add up in the socketio package: a reload can
 			// relay more events, but fewer only after a restart.
@@ -351,6 +354,10 @@ type nsHandler struct {
 	join     []roomTemplate
 	usesAuth bool
 	hooks    *hooks.Config // nil: no hooks block
+
+	// eventRate is the namespace's own max_events_per_second; nil: the
+	// socketio block's.
+	eventRate *socketio.EventRateLimit
 }
 
 func compileNamespace(ns Namespace) (*nsHandler, error) {
@@ -361,7 +368,7 @@ func compileNamespace(ns Namespace) (*nsHandler, error) {
 	if !strings.HasPrefix(name, "/") {
 		name = "/" + name // as Node's io.of("chat")
 	}
-	c := &nsHandler{name: name}
+	c := &nsHandler{name: name, eventRate: ns.MaxEventsPerSecond.rateLimit()}
 	if ns.Relay != nil {
 		c.relay = append([]string{}, ns.Relay.Events...)
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -99,6 +100,36 @@ type Handler struct {
 	// ConnectionStateRecovery lets clients that lost their connection
 	// recover their state and missed events; off when absent.
 	ConnectionStateRecovery *ConnectionStateRecovery `json:"connection_state_recovery,omitempty"`
+
+	// Limits: what one client, or all of them, may cost the server. The
+	// connection limits and max_events_per_second are off by default; see
+	// the README's Limits section for a recipe.
+
+	// MaxConnections bounds the Engine.IO sessions this server holds at
+	// once; a handshake beyond it gets 429 {"code":6,"message":"Too many
+	// connections"}, which socket.io-client reports as a connect_error
+	// (and retries with its reconnection delay). No limit when zero.
+	MaxConnections int `json:"max_connections,omitempty"`
+	// MaxConnectionsPerIP bounds the sessions of one client IP, the one
+	// Caddy resolves (so trusted_proxies applies: behind a proxy, set it,
+	// or every client counts as the proxy). No limit when zero. Offices
+	// and mobile carriers put many users behind one address: set it well
+	// above one page's connections.
+	MaxConnectionsPerIP int `json:"max_connections_per_ip,omitempty"`
+	// MaxEventsPerSecond bounds the events a socket may send: see
+	// EventRate. Off when absent; a namespace can set its own.
+	MaxEventsPerSecond *EventRate `json:"max_events_per_second,omitempty"`
+	// MaxRoomsPerSocket bounds the rooms a socket may be in (its own id
+	// room aside): join templates beyond it are not joined, and neither
+	// are rooms the application joins. No limit when zero.
+	MaxRoomsPerSocket int `json:"max_rooms_per_socket,omitempty"`
+	// MaxBufferedBytes is the server-wide budget of outbound bytes queued
+	// for clients that have not read them yet. When it is reached, the
+	// clients with the oldest, largest backlog are closed first; clients
+	// that keep up lose nothing. 128MiB by default; -1 (off in the
+	// Caddyfile) turns it off, leaving only the per-client bound (16 ×
+	// max_payload).
+	MaxBufferedBytes int64 `json:"max_buffered_bytes,omitempty"`
 
 	logger       *zap.Logger
 	policy       *cors.Policy          // nil: no CORS headers, same-origin browsers only
@@ -250,6 +281,9 @@ func (h *Handler) Validate() error {
 		return err
 	}
 	if _, err := h.CORS.policy(); err != nil {
+		return err
+	}
+	if err := h.validateLimits(); err != nil {
 		return err
 	}
 	seen := map[string]bool{}
@@ -404,11 +438,30 @@ func (h *Handler) engineOptions() engine.Options {
 		Cookie:            h.Cookie.httpCookie(),
 		AllowRequest:      allowRequest,
 		Logger:            h.logger,
+
+		MaxConnections:      h.MaxConnections,
+		MaxConnectionsPerIP: h.MaxConnectionsPerIP,
+		ClientIP:            clientIP,
+		MaxBufferedBytes:    h.maxBufferedBytes(),
 	}
 	if c := h.HTTPCompression; c != nil {
 		o.HTTPCompression = &engine.CompressionOptions{Disabled: c.Disabled, Threshold: c.Threshold}
 	}
 	return o
+}
+
+// clientIP is the client address Caddy resolved for the request (the
+// peer's, or with trusted_proxies the one a trusted proxy forwarded), for
+// max_connections_per_ip.
+func clientIP(r *http.Request) string {
+	if ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ip != "" {
+		return ip
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // normalizePath gives the path Node's engine.io matches: the default, and a

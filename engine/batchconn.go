@@ -62,6 +62,25 @@ func (c *batchConn) Write(p []byte) (int, error) {
 			return len(p), nil
 		}
 	}
+	if c.batching && (len(p) >= largeWrite || len(c.buf)+len(p) > maxBatch) {
+		// What is gathered goes out first, then a large write (a
+		// broadcast's prepared frame, shared by every receiver) goes as
+		// it is, not copied: a flusher blocked on a client that stopped
+		// reading then holds at most maxBatch bytes of its own. gorilla
+		// serializes Write calls, so buf is not appended to meanwhile.
+		buf := c.buf
+		c.buf = c.buf[:0]
+		c.mu.Unlock()
+		if len(buf) > 0 {
+			if _, err := c.Conn.Write(buf); err != nil {
+				return 0, err
+			}
+		}
+		if len(p) >= largeWrite {
+			return c.Conn.Write(p)
+		}
+		c.mu.Lock()
+	}
 	if c.batching {
 		c.buf = append(c.buf, p...)
 		c.mu.Unlock()
@@ -70,6 +89,10 @@ func (c *batchConn) Write(p []byte) (int, error) {
 	c.mu.Unlock()
 	return c.Conn.Write(p)
 }
+
+// largeWrite is the size from which a write during a batch is not gathered:
+// one system call for it costs little next to copying it.
+const largeWrite = 16 << 10
 
 // begin starts gathering writes.
 func (c *batchConn) begin() {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net"
 	"net/http"
 	"time"
 
@@ -37,6 +38,32 @@ type Options struct {
 	// a plain 400 on a WebSocket.
 	AllowRequest func(*http.Request) error
 	Logger       *zap.Logger
+
+	// MaxConnections bounds the sessions the server holds at once; a
+	// handshake beyond it is refused with 429 and the body
+	// {"code":6,"message":"Too many connections"} (engine.io has no such
+	// code; socket.io-client reports it as a connect_error), logged once
+	// per burst of refusals. No limit when zero. It applies to new
+	// handshakes: lowering it closes no session.
+	MaxConnections int
+	// MaxConnectionsPerIP bounds the sessions of one client address, as
+	// ClientIP gives it: 429 {"code":6,"message":"Too many connections
+	// from this address"} beyond it. No limit when zero. Sessions opened
+	// while it was zero do not count.
+	MaxConnectionsPerIP int
+	// ClientIP is the address a handshake counts against for
+	// MaxConnectionsPerIP: the host of Request.RemoteAddr when nil. A
+	// server behind a proxy passes the address it trusts (Caddy's client
+	// IP, which honours trusted_proxies).
+	ClientIP func(*http.Request) string
+	// MaxBufferedBytes is the budget of outbound bytes queued for all the
+	// server's sessions together, a broadcast's bytes counted once however
+	// many sessions share them (see buffered.go): once it is reached, the
+	// sessions whose backlog is oldest and largest are closed ("transport
+	// error") until the total is back under 7/8 of it. No budget when zero
+	// or negative. It is the server's, not a session's: the value of the
+	// latest SetOptions applies.
+	MaxBufferedBytes int64
 }
 
 // CompressionOptions configures HTTP compression of polling responses.
@@ -89,6 +116,9 @@ func newSettings(o Options) *settings {
 	if s.Logger == nil {
 		s.Logger = zap.NewNop()
 	}
+	if s.ClientIP == nil {
+		s.ClientIP = remoteHost
+	}
 	return s
 }
 
@@ -106,3 +136,12 @@ const (
 	transportPolling   = "polling"
 	transportWebSocket = "websocket"
 )
+
+// remoteHost is the host part of the request's peer address.
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

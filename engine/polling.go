@@ -118,6 +118,7 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 
 	s.writePayload(w, r, pkts)
+	s.server.releaseBytes(pkts) // the queue's, or a fixed payload without messages
 
 	s.mu.Lock()
 	s.pollActive = false

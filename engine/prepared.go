@@ -2,6 +2,7 @@ package engine
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/gorilla/websocket"
 )
@@ -11,6 +12,9 @@ import (
 // computed the first time a receiver needs it and then shared.
 type PreparedMessage struct {
 	msg Message
+	// refs counts the sessions holding the message, so that the
+	// server's buffered bytes count it once (buffered.go).
+	refs atomic.Int32
 
 	textOnce sync.Once
 	text     []byte // protocol 4 text packet, for polling payloads

@@ -27,11 +27,16 @@ type Server struct {
 	writeBuffers sync.Pool
 
 	heartbeats heartbeats
+	refusals   refusals     // handshakes refused by a connection limit, for the log
+	buffered   atomic.Int64 // queued outbound payload bytes, each broadcast once (buffered.go)
+	evicting   atomic.Bool  // an eviction round over MaxBufferedBytes is under way
 
 	mu       sync.Mutex
 	sessions map[string]*Session // guarded by mu
 	shutdown bool                // guarded by mu: refuse new handshakes
 	drained  chan struct{}       // closed when sessions empties after shutdown
+	admitted int                 // guarded by mu: sessions counted against MaxConnections
+	perIP    map[string]int32    // guarded by mu: sessions by client IP, while MaxConnectionsPerIP is set
 }
 
 // NewServer returns a server with the given options.
@@ -131,11 +136,16 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "engine: server is shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	srv.handshake(w, r, q, opts, protocol, transport)
+	ip, refused := srv.admit(opts, r)
+	if refused != "" {
+		srv.refuseHandshake(w, r, opts, opts.ClientIP(r), refused, isUpgrade)
+		return
+	}
+	srv.handshake(w, r, q, opts, protocol, transport, ip)
 }
 
 // handshake opens a session.
-func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Values, opts *settings, protocol int, transport string) {
+func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Values, opts *settings, protocol int, transport, ip string) {
 	s := &Session{
 		id:        newID(),
 		protocol:  uint8(protocol),
@@ -143,6 +153,7 @@ func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Value
 		server:    srv,
 		opts:      opts,
 		transport: transport,
+		clientIP:  ip,
 	}
 	if j, ok := q["j"]; ok && transport == transportPolling {
 		s.isJSONP, s.jsonp = true, jsonpIndex(j[0])
@@ -153,6 +164,9 @@ func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Value
 	if transport == transportWebSocket {
 		conn, err := srv.upgrader(opts).Upgrade(newHijackable(w, r, opts, s.id), r, nil)
 		if err != nil {
+			srv.mu.Lock()
+			srv.unadmitLocked(ip)
+			srv.mu.Unlock()
 			return // the upgrader answered the request
 		}
 		conn.SetReadLimit(opts.MaxPayload)
@@ -290,6 +304,7 @@ func (srv *Server) remove(s *Session) {
 	defer srv.mu.Unlock()
 	if srv.sessions[s.id] == s {
 		delete(srv.sessions, s.id)
+		srv.unadmitLocked(s.clientIP)
 	}
 	if srv.shutdown && len(srv.sessions) == 0 && srv.drained != nil {
 		close(srv.drained)

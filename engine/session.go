@@ -51,6 +51,7 @@ type Session struct {
 	server    *Server
 	opts      *settings
 	handshake *handshakeRecord
+	clientIP  string // counted against MaxConnectionsPerIP; "" when that was off at the handshake
 	protocol  uint8
 	b64       bool // the client wants binary data as base64 text
 	isJSONP   bool
@@ -65,6 +66,10 @@ type Session struct {
 	transport   string
 	queue       []packet
 	queuedBytes int64
+	// backlogSince is when the queue last went from empty to holding
+	// messages (on the heartbeat clock): how long the client has been
+	// behind, for MaxBufferedBytes.
+	backlogSince time.Duration
 
 	// polling
 	pollActive bool          // a GET is being served (parked or writing)
@@ -253,10 +258,14 @@ func (s *Session) enqueue(pkts []packet, volatile bool) (queued bool, err error)
 		s.mu.Unlock()
 		return false, nil
 	}
+	if s.queuedBytes == 0 {
+		s.backlogSince = sinceStart()
+	}
 	s.queue = append(s.queue, pkts...)
 	for _, p := range pkts {
 		s.queuedBytes += int64(len(p.data))
 	}
+	total := s.server.chargeBytes(pkts)
 	if s.queuedBytes > s.maxQueued() {
 		queued := s.queuedBytes
 		s.mu.Unlock()
@@ -268,6 +277,7 @@ func (s *Session) enqueue(pkts []packet, volatile bool) (queued bool, err error)
 	}
 	s.flushLocked()
 	s.mu.Unlock()
+	s.server.overBudget(total)
 	return true, nil
 }
 
@@ -431,6 +441,7 @@ func (s *Session) end(reason string, graceful bool) {
 	s.state = stateClosed
 	s.closeReason = reason
 	s.stopTimersLocked()
+	s.server.releaseBytes(s.queue)
 	s.queue, s.queuedBytes = nil, 0
 	s.wakePollLocked()
 	ws, probe := s.ws, s.probeWS

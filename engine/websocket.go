@@ -65,7 +65,9 @@ func (s *Session) flushWS() {
 		s.mu.Unlock()
 
 		conn.SetWriteDeadline(time.Now().Add(s.writeTimeout()))
-		if err := s.writeBatch(conn, pkts); err != nil {
+		err := s.writeBatch(conn, pkts)
+		s.server.releaseBytes(pkts)
+		if err != nil {
 			s.opts.Logger.Debug("engine: websocket write failed", zap.String("sid", s.id), zap.Error(err))
 			s.mu.Lock()
 			s.flushing = false

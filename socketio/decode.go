@@ -12,6 +12,18 @@ import (
 // one packet; a client announcing more is closed.
 const defaultMaxAttachments = 10
 
+// maxNesting bounds how deeply the arrays and objects of a packet's JSON
+// may nest. The JSON goes on to other clients as it came (a relay, an
+// echo): socket.io-parser rebuilds binary packets and looks for binary
+// data by recursion, and a browser's stack ends a few thousand levels
+// down, so one client must not be able to send a payload its receivers
+// cannot parse. Real payloads nest a few levels; Go's own decoder stops at
+// 10000.
+const maxNesting = 64
+
+// errTooDeep is the error of a payload nested deeper than maxNesting.
+var errTooDeep = fmt.Errorf("invalid payload: JSON nested deeper than %d levels", maxNesting)
+
 // decoder turns the Engine.IO messages of one connection into packets. A
 // BINARY_EVENT or BINARY_ACK text part is held until its attachments have
 // arrived as the following binary messages. It is used by the connection's
@@ -148,17 +160,26 @@ func setPayload(p *Packet, payload []byte) error {
 		if first != '{' {
 			return errors.New("invalid payload: the CONNECT payload must be an object")
 		}
+		if nesting(payload) > maxNesting {
+			return errTooDeep
+		}
 		p.Data = payload
 	case PacketConnectError:
 		if first != '{' && first != '"' {
 			return errors.New("invalid payload: the CONNECT_ERROR payload must be an object or a string")
+		}
+		if nesting(payload) > maxNesting {
+			return errTooDeep
 		}
 		p.Data = payload
 	case PacketEvent, PacketAck:
 		if first != '[' {
 			return fmt.Errorf("invalid payload: the %s payload must be an array", p.Type)
 		}
-		elems := splitArray(payload)
+		elems, ok := splitArray(payload)
+		if !ok {
+			return errTooDeep
+		}
 		if p.Type == PacketAck {
 			p.Args.JSON = elems
 			return nil
@@ -216,21 +237,43 @@ func firstByte(b []byte) byte {
 	return 0
 }
 
+// nesting is how deeply the arrays and objects of valid JSON nest, in one
+// pass that skips strings.
+func nesting(b []byte) int {
+	depth, deepest := 0, 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case '[', '{':
+			depth++
+			deepest = max(deepest, depth)
+		case ']', '}':
+			depth--
+		}
+	}
+	return deepest
+}
+
 // splitArray cuts a JSON array, already known to be valid, into its
-// elements without decoding them.
-func splitArray(b []byte) []json.RawMessage {
+// elements without decoding them; ok is false when the array nests deeper
+// than maxNesting (itself being the first level).
+func splitArray(b []byte) (elems []json.RawMessage, ok bool) {
 	i := 0
 	for i < len(b) && isSpace(b[i]) {
 		i++
 	}
 	i++ // '['
-	var elems []json.RawMessage
 	for {
 		for i < len(b) && isSpace(b[i]) {
 			i++
 		}
 		if i >= len(b) || b[i] == ']' {
-			return elems
+			return elems, true
 		}
 		start := i
 		depth := 0
@@ -244,7 +287,9 @@ func splitArray(b []byte) []json.RawMessage {
 					}
 				}
 			case '[', '{':
-				depth++
+				if depth++; depth >= maxNesting {
+					return nil, false
+				}
 			case ']', '}':
 				if depth == 0 {
 					break scan

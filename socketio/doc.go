@@ -51,8 +51,15 @@
 // exactly once. A session is handed back once; a client that cannot have
 // everything it missed gets a fresh socket, as in Node.
 //
-// Malformed packets, reserved event names from a client and too many
-// attachments close that client's connection only, with an info log line
-// that names its address (never the Engine.IO session id, which
-// authenticates its requests and is logged at debug level at most).
+// Malformed packets, reserved event names from a client, too many
+// attachments (10) and JSON nested deeper than 64 levels close that
+// client's connection only, with an info log line that names its address
+// (never the Engine.IO session id, which authenticates its requests and is
+// logged at debug level at most).
+//
+// Limits that cost nothing while off: Options.EventRateLimit (and
+// Namespace.SetEventRateLimit) bounds the events a socket may send, a token
+// bucket per socket allocated at its first event under a limit;
+// Options.MaxRoomsPerSocket bounds what Socket.Join adds. Each is logged
+// once per socket when it first refuses something.
 package socketio

@@ -17,6 +17,10 @@ type Namespace struct {
 	// recovery is the connection state recovery state; nil when off.
 	recovery atomic.Pointer[recovery]
 
+	// eventRate overrides the server's event rate limit; see
+	// SetEventRateLimit.
+	eventRate atomic.Pointer[EventRateLimit]
+
 	// mu guards the fields below. Lock order: the adapter's lock, then
 	// this one; the adapter is never called with mu held.
 	mu                 sync.RWMutex

@@ -26,6 +26,14 @@ type Options struct {
 	// connection get their state and missed packets back (see
 	// RecoveryOptions); Server.SetRecoveryOptions changes it later.
 	ConnectionStateRecovery *RecoveryOptions
+
+	// EventRateLimit bounds the events each socket may send; none when
+	// nil. A namespace may set its own (Namespace.SetEventRateLimit).
+	EventRateLimit *EventRateLimit
+	// MaxRoomsPerSocket bounds the rooms a socket may be in, its own id
+	// room aside: Socket.Join ignores (and logs once per socket) rooms
+	// beyond it. No limit when zero.
+	MaxRoomsPerSocket int
 }
 
 // Server is a Socket.IO server on top of an Engine.IO server. Serve HTTP
@@ -37,6 +45,12 @@ type Server struct {
 	connectDeadlines *connectDeadlines
 	shuttingDown     atomic.Bool // set once, by Shutdown
 	recovery         serverRecovery
+
+	// limits (limits.go)
+	eventRate   atomic.Pointer[EventRateLimit]
+	rateLimited atomic.Uint64 // events over a rate limit
+	maxRooms    atomic.Int64
+	nanotime    func() int64 // the rate limits' clock; tests replace it
 
 	// mu guards namespaces. The server keeps no list of its clients: the
 	// engine has the sessions, the namespaces the sockets.
@@ -56,6 +70,9 @@ func NewServer(eng *engine.Server, opts Options) *Server {
 	if srv.logger == nil {
 		srv.logger = zap.NewNop()
 	}
+	srv.nanotime = monotonicNanos
+	srv.eventRate.Store(opts.EventRateLimit)
+	srv.maxRooms.Store(int64(opts.MaxRoomsPerSocket))
 	timeout := opts.ConnectTimeout
 	if timeout <= 0 {
 		timeout = 45 * time.Second

@@ -30,6 +30,8 @@ type Socket struct {
 	connected bool
 	closing   bool // onClose has started
 	closed    bool // disconnected, after having been connected or not
+	// roomsRefused: a Join went over MaxRoomsPerSocket (logged once).
+	roomsRefused bool
 	// inAdapter and inOwnRoom are the MemoryAdapter's, guarded by its lock
 	// instead: the adapter knows the connected socket (Node's adapter has
 	// it in its sids, even with no room left), and the socket is in the
@@ -44,6 +46,10 @@ type Socket struct {
 	// before it is connected; nil when recovery is off or its client
 	// cannot recover, so that it costs other sockets one word.
 	rec *socketRecovery
+
+	// bucket is the event rate limit's state, nil until the socket's first
+	// event under a limit; the read loop owns it (not mu).
+	bucket *eventBucket
 }
 
 // socketApp is what the application sets on a socket, apart so that a
@@ -317,10 +323,16 @@ func (s *Socket) packet(p *Packet) error {
 }
 
 // Join puts the socket in rooms. It does nothing once the socket is
-// disconnected.
+// disconnected. Under Options.MaxRoomsPerSocket, rooms beyond the limit
+// are not joined (logged once per socket).
 func (s *Socket) Join(rooms ...string) {
 	if s.isClosed() || len(rooms) == 0 {
 		return
+	}
+	if max := s.nsp.server.maxRooms.Load(); max > 0 {
+		if rooms = s.withinRoomLimit(rooms, int(max)); len(rooms) == 0 {
+			return
+		}
 	}
 	s.nsp.adapter.AddAll(s.id, rooms...)
 	if s.isClosed() {
@@ -401,6 +413,9 @@ func (s *Socket) onConnect() {
 func (s *Socket) onPacket(p *Packet) {
 	switch p.Type {
 	case PacketEvent:
+		if !s.allowEvent() {
+			return
+		}
 		s.onEvent(&Event{Name: p.EventName, Args: p.Args, socket: s, id: p.ID, hasID: p.HasID})
 	case PacketAck:
 		s.mu.Lock()

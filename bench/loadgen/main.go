@@ -11,6 +11,9 @@
 //	loadgen -scenario fanout    -n 1000 -url2 URL    # the same over two nodes sharing a Redis
 //	loadgen -scenario handshake -c 50 -d 10s         # abandoned polling handshakes
 //	loadgen -scenario polling   -c 50 -d 10s         # echo over long-polling only
+//	loadgen -scenario stalled -n 1000 -c 100 -events 300 -pad 100000 -pid $PID  # stalled readers (stress.go)
+//	loadgen -scenario cycles  -n 10000 -c 50 -pprof URL   # connect/disconnect cycles over every transport
+//	loadgen -scenario slow    -n 5000 -c 100              # slow requests beside normal clients
 //	loadgen table results.jsonl                      # medians and ratios of many result lines
 //
 // The server is expected to relay: join the room of the handshake's `room`
@@ -59,7 +62,7 @@ func main() {
 type options struct {
 	scenario, endpoint, endpoint2, namespace, transport, label, variant, sources string
 	pprof, pprof2, pprofOut                                                      string
-	proto, n, c, rate, pid, pid2, pad, window                                    int
+	proto, n, c, rate, pid, pid2, pad, window, events                            int
 	duration, hold                                                               time.Duration
 	idlePoll, stalledWS                                                          bool
 	emitVia, apiURL, apiKeyEnv, redisAddr, room                                  string
@@ -84,6 +87,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.label, "label", "", "server name written in the result (node, caddy)")
 	fs.StringVar(&o.variant, "variant", "", "free-form variant name written in the result")
 	fs.IntVar(&o.pad, "pad", 0, "extra payload bytes in every event")
+	fs.IntVar(&o.events, "events", 300, "stalled: events the sender emits")
 	fs.IntVar(&o.window, "window", 4, "fanout: events in flight before the sender waits for the receivers")
 	fs.BoolVar(&o.idlePoll, "idle-polling", false, "fanout: keep one polling session in the namespace that never polls")
 	fs.BoolVar(&o.stalledWS, "stalled-websocket", false, "fanout: keep one WebSocket client in the namespace that never reads")
@@ -145,7 +149,7 @@ func run(ctx context.Context, args []string) (result, error) {
 	if err != nil {
 		return result{}, fmt.Errorf("raising the open-files limit: %v", err)
 	}
-	if need := uint64(o.n + o.c + 64); o.scenario == "conns" || o.scenario == "fanout" {
+	if need := uint64(o.n + o.c + 64); o.scenario == "conns" || o.scenario == "fanout" || o.scenario == "stalled" || o.scenario == "slow" {
 		if need > limit {
 			return result{}, fmt.Errorf("-n %d needs about %d open files, the limit is %d; lower -n or raise the hard limit (ulimit -Hn)", o.n, need, limit)
 		}
@@ -210,8 +214,14 @@ func run(ctx context.Context, args []string) (result, error) {
 		r, err = runFanout(ctx, s)
 	case "handshake":
 		r, err = runHandshake(ctx, s)
+	case "stalled":
+		r, err = runStalled(ctx, s, o.events)
+	case "cycles":
+		r, err = runCycles(ctx, s, s.profile)
+	case "slow":
+		r, err = runSlow(ctx, s)
 	default:
-		return r, fmt.Errorf("-scenario %q: use conns, echo, fanout, handshake or polling", o.scenario)
+		return r, fmt.Errorf("-scenario %q: use conns, echo, fanout, handshake, polling, stalled, cycles or slow", o.scenario)
 	}
 	r.Server, r.Protocol = o.label, o.proto
 	if o.variant != "" {

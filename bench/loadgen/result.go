@@ -52,6 +52,9 @@ type result struct {
 	// Nodes splits a cross-node fanout (-url2) by server node, -url's (the
 	// sender's) first; the figures above are both nodes together.
 	Nodes []nodeResult `json:"nodes,omitempty"`
+
+	// Stress holds what the stress scenarios (stress.go) measure besides.
+	Stress *stressResult `json:"stress,omitempty"`
 }
 
 // nodeResult is one server node's share of a cross-node fanout: the
