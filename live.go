@@ -131,17 +131,21 @@ func (l *liveServer) attachLocked(a Adapter) {
 // configureLocked installs a config's namespaces. Callbacks are registered once
 // per namespace name and read the current setup, because the socketio
 // package has no way to remove one; a namespace dropped from the config
-// refuses new connections with Node's "Invalid namespace".
+// refuses new connections with Node's "Invalid namespace", and its
+// connected sockets stay but relay nothing any more. The relay setting is
+// replaced, not added to, so a reload that narrows or removes `relay`
+// applies to the sockets already connected too.
 func (l *liveServer) configureLocked(namespaces map[string]*nsHandler, logger *zap.Logger) {
 	l.namespaces.Store(&namespaces)
 	l.logger = logger
+	for name := range l.registered {
+		if namespaces[name] == nil {
+			l.io.Of(name).SetRelay(false)
+		}
+	}
 	for name, c := range namespaces {
 		ns := l.io.Of(name)
-		if c.relay != nil {
-			// Relay settings add up in the socketio package: a reload can
-			// relay more events, but fewer only after a restart.
-			ns.Relay(c.relay...)
-		}
+		ns.SetRelay(c.relay != nil, c.relay...)
 		if l.registered[name] {
 			continue
 		}
