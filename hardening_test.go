@@ -1,7 +1,11 @@
 package caddysocketio
 
 import (
+	"io"
+	"net/http"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -55,4 +59,73 @@ func TestReloadNarrowingRelayTakesEffect(t *testing.T) {
 	}
 	c.expect(t, "removed", `{"chat":[],"gone":[]}`)
 	c.wait(t)
+}
+
+// JSONP is off unless configured: a <script> on any site would otherwise
+// open a session (scripts send no Origin), read it and post to it.
+func TestJSONPIsOffByDefault(t *testing.T) {
+	s := newTestSite(t, `{"allow_eio3":true,"cors":{"origins":["https://app.example"]}}`)
+	res := s.do(t, "GET", "/socket.io/?EIO=3&transport=polling&j=0", map[string]string{"Sec-Fetch-Site": "cross-site", "Referer": "https://evil.example/"})
+	if res.status != 400 || res.body != `{"code":3,"message":"JSONP polling is disabled on this server"}` {
+		t.Fatalf("JSONP handshake without jsonp: %d %q", res.status, res.body)
+	}
+}
+
+// With jsonp on, every JSONP request (the handshake, polls and form posts)
+// must come from a page the origin check allows.
+func TestJSONPRequestsMustComeFromAnAllowedPage(t *testing.T) {
+	s := newTestSite(t, `{"allow_eio3":true,"jsonp":true,"cors":{"origins":["https://app.example"]}}`)
+	evil := map[string]string{"Sec-Fetch-Site": "cross-site", "Referer": "https://evil.example/steal?x=1"}
+	app := map[string]string{"Sec-Fetch-Site": "cross-site", "Referer": "https://app.example/chat"}
+	const open = "/socket.io/?EIO=3&transport=polling&j=0"
+	for range 2 {
+		if res := s.do(t, "GET", open, evil); res.status != 403 || res.body != `{"code":4,"message":"Forbidden"}` {
+			t.Fatalf("JSONP handshake from a script on another site: %d %q, want 403", res.status, res.body)
+		}
+	}
+	if res := s.do(t, "GET", open, map[string]string{"Sec-Fetch-Site": "cross-site"}); res.status != 403 {
+		t.Fatalf("JSONP handshake from another site hiding its Referer: %d %q, want 403", res.status, res.body)
+	}
+	logged := s.logs.FilterMessageSnippet("refused a JSONP request").All()
+	if len(logged) != 2 || logged[0].ContextMap()["page"] != "https://evil.example" {
+		t.Fatalf("refusals logged %d times (%v), want once per page, without the Referer's path", len(logged), logged)
+	}
+
+	res := s.do(t, "GET", open, app)
+	m := regexp.MustCompile(`\\"sid\\":\\"([A-Za-z0-9_-]{20})\\"`).FindStringSubmatch(res.body)
+	if res.status != 200 || m == nil {
+		t.Fatalf("JSONP handshake from the allowed page: %d %q", res.status, res.body)
+	}
+	poll := open + "&sid=" + m[1]
+	if res := s.postForm(t, poll, "d=3:4hi", map[string]string{"Origin": "https://evil.example"}); res.status != 403 {
+		t.Fatalf("form POST from another site into the session: %d %q, want 403", res.status, res.body)
+	}
+	if res := s.do(t, "GET", poll, evil); res.status != 403 {
+		t.Fatalf("script GET from another site reading the session: %d %q, want 403", res.status, res.body)
+	}
+	if res := s.postForm(t, poll, "d=1:2", map[string]string{"Origin": "https://app.example"}); res.status != 200 || res.body != "ok" {
+		t.Fatalf("form POST from the allowed page: %d %q", res.status, res.body)
+	}
+	if res := s.do(t, "GET", poll, app); res.status != 200 || !strings.HasPrefix(res.body, "___eio[0](") {
+		t.Fatalf("script GET from the allowed page: %d %q", res.status, res.body)
+	}
+}
+
+func (s *testSite) postForm(t *testing.T, target, body string, header map[string]string) response {
+	t.Helper()
+	req, err := http.NewRequest("POST", s.srv.URL+target, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{res.StatusCode, res.Header, string(b)}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net/http"
 	"net/url"
 	"regexp"
 	"testing"
@@ -62,7 +63,7 @@ func TestInvalidUTF8InAPollingPayloadIs400AndClosesTheSession(t *testing.T) {
 		{"jsonp", "EIO=3&transport=polling&j=1", "application/x-www-form-urlencoded", "d=" + url.QueryEscape("5:4fine4:4bad\xff")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ws := newWireServer(t, Options{AllowEIO3: true})
+			ws := newWireServer(t, Options{AllowEIO3: true, JSONP: true})
 			res := ws.do(t, "GET", ws.url(tc.handshake), "", "")
 			m := sidRE.FindStringSubmatch(res.body)
 			if m == nil {
@@ -85,3 +86,56 @@ func TestInvalidUTF8InAPollingPayloadIs400AndClosesTheSession(t *testing.T) {
 
 // sidRE finds the sid in a handshake, JSONP-escaped or not.
 var sidRE = regexp.MustCompile(`\\?"sid\\?":\\?"([A-Za-z0-9_-]{20})`)
+
+// A <script> request carries no Origin, so JSONP lets a page of any site
+// open a session, read it and post to it: it is off unless asked for.
+func TestJSONPIsOffByDefault(t *testing.T) {
+	ws := newWireServer(t, Options{AllowEIO3: true})
+	for _, query := range []string{"EIO=3&transport=polling&j=0", "EIO=4&transport=polling&j=0"} {
+		res := ws.do(t, "GET", ws.url(query), "", "")
+		want := `{"code":3,"message":"JSONP polling is disabled on this server"}`
+		if res.status != 400 || res.body != want {
+			t.Fatalf("JSONP handshake %s: %d %q, want 400 %s", query, res.status, res.body, want)
+		}
+	}
+	ws.srv.mu.Lock()
+	n := len(ws.srv.sessions)
+	ws.srv.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d sessions after refused JSONP handshakes", n)
+	}
+}
+
+func TestAllowJSONPRunsOnEveryJSONPRequest(t *testing.T) {
+	ws := newWireServer(t, Options{AllowEIO3: true, JSONP: true, AllowJSONP: func(r *http.Request) error {
+		if r.Header.Get("Referer") == "https://evil.example/" {
+			return errString("cross-site JSONP from https://evil.example")
+		}
+		return nil
+	}})
+	res := ws.do(t, "GET", ws.url("EIO=3&transport=polling&j=0"), "", "", "Referer", "https://evil.example/")
+	if res.status != 403 || res.body != `{"code":4,"message":"cross-site JSONP from https://evil.example"}` {
+		t.Fatalf("refused handshake: %d %q", res.status, res.body)
+	}
+	res = ws.do(t, "GET", ws.url("EIO=3&transport=polling&j=0"), "", "", "Referer", "https://app.example/")
+	m := sidRE.FindStringSubmatch(res.body)
+	if res.status != 200 || m == nil {
+		t.Fatalf("allowed handshake: %d %q", res.status, res.body)
+	}
+	poll := ws.url("EIO=3&transport=polling&j=0&sid=" + m[1])
+	if res = ws.do(t, "POST", poll, "application/x-www-form-urlencoded", "d=3:4hi", "Referer", "https://evil.example/"); res.status != 403 {
+		t.Fatalf("cross-site POST: %d %q, want 403", res.status, res.body)
+	}
+	if res = ws.do(t, "GET", poll, "", "", "Referer", "https://evil.example/"); res.status != 403 {
+		t.Fatalf("cross-site GET: %d %q, want 403", res.status, res.body)
+	}
+	if got := ws.delivered(); len(got) != 0 {
+		t.Fatalf("the cross-site POST was delivered: %q", got[0].Data)
+	}
+	if res = ws.do(t, "POST", poll, "application/x-www-form-urlencoded", "d=3:4hi", "Referer", "https://app.example/"); res.status != 200 {
+		t.Fatalf("same-site POST: %d %q", res.status, res.body)
+	}
+	if res = ws.do(t, "GET", poll, "", "", "Referer", "https://app.example/"); res.body != `___eio[0]("3:4hi");` {
+		t.Fatalf("same-site GET: %d %q", res.status, res.body)
+	}
+}
