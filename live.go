@@ -87,7 +87,7 @@ func newLiveServer(name string, eo engine.Options, so socketio.Options, adapter 
 // socketOptions is the Socket.IO part of the configuration; it is fixed
 // when the live server starts.
 func (h *Handler) socketOptions() socketio.Options {
-	o := socketio.Options{ConnectTimeout: time.Duration(h.ConnectTimeout), Logger: h.logger}
+	o := socketio.Options{ConnectTimeout: time.Duration(h.ConnectTimeout), MaxPacketSize: h.MaxPayload, Logger: h.logger}
 	if h.adapter != nil {
 		o.Adapter = h.adapter.AdapterFactory()
 	}
@@ -109,6 +109,7 @@ func (l *liveServer) activate(h *Handler) {
 		return
 	}
 	l.engine.SetOptions(h.engineOptions())
+	l.io.SetMaxPacketSize(h.MaxPayload) // a packet holds no more than a message may
 	l.attachLocked(h.adapter)
 	l.configureLocked(h.namespaces, h.logger)
 	l.active.Store(h.generation)
