@@ -1,12 +1,14 @@
 package caddysocketio
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Defects found by trying the handler as an attacker would (issue 13), each
@@ -128,4 +130,53 @@ func (s *testSite) postForm(t *testing.T, target, body string, header map[string
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return response{res.StatusCode, res.Header, string(b)}
+}
+
+// next returns the value of the next line, which must be name's.
+func (c *nodeClient) next(t *testing.T, name string) string {
+	t.Helper()
+	select {
+	case line, ok := <-c.lines:
+		if !ok {
+			t.Fatalf("node exited before %q: %v\n%s", name, <-c.done, c.stderr)
+		}
+		v, found := strings.CutPrefix(line, name+" ")
+		if !found {
+			t.Fatalf("node printed %q, want %s", line, name)
+		}
+		return v
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no %q from node\n%s", name, c.stderr)
+		return ""
+	}
+}
+
+// Every socket is in the room of its id: a `join {query.room}` must not let
+// a client into another socket's room, where it would receive what is sent
+// to that socket alone.
+func TestAJoinTemplateNeverJoinsASocketsOwnRoom(t *testing.T) {
+	addr := inProcessCaddy(t)
+	loadCaddyfile(t, site(addr, `
+	socketio {
+		namespace /chat {
+			join {query.room}
+		}
+	}`))
+	c := hardeningClient(t, addr, "socket-id-room")
+	var aID string
+	if err := json.Unmarshal([]byte(c.next(t, "a")), &aID); err != nil {
+		t.Fatal(err)
+	}
+	chat := liveServerNamed(t, "/socket.io/").io.Of("/chat")
+	if err := chat.To(aID).Emit("private", "for a only"); err != nil {
+		t.Fatal(err)
+	}
+	// To every socket, after the private one: b's queue holds them in
+	// this order, so b has seen "private" by the time it sees this if it
+	// got it at all.
+	if err := chat.Emit("after", 1); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(t, "b-got", `[["after",1]]`)
+	c.wait(t)
 }

@@ -76,6 +76,22 @@ const scenarios = {
     out("removed", take());
     [a, ag, b, bg, as, bs].forEach((s) => s.close());
   },
+
+  // b asks to join the room named after a's socket id (join {query.room}):
+  // what the server sends to a must not reach b.
+  async "socket-id-room"() {
+    const a = manager().socket("/chat");
+    await connected(a, "a");
+    const b = manager({ query: { room: a.id } }).socket("/chat");
+    await connected(b, "b");
+    const got = record(b);
+    const gotA = once(a, "private");
+    const after = once(b, "after");
+    out("a", a.id);
+    await withTimeout(Promise.all([gotA, after]), 5000, "private and after");
+    out("b-got", got);
+    [a, b].forEach((s) => s.close());
+  },
 };
 
 const scenario = scenarios[process.env.SCENARIO];
