@@ -180,3 +180,24 @@ func TestAJoinTemplateNeverJoinsASocketsOwnRoom(t *testing.T) {
 	c.expect(t, "b-got", `[["after",1]]`)
 	c.wait(t)
 }
+
+// In a namespace whose `join` templates name the rooms, a client that
+// joined none (it left the placeholder empty) relays to nobody, not to
+// every room; a namespace without `join` relays namespace-wide.
+func TestARelaySenderWithoutARoomReachesNobody(t *testing.T) {
+	addr := inProcessCaddy(t)
+	loadCaddyfile(t, site(addr, `
+	socketio {
+		namespace /chat {
+			relay
+			join room-{query.room}
+		}
+		namespace /signal {
+			relay
+		}
+	}`))
+	c := hardeningClient(t, addr, "roomless-relay")
+	c.expect(t, "d-got", `[]`)
+	c.expect(t, "b-got", `[["message","to room x"]]`)
+	c.wait(t)
+}

@@ -147,6 +147,10 @@ func (l *liveServer) configureLocked(namespaces map[string]*nsHandler, logger *z
 	for name, c := range namespaces {
 		ns := l.io.Of(name)
 		ns.SetRelay(c.relay != nil, c.relay...)
+		// Where `join` names the rooms, they are what separates the
+		// clients: one that joined none (an empty placeholder) must not
+		// reach them all.
+		ns.RelayWithinRooms(len(c.join) > 0)
 		if l.registered[name] {
 			continue
 		}

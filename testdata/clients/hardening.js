@@ -92,6 +92,32 @@ const scenarios = {
     out("b-got", got);
     [a, b].forEach((s) => s.close());
   },
+
+  // In /chat (relay, join room-{query.room}) c and d joined no room; a and
+  // b are in room-x. c and d also have a socket on /signal (relay, no
+  // join), on the same connection, so what c relays reaches d before
+  // c's later signal does.
+  async "roomless-relay"() {
+    const mc = manager();
+    const md = manager();
+    const [c, cs, d, ds] = [mc.socket("/chat"), mc.socket("/signal"), md.socket("/chat"), md.socket("/signal")];
+    const a = manager({ query: { room: "x" } }).socket("/chat");
+    const b = manager({ query: { room: "x" } }).socket("/chat");
+    const all = [c, cs, d, ds, a, b];
+    await Promise.all(all.map((s, i) => connected(s, "socket " + i)));
+    const [gd, gb] = [record(d), record(b)];
+
+    c.emit("message", "from no room");
+    const signal = once(ds, "done");
+    cs.emit("done");
+    await withTimeout(signal, 5000, "the signal from c");
+    const gotB = once(b, "message");
+    a.emit("message", "to room x");
+    await withTimeout(gotB, 5000, "a's message to room x");
+    out("d-got", gd);
+    out("b-got", gb);
+    all.forEach((s) => s.close());
+  },
 };
 
 const scenario = scenarios[process.env.SCENARIO];
