@@ -1,8 +1,11 @@
 package caddysocketio
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -200,4 +203,50 @@ func TestARelaySenderWithoutARoomReachesNobody(t *testing.T) {
 	c.expect(t, "d-got", `[]`)
 	c.expect(t, "b-got", `[["message","to room x"]]`)
 	c.wait(t)
+}
+
+// A POST body cut by Caddy's own read_body timeout is answered with an
+// error status, never an empty 200 the client would take for success.
+func TestAPostCutByReadBodyIsAnError(t *testing.T) {
+	addr := inProcessCaddy(t)
+	loadCaddyfile(t, fmt.Sprintf(`{
+	admin off
+	auto_https off
+	persist_config off
+	servers {
+		timeouts {
+			read_body 300ms
+		}
+	}
+}
+http://%s {
+	socketio
+}
+`, addr))
+	res, err := http.Get("http://" + addr + "/socket.io/?EIO=4&transport=polling")
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	m := regexp.MustCompile(`"sid":"([^"]+)"`).FindSubmatch(open)
+	if m == nil {
+		t.Fatalf("handshake %q", open)
+	}
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /socket.io/?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n4", m[1], addr)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	answer, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to the POST cut by read_body: %v", err)
+	}
+	body, _ := io.ReadAll(answer.Body)
+	answer.Body.Close()
+	if answer.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("POST cut by read_body: %d %q, want 408", answer.StatusCode, body)
+	}
 }

@@ -1,10 +1,15 @@
 package engine
 
 import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -137,5 +142,77 @@ func TestAllowJSONPRunsOnEveryJSONPRequest(t *testing.T) {
 	}
 	if res = ws.do(t, "GET", poll, "", "", "Referer", "https://app.example/"); res.body != `___eio[0]("3:4hi");` {
 		t.Fatalf("same-site GET: %d %q", res.status, res.body)
+	}
+}
+
+// startTrickledPost sends a POST that announces a body of 100 bytes and
+// sends one, over its own connection, and returns that connection.
+func startTrickledPost(t *testing.T, ws *wireServer, sid string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", ws.http.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "POST /engine.io/?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n4", sid)
+	return conn
+}
+
+// answer reads the response to the trickled POST, waiting at most 5 s.
+func answer(t *testing.T, conn net.Conn) (status int, body string) {
+	t.Helper()
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to the trickled POST: %v", err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// A POST body still arriving when its session ends is cut, and answered.
+func TestATrickledPostEndsWithItsSession(t *testing.T) {
+	ws := newWireServer(t, Options{})
+	sid := ws.open(t)
+	s := <-ws.session
+	conn := startTrickledPost(t, ws, sid)
+	waitPosting(t, s)
+	s.terminate("forced close")
+	if status, body := answer(t, conn); status != 400 || body != `{"code":1,"message":"Session ID unknown"}` {
+		t.Fatalf("trickled POST of an ended session: %d %q, want 400 code 1", status, body)
+	}
+}
+
+// A client that trickles a POST cannot answer pings meanwhile: the
+// heartbeat ends its session within ping_interval + ping_timeout, and the
+// POST with it, instead of living on at one byte a second.
+func TestATrickledPostIsCutWithinTheHeartbeat(t *testing.T) {
+	ws := newWireServer(t, Options{PingInterval: 100 * time.Millisecond, PingTimeout: 100 * time.Millisecond})
+	sid := ws.open(t)
+	conn := startTrickledPost(t, ws, sid)
+	status, body := answer(t, conn)
+	if status != 400 && status != 408 {
+		t.Fatalf("trickled POST: %d %q, want an error status", status, body)
+	}
+	if r := ws.reason(t); r != "ping timeout" && r != "transport error" {
+		t.Fatalf("close reason %q", r)
+	}
+}
+
+func waitPosting(t *testing.T, s *Session) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		posting := s.posting
+		s.mu.Unlock()
+		if posting {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the POST never started reading its body")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
