@@ -7,11 +7,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
 // Defects found by trying the handler as an attacker would (issue 13), each
@@ -248,5 +251,68 @@ http://%s {
 	answer.Body.Close()
 	if answer.StatusCode != http.StatusRequestTimeout {
 		t.Fatalf("POST cut by read_body: %d %q, want 408", answer.StatusCode, body)
+	}
+}
+
+// README's access log recipe: the sid (a bearer secret: whoever has it
+// can take the session over) is removed from the logged URI. (Caddy
+// already logs the Cookie and Set-Cookie headers, where the sid is with the
+// cookie option, as REDACTED.)
+func TestTheAccessLogRecipeRemovesTheSessionID(t *testing.T) {
+	addr := inProcessCaddy(t)
+	logFile := filepath.Join(t.TempDir(), "access.log")
+	loadCaddyfile(t, fmt.Sprintf(`{
+	admin off
+	auto_https off
+	persist_config off
+}
+http://%s {
+	log {
+		output file %s
+		format filter {
+			wrap json
+			fields {
+				request>uri query {
+					delete sid
+				}
+			}
+		}
+	}
+	socketio {
+		cookie
+	}
+}
+`, addr, logFile))
+	base := "http://" + addr + "/socket.io/?EIO=4&transport=polling"
+	res, err := http.Get(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	m := regexp.MustCompile(`"sid":"([^"]+)"`).FindSubmatch(open)
+	if m == nil {
+		t.Fatalf("handshake %q", open)
+	}
+	sid := string(m[1])
+	req, _ := http.NewRequest("POST", base+"&sid="+sid, strings.NewReader("1"))
+	req.Header.Set("Cookie", "io="+sid+"; theme=dark")
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if err := caddy.Stop(); err != nil { // flushes and closes the log file
+		t.Fatal(err)
+	}
+	logged, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`"method":"POST".*"uri":"/socket.io/\?EIO=4&transport=polling"`).Match(logged) {
+		t.Fatalf("the access log lacks the filtered request lines:\n%s", logged)
+	}
+	if strings.Contains(string(logged), sid) {
+		t.Fatalf("the session id %s is in the access log:\n%s", sid, logged)
 	}
 }
