@@ -34,7 +34,7 @@ type Listener struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
-	acceptErr error // set before closed is closed, when the socket failed
+	acceptErr error // the socket's failure; written under group.mu, before closed is closed
 	done      chan struct{}
 }
 
@@ -91,7 +91,9 @@ func (l *Listener) acceptLoop() {
 				time.Sleep(delay)
 				continue
 			}
-			l.acceptErr = err
+			l.group.mu.Lock()
+			l.acceptErr = err // Close and Accept read it after taking mu or closed
+			l.group.mu.Unlock()
 			l.Close()
 			return
 		}
@@ -125,8 +127,11 @@ func (l *Listener) Accept() (net.Conn, error) {
 	case conn := <-l.conns:
 		return conn, nil
 	case <-l.closed:
-		if l.acceptErr != nil {
-			return nil, l.acceptErr
+		l.group.mu.Lock()
+		err := l.acceptErr
+		l.group.mu.Unlock()
+		if err != nil {
+			return nil, err
 		}
 		return nil, net.ErrClosed
 	}
