@@ -39,6 +39,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    transports polling|websocket...  # (transports) default both
 //	    allow_upgrades on|off            # (allowUpgrades) default on
 //	    allow_eio3                       # (allowEIO3) accept socket.io-client 2.x
+//	    jsonp                            # accept JSONP polling (2.x clients without CORS); see README
 //	    ping_interval <duration>         # (pingInterval) default 25s
 //	    ping_timeout <duration>          # (pingTimeout) default 20s
 //	    upgrade_timeout <duration>       # (upgradeTimeout) default 10s
@@ -131,6 +132,9 @@ func (h *Handler) unmarshalCaddyfile(d *caddyfile.Dispenser, helper *httpcaddyfi
 		case "allow_eio3":
 			err = noArgs(d)
 			h.AllowEIO3 = true
+		case "jsonp":
+			err = noArgs(d)
+			h.JSONP = true
 		case "ping_interval":
 			err = positiveDuration(d, &h.PingInterval)
 		case "ping_timeout":

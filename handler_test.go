@@ -345,6 +345,7 @@ func TestValidateFailures(t *testing.T) {
 		{`{"transports":["xhr"]}`, `transport "xhr" is not one of polling, websocket`},
 		{`{"ping_interval":-1}`, `ping_interval -1ns must be positive`},
 		{`{"max_payload":-5}`, `max_payload -5 must be positive`},
+		{`{"jsonp":true}`, `jsonp needs allow_eio3`},
 		{`{"cookie":{"same_site":"none"}}`, `cookie same_site none needs secure`},
 		{`{"namespaces":[{"name":"/a"},{"name":"a"}]}`, `namespace "/a" is configured twice`},
 		{`{"namespaces":[{"name":""}]}`, `namespace without a name`},

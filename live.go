@@ -100,6 +100,7 @@ func (h *Handler) socketOptions() socketio.Options {
 	o := socketio.Options{ConnectTimeout: time.Duration(h.ConnectTimeout), Logger: h.logger,
 		EventRateLimit: h.MaxEventsPerSecond.rateLimit(), MaxRoomsPerSocket: h.MaxRoomsPerSocket}
 	o.ConnectionStateRecovery = h.ConnectionStateRecovery.options()
+	o.MaxPacketSize = h.MaxPayload
 	if h.adapter != nil {
 		o.Adapter = h.adapter.AdapterFactory()
 	}
@@ -124,6 +125,7 @@ func (l *liveServer) activate(h *Handler) {
 	// Kept sessions and stored events stay with the server across reloads.
 	l.io.SetRecoveryOptions(h.ConnectionStateRecovery.options())
 	h.applyLimits(l.io) // limits.go
+	l.io.SetMaxPacketSize(h.MaxPayload) // a packet holds no more than a message may
 	l.attachLocked(h.adapter)
 	l.configureLocked(h.namespaces, h.logger)
 	l.active.Store(h.generation)
@@ -146,19 +148,27 @@ func (l *liveServer) attachLocked(a Adapter) {
 // configureLocked installs a config's namespaces. Callbacks are registered once
 // per namespace name and read the current setup, because the socketio
 // package has no way to remove one; a namespace dropped from the config
-// refuses new connections with Node's "Invalid namespace".
+// refuses new connections with Node's "Invalid namespace", and its
+// connected sockets stay but relay nothing any more. The relay setting is
+// replaced, not added to, so a reload that narrows or removes `relay`
+// applies to the sockets already connected too.
 func (l *liveServer) configureLocked(namespaces map[string]*nsHandler, logger *zap.Logger) {
 	l.namespaces.Store(&namespaces)
 	l.logger = logger
 	l.configureHooksLocked(namespaces)
+	for name := range l.registered {
+		if namespaces[name] == nil {
+			l.io.Of(name).SetRelay(false)
+		}
+	}
 	for name, c := range namespaces {
 		ns := l.io.Of(name)
 		ns.SetEventRateLimit(c.eventRate) // limits.go
-		if c.relay != nil {
-			// Relay settings add up in the socketio package: a reload can
-			// relay more events, but fewer only after a restart.
-			ns.Relay(c.relay...)
-		}
+		ns.SetRelay(c.relay != nil, c.relay...)
+		// Where `join` names the rooms, they are what separates the
+		// clients: one that joined none (an empty placeholder) must not
+		// reach them all.
+		ns.RelayWithinRooms(len(c.join) > 0)
 		if l.registered[name] {
 			continue
 		}

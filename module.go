@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +54,13 @@ type Handler struct {
 	AllowUpgrades *bool `json:"allow_upgrades,omitempty"`
 	// AllowEIO3 accepts socket.io-client 2.x (Engine.IO protocol 3).
 	AllowEIO3 bool `json:"allow_eio3,omitempty"`
+	// JSONP accepts JSONP polling, the fallback of socket.io-client 2.x in
+	// browsers without CORS (off by default; needs allow_eio3). A page of
+	// any site can make JSONP requests (a <script> sends no Origin), so
+	// each one must come from a page the origin check allows, judged by
+	// its Origin, Sec-Fetch-Site and Referer headers; a browser that sends
+	// none of them cannot be checked.
+	JSONP bool `json:"jsonp,omitempty"`
 	// PingInterval, PingTimeout, UpgradeTimeout: Node's options of the same
 	// names (25s, 20s, 10s by default).
 	PingInterval   caddy.Duration `json:"ping_interval,omitempty"`
@@ -268,6 +276,9 @@ func (h *Handler) Validate() error {
 			return fmt.Errorf("%s %s must be positive", name, time.Duration(d))
 		}
 	}
+	if h.JSONP && !h.AllowEIO3 {
+		return fmt.Errorf("jsonp needs allow_eio3: only socket.io-client 2.x (Engine.IO protocol 3) polls over JSONP")
+	}
 	if h.MaxPayload < 0 {
 		return fmt.Errorf("max_payload %d must be positive", h.MaxPayload)
 	}
@@ -338,10 +349,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.refuseOrigin(w, r, upgrade)
 		return nil
 	}
-	if handshake && h.allowRequest != nil {
+	if (handshake && h.allowRequest != nil) || h.JSONP {
 		// The engine (shared with other configs) asks the handler that
-		// served the request, so each config's matchers apply to its own
-		// requests only.
+		// served the request, so each config's matchers and origins apply
+		// to its own requests only.
 		r = r.WithContext(context.WithValue(r.Context(), handlerKey{}, h))
 	}
 	h.live.activate(h)
@@ -399,6 +410,35 @@ func allowRequest(r *http.Request) error {
 	return nil
 }
 
+// errJSONPOff refuses the requests of a JSONP session that a reload turned
+// jsonp off for.
+var errJSONPOff = errors.New("JSONP polling is disabled on this server")
+
+// allowJSONP is the engine's AllowJSONP: a JSONP request must come from a
+// page the handler that served it lets connect (cors.CheckScriptRequest).
+func allowJSONP(r *http.Request) error {
+	h, _ := r.Context().Value(handlerKey{}).(*Handler)
+	if h == nil || !h.JSONP {
+		return errJSONPOff
+	}
+	if h.DisableOriginCheck || h.policy.CheckScriptRequest(r) {
+		return nil
+	}
+	page := r.Header.Get("Origin")
+	if page == "" {
+		page = r.Header.Get("Referer")
+		if u, err := url.Parse(page); err == nil && u.Host != "" {
+			page = u.Scheme + "://" + u.Host // the path may hold secrets
+		}
+	}
+	if h.refused.first("jsonp " + page) {
+		h.logger.Warn("refused a JSONP request from a page that is not allowed to connect",
+			zap.String("page", page), zap.String("sec_fetch_site", r.Header.Get("Sec-Fetch-Site")), zap.String("host", r.Host),
+			zap.String("hint", "JSONP requests must come from a page of this host or an origin of the cors block"))
+	}
+	return errForbidden
+}
+
 // refuseOrigin answers a browser handshake or upgrade from an origin the
 // policy does not allow: 403, with Node's JSON error body on polling so
 // that a script reading it sees the usual shape.
@@ -437,6 +477,8 @@ func (h *Handler) engineOptions() engine.Options {
 		PerMessageDeflate: h.PerMessageDeflate,
 		Cookie:            h.Cookie.httpCookie(),
 		AllowRequest:      allowRequest,
+		JSONP:             h.JSONP,
+		AllowJSONP:        allowJSONP,
 		Logger:            h.logger,
 
 		MaxConnections:      h.MaxConnections,

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/caddy-socketio/caddy-socketio/socketio"
 )
 
 // roomTemplate is a room name from a `join` line, split into literal text
@@ -72,7 +74,10 @@ func parseRoomTemplate(s string) (roomTemplate, error) {
 
 // expand returns the room name for one handshake, and false when a
 // placeholder is empty: a client that did not send ?room= joins nothing
-// rather than a room shared by everyone who left it out.
+// rather than a room shared by everyone who left it out. A room made from
+// placeholders that has the shape of a socket id is not joined either:
+// that room is the socket's own, and joining it would receive what is
+// sent to that socket alone.
 func (t roomTemplate) expand(h handshakeValues) (string, bool) {
 	if len(t.parts) == 1 && t.parts[0].source == "" {
 		return t.parts[0].text, true
@@ -92,6 +97,9 @@ func (t roomTemplate) expand(h handshakeValues) (string, bool) {
 			return "", false
 		}
 		b.WriteString(v)
+	}
+	if socketio.LooksLikeSocketID(b.String()) {
+		return "", false
 	}
 	return b.String(), true
 }

@@ -9,9 +9,9 @@ import (
 
 func TestRoomTemplates(t *testing.T) {
 	hs := handshakeValues{
-		query:  url.Values{"room": {"a"}, "empty": {""}},
+		query:  url.Values{"room": {"a"}, "empty": {""}, "id": {"Dgtf2eavtKRS31SXvNyq"}, "i": {"Dgtf2eavtK"}},
 		header: http.Header{"X-Team": {"red"}},
-		auth:   map[string]any{"user": "u1", "n": float64(42), "big": float64(1e21), "admin": true, "obj": map[string]any{}, "null": nil},
+		auth:   map[string]any{"d": "RS31SXvNyq", "user": "u1", "n": float64(42), "big": float64(1e21), "admin": true, "obj": map[string]any{}, "null": nil},
 	}
 	for _, c := range []struct {
 		template, want string
@@ -36,6 +36,10 @@ func TestRoomTemplates(t *testing.T) {
 		{"obj-{auth.obj}", "", false},
 		{"null-{auth.null}", "", false},
 		{"{query.room}-{auth.missing}", "", false},
+		// The room of a socket's id is that socket's alone.
+		{"{query.id}", "", false},
+		{"{query.i}{auth.d}", "", false},
+		{"{query.id}x", "Dgtf2eavtKRS31SXvNyqx", true},
 	} {
 		tmpl, err := parseRoomTemplate(c.template)
 		if err != nil {

@@ -188,8 +188,12 @@ func (p *Policy) AllowsOrigin(origin string) bool {
 // gorilla/websocket's default check does. The scheme itself is not
 // compared, because behind a TLS-terminating proxy the request the server
 // sees is plain HTTP while the page's origin is https.
-func SameOrigin(r *http.Request) bool {
-	u, err := url.Parse(r.Header.Get("Origin"))
+func SameOrigin(r *http.Request) bool { return sameHost(r.Header.Get("Origin"), r) }
+
+// sameHost reports whether origin names the host r was sent to (see
+// SameOrigin).
+func sameHost(origin string, r *http.Request) bool {
+	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" {
 		return false
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 var benchPayload = []packet{
@@ -212,5 +214,16 @@ func BenchmarkAbandonedPollingSession(b *testing.B) {
 			handshake()
 		}
 		b.ReportMetric(float64(int64(memInUse())-int64(before))/sessions, "bytes/session")
+	}
+}
+
+func BenchmarkDecodeWebSocketText(b *testing.B) {
+	msg := []byte(`42["chat message",{"from":"ada","text":"hello, wörld, ça va? 🙂"}]`)
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeWS(4, websocket.TextMessage, msg); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -132,10 +132,14 @@ func decodePacketV3Binary(b []byte) (packet, error) {
 }
 
 // decodePayloadV3Text decodes a length-prefixed text payload. As in Node, an
-// error drops the rest of the payload but the packets before it count.
+// error drops the rest of the payload but the packets before it count; a
+// body that is not UTF-8 yields no packet.
 func decodePayloadV3Text(body []byte) ([]packet, error) {
 	if len(body) == 0 {
 		return nil, fmt.Errorf("engine: empty payload")
+	}
+	if err := validText(body); err != nil {
+		return nil, err
 	}
 	var pkts []packet
 	for len(body) > 0 {
@@ -181,7 +185,8 @@ func decodePayloadV3Text(body []byte) ([]packet, error) {
 }
 
 // decodePayloadV3Binary decodes a binary payload (a POST with Content-Type
-// application/octet-stream).
+// application/octet-stream). A text part that is not UTF-8 drops the whole
+// payload.
 func decodePayloadV3Binary(body []byte) ([]packet, error) {
 	var pkts []packet
 	for len(body) > 0 {
@@ -205,6 +210,9 @@ func decodePayloadV3Binary(body []byte) ([]packet, error) {
 		var p packet
 		var err error
 		if isText {
+			if err := validText(part); err != nil {
+				return nil, err
+			}
 			p, err = decodePacketV3Text(part)
 		} else {
 			p, err = decodePacketV3Binary(part)

@@ -77,8 +77,12 @@ func decodePacketV4(b []byte) (packet, error) {
 
 // decodePayloadV4 decodes a polling request body. Like Node, it returns the
 // packets that precede a malformed one along with the error, so they are
-// still delivered before the session closes.
+// still delivered before the session closes; a body that is not UTF-8
+// yields no packet.
 func decodePayloadV4(body []byte) ([]packet, error) {
+	if err := validText(body); err != nil {
+		return nil, err // nothing of it is delivered
+	}
 	pkts := make([]packet, 0, 1+bytes.Count(body, []byte{recordSeparator}))
 	for {
 		i := bytes.IndexByte(body, recordSeparator)

@@ -13,6 +13,10 @@ import (
 // ___eio[j]("<payload>"), POST bodies are forms with the payload in "d".
 // Binary data always travels as base64 there.
 
+// errJSONPOff is the message of a JSONP handshake refused because the JSONP
+// option is off.
+const errJSONPOff = "JSONP polling is disabled on this server"
+
 // jsonpIndex keeps only the digits of the j parameter, as Node does, so the
 // callback name cannot inject script.
 func jsonpIndex(j string) string {

@@ -64,6 +64,21 @@ type Options struct {
 	// or negative. It is the server's, not a session's: the value of the
 	// latest SetOptions applies.
 	MaxBufferedBytes int64
+
+	// JSONP accepts JSONP polling (a "j" query parameter: the transport of
+	// browsers without CORS, which engine.io-client 3.x falls back to).
+	// Off by default, because any page can use it across sites: a
+	// <script> request carries no Origin, so a page on another site opens
+	// a session, reads its traffic through the callback and writes with
+	// form POSTs. When off, a JSONP handshake is answered
+	// 400 {"code":3,"message":...}.
+	JSONP bool
+	// AllowJSONP, when JSONP is on, runs on every JSONP request (handshake,
+	// polls and posts, since a page of another site can make each of them
+	// without CORS): a non-nil error refuses it with
+	// 403 {"code":4,"message":<error>}. Check the request's Referer and
+	// Sec-Fetch-Site there, as cors.Policy.CheckCrossSite does.
+	AllowJSONP func(*http.Request) error
 }
 
 // CompressionOptions configures HTTP compression of polling responses.

@@ -2,7 +2,9 @@ package engine
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Packet types as they appear on the wire: the ASCII digit in text
@@ -18,8 +20,10 @@ const (
 	packetNoop    byte = '6'
 )
 
-// Message is what the application sends and receives: text (valid UTF-8 is
-// the caller's business, as with Node) or binary data.
+// Message is what the application sends and receives: text or binary data.
+// Text received from a client is valid UTF-8 (anything else closes that
+// client); text sent must be valid UTF-8, which is the caller's business,
+// as with Node.
 type Message struct {
 	Data   []byte
 	Binary bool
@@ -36,6 +40,19 @@ type packet struct {
 
 func messagePacket(m Message) packet {
 	return packet{typ: packetMessage, binary: m.Binary, data: m.Data}
+}
+
+// errInvalidUTF8 refuses text input that is not UTF-8. Node's ws closes
+// such a WebSocket with 1007; relayed as is, it would make every client
+// that receives it drop its own connection ("transport error").
+var errInvalidUTF8 = errors.New("engine: text is not valid UTF-8")
+
+// validText checks text input once, whole, before it is split into packets.
+func validText(b []byte) error {
+	if !utf8.Valid(b) {
+		return errInvalidUTF8
+	}
+	return nil
 }
 
 func isPacketType(c byte) bool { return c >= packetOpen && c <= packetNoop }

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -230,22 +231,59 @@ func (s *Session) serveData(w http.ResponseWriter, r *http.Request) {
 		s.terminate("transport error")
 		return
 	}
+	// The body may take as long as a client may stay silent at all
+	// (ping_interval + ping_timeout); a slower one (one byte a second, say)
+	// is cut, and so is the body of a session that ends meanwhile. A
+	// server's own shorter read timeout (Caddy's read_body) stays in
+	// charge. Ignored where unsupported.
+	rc := http.NewResponseController(w)
+	bound := s.opts.PingInterval + s.opts.PingTimeout
+	ownDeadline := true
+	if hs, _ := r.Context().Value(http.ServerContextKey).(*http.Server); hs != nil && hs.ReadTimeout > 0 && hs.ReadTimeout <= bound {
+		ownDeadline = false
+	}
+	if ownDeadline {
+		_ = rc.SetReadDeadline(time.Now().Add(bound))
+	}
 	s.posting = true
+	s.postAbort = func() { _ = rc.SetReadDeadline(time.Now()) }
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		s.posting = false
+		s.postAbort = nil
 		s.mu.Unlock()
 	}()
 
 	body, err := readBody(r, s.opts.MaxPayload)
+	s.mu.Lock()
+	s.postAbort = nil
+	closed := s.state == stateClosed
+	s.mu.Unlock()
+	if err == nil && ownDeadline {
+		// What is left of the request is net/http's business again: its
+		// background read must not trip over this deadline.
+		_ = rc.SetReadDeadline(time.Time{})
+	}
 	if errors.Is(err, errTooLarge) {
 		// The body is refused, the session lives (as in Node).
 		writeStatus(w, http.StatusRequestEntityTooLarge)
 		return
 	}
 	if err != nil {
-		s.terminate("transport error") // Node: data request connection closed prematurely
+		// Node: data request connection closed prematurely. The client
+		// may still be there to read an answer (a body cut by a read
+		// timeout, Caddy's read_body or ours): never an empty 200.
+		s.terminate("transport error")
+		var ne net.Error
+		switch {
+		case closed:
+			writeError(w, codeUnknownSID, "")
+		case errors.As(err, &ne) && ne.Timeout():
+			writeStatus(w, http.StatusRequestTimeout)
+		default:
+			writeStatus(w, http.StatusBadRequest)
+		}
 		return
 	}
 

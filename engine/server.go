@@ -91,6 +91,12 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if sid != "" {
+		if s != nil && s.isJSONP && !isUpgrade && opts.AllowJSONP != nil {
+			if err := opts.AllowJSONP(r); err != nil {
+				fail(codeForbidden, err.Error())
+				return
+			}
+		}
 		switch {
 		case s == nil:
 			fail(codeUnknownSID, "")
@@ -128,6 +134,18 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if protocol == 3 && !opts.AllowEIO3 {
 		fail(codeUnsupportedProtocol, "")
 		return
+	}
+	if _, jsonp := q["j"]; jsonp && transport == transportPolling {
+		if !opts.JSONP {
+			fail(codeBadRequest, errJSONPOff)
+			return
+		}
+		if opts.AllowJSONP != nil {
+			if err := opts.AllowJSONP(r); err != nil {
+				fail(codeForbidden, err.Error())
+				return
+			}
+		}
 	}
 	srv.mu.Lock()
 	closing := srv.shutdown

@@ -75,6 +75,7 @@ type Session struct {
 	pollActive bool          // a GET is being served (parked or writing)
 	pollWake   chan struct{} // closed to wake the parked GET; nil when none is parked
 	posting    bool          // a POST is being served
+	postAbort  func()        // cuts the body the POST is reading; nil when none is read
 	closeTimer *time.Timer   // a closing polling session waiting for its next GET
 	lingering  bool          // closed by the client, kept in the server's map a moment
 
@@ -445,6 +446,8 @@ func (s *Session) end(reason string, graceful bool) {
 	s.queue, s.queuedBytes = nil, 0
 	s.wakePollLocked()
 	ws, probe := s.ws, s.probeWS
+	postAbort := s.postAbort
+	s.postAbort = nil
 	linger := reason == "transport close" && s.transport == transportPolling && !s.pollActive
 	s.lingering = linger
 	notify := !s.delivering
@@ -462,6 +465,9 @@ func (s *Session) end(reason string, graceful bool) {
 		time.AfterFunc(closeLinger, func() { s.server.remove(s) })
 	} else {
 		s.server.remove(s)
+	}
+	if postAbort != nil {
+		postAbort() // a POST still reading its body must not outlive the session
 	}
 	for _, conn := range []*websocket.Conn{ws, probe} {
 		switch {

@@ -154,6 +154,9 @@ func decodeWS(protocol int, kind int, data []byte) (packet, error) {
 		}
 		return packet{typ: packetMessage, binary: true, data: data}, nil
 	}
+	if err := validText(data); err != nil {
+		return packet{}, err
+	}
 	if protocol == 3 {
 		return decodePacketV3Text(data)
 	}
@@ -218,6 +221,15 @@ func (s *Session) readMessage(conn *websocket.Conn) (ok, heartbeat bool) {
 		return false, false
 	}
 	p, err := decodeWS(int(s.protocol), kind, data)
+	if errors.Is(err, errInvalidUTF8) {
+		// As ws does in Node: 1007, and the session ends with a transport
+		// error. The close frame goes first; terminate's own is then a
+		// no-op (gorilla sends one close frame per connection).
+		s.opts.Logger.Debug("engine: websocket text message is not UTF-8", zap.String("sid", s.id))
+		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseInvalidFramePayloadData, "invalid UTF-8 sequence"), time.Now().Add(closeGrace))
+		s.terminate("transport error")
+		return false, false
+	}
 	if err != nil {
 		s.opts.Logger.Debug("engine: malformed websocket message", zap.String("sid", s.id), zap.Error(err))
 		s.terminate("parse error")

@@ -249,7 +249,7 @@ func TestProtocol3Polling(t *testing.T) {
 }
 
 func TestJSONPPolling(t *testing.T) {
-	ws := newWireServer(t, Options{AllowEIO3: true})
+	ws := newWireServer(t, Options{AllowEIO3: true, JSONP: true})
 	res := ws.do(t, "GET", ws.url("EIO=3&transport=polling&j=7"), "", "")
 	if !regexp.MustCompile(`^___eio\[7\]\("118:0\{\\"sid\\":\\"[^"\\]+\\",.*\}"\);$`).MatchString(res.body) {
 		t.Fatalf("JSONP handshake %q", res.body)

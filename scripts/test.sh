@@ -18,6 +18,9 @@ fi
 go vet ./...
 staticcheck ./...
 
+echo "== layers: Caddy only in the root package, engine below socketio"
+bash scripts/check-layers.sh
+
 echo "== the protocol packages build for the other platforms Caddy runs on"
 for os in windows darwin freebsd; do
   GOOS=$os GOARCH=amd64 go build ./engine ./socketio ./cors ./redisadapter

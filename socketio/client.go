@@ -21,8 +21,9 @@ type client struct {
 	session *engine.Session
 
 	// dec is used by the session's message handler only, which the engine
-	// never calls concurrently.
-	dec decoder
+	// never calls concurrently; so is attachments (see attachments.go).
+	dec         decoder
+	attachments attachmentDeadline
 
 	// writeMu keeps the text part of a packet and its attachments
 	// contiguous in the session's queue when several goroutines emit to
@@ -49,6 +50,7 @@ type client struct {
 
 func newClient(srv *Server, sess *engine.Session) *client {
 	c := &client{server: srv, session: sess, protocol: 5}
+	c.dec.maxBytes = srv.maxPacketSize.Load()
 	if sess.Protocol() == 3 {
 		c.protocol = 4
 	}
@@ -105,10 +107,14 @@ func (c *client) neverConnected() bool {
 func (c *client) onMessage(m engine.Message) {
 	defer c.recoverHandler()
 	p, err := c.dec.add(m.Data, m.Binary)
-	if err != nil {
-		if errors.Is(err, errIncomplete) {
-			return
+	if errors.Is(err, errIncomplete) {
+		if !m.Binary { // a binary packet's text part: its attachments follow
+			c.armAttachmentDeadline()
 		}
+		return
+	}
+	c.disarmAttachmentDeadline()
+	if err != nil {
 		c.protocolError("invalid packet", err)
 		return
 	}
@@ -418,6 +424,7 @@ func (c *client) disconnectAll() {
 // onClose is the session's close handler: every socket disconnects with
 // the engine's reason.
 func (c *client) onClose(reason string) {
+	c.disarmAttachmentDeadline() // never concurrent with onMessage
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()

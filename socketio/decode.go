@@ -31,11 +31,26 @@ var errTooDeep = fmt.Errorf("invalid payload: JSON nested deeper than %d levels"
 type decoder struct {
 	pending *Packet // a binary packet waiting for attachments
 	want    int     // how many attachments pending announced
+	// held is what pending holds, its text part and attachments so far,
+	// in bytes; maxBytes bounds it (0: no bound). The engine bounds each
+	// message alone, not a packet's sum: without this, 10 attachments of
+	// max_payload each would sit in memory for as long as the client
+	// answers pings.
+	held, maxBytes int64
 }
 
 // errIncomplete is not an error for the caller: the packet waits for more
 // attachments.
 var errIncomplete = errors.New("socketio: waiting for binary attachments")
+
+// waiting reports how many attachments the packet being reconstructed
+// announced and how many arrived; announced is 0 when none is.
+func (d *decoder) waiting() (announced, arrived int) {
+	if d.pending == nil {
+		return 0, 0
+	}
+	return d.want, len(d.pending.Args.Attachments)
+}
 
 // add decodes one Engine.IO message. It returns errIncomplete while a
 // binary packet lacks attachments, and an error that should close the
@@ -45,6 +60,12 @@ func (d *decoder) add(data []byte, binary bool) (*Packet, error) {
 	if binary {
 		if d.pending == nil {
 			return nil, errors.New("got binary data when not reconstructing a packet")
+		}
+		d.held += int64(len(data))
+		if d.maxBytes > 0 && d.held > d.maxBytes {
+			n := len(d.pending.Args.Attachments) + 1
+			d.pending = nil // let the memory go now
+			return nil, fmt.Errorf("binary packet too large: %d bytes after %d of its attachments, more than the %d bytes a packet may hold (max_payload)", d.held, n, d.maxBytes)
 		}
 		d.pending.Args.Attachments = append(d.pending.Args.Attachments, data)
 		if len(d.pending.Args.Attachments) < d.want {
@@ -69,6 +90,7 @@ func (d *decoder) add(data []byte, binary bool) (*Packet, error) {
 	if attachments > 0 {
 		d.pending = p
 		d.want = attachments
+		d.held = int64(len(data))
 		p.Args.Attachments = make([][]byte, 0, attachments)
 		return nil, errIncomplete
 	}

@@ -41,6 +41,8 @@ type Namespace struct {
 	joinHandlers       atomic.Pointer[[]func(*Socket, string)]
 	leaveHandlers      atomic.Pointer[[]func(*Socket, string)]
 	disconnectHandlers atomic.Pointer[[]func(*Socket, string)]
+
+	relayRoomsOnly     bool // see RelayWithinRooms
 }
 
 func newNamespace(srv *Server, name string) *Namespace {
@@ -200,7 +202,7 @@ func (n *Namespace) DeliverServerSideEmit(event string, args Args) {
 // Relay makes the namespace forward events from clients, for use without
 // code: an event is emitted to the other sockets sharing a room with the
 // sender (its own id room aside), or to the whole namespace when the sender
-// joined no other room; a client that asked for an acknowledgement gets
+// joined no other room (to nobody then, with RelayWithinRooms); a client that asked for an acknowledgement gets
 // one, without arguments, once the event is relayed. With no events named,
 // every event is relayed; calls add up.
 func (n *Namespace) Relay(events ...string) {
@@ -234,6 +236,17 @@ func (n *Namespace) SetRelay(on bool, events ...string) {
 	}
 }
 
+// RelayWithinRooms makes a relay reach only the sender's rooms: a sender
+// that joined no room (its own id room aside) then relays to nobody,
+// instead of to the whole namespace. For namespaces whose rooms are what
+// separates the clients, where a client that joined none must not reach
+// every room.
+func (n *Namespace) RelayWithinRooms(on bool) {
+	n.mu.Lock()
+	n.relayRoomsOnly = on
+	n.mu.Unlock()
+}
+
 func (n *Namespace) relayFor(event string) bool {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
@@ -254,6 +267,15 @@ func (n *Namespace) relay(e *Event) {
 		if r != s.id {
 			targets = append(targets, r)
 		}
+	}
+	n.mu.RLock()
+	roomsOnly := n.relayRoomsOnly
+	n.mu.RUnlock()
+	if len(targets) == 0 && roomsOnly {
+		if e.WantsAck() {
+			_ = e.Ack() // the relay is done: to nobody
+		}
+		return
 	}
 	_ = n.adapter.Broadcast(&Packet{Type: PacketEvent, Namespace: n.name, EventName: e.Name, Args: e.Args},
 		&BroadcastOptions{Rooms: targets, Except: []string{s.id}})

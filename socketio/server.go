@@ -34,6 +34,17 @@ type Options struct {
 	// room aside: Socket.Join ignores (and logs once per socket) rooms
 	// beyond it. No limit when zero.
 	MaxRoomsPerSocket int
+
+	// MaxPacketSize bounds the bytes one packet may hold, its text part
+	// and binary attachments together (the engine bounds each message
+	// alone): a client that sends more is closed. 1e6 when zero (Node's
+	// maxHttpBufferSize default); give it the engine's MaxPayload.
+	// SetMaxPacketSize changes it for clients that connect afterwards.
+	MaxPacketSize int64
+	// AttachmentTimeout bounds how long a binary packet may wait for its
+	// attachments, which a client sends right after its text part; the
+	// client is closed then. 30 s when zero.
+	AttachmentTimeout time.Duration
 }
 
 // Server is a Socket.IO server on top of an Engine.IO server. Serve HTTP
@@ -51,6 +62,11 @@ type Server struct {
 	rateLimited atomic.Uint64 // events over a rate limit
 	maxRooms    atomic.Int64
 	nanotime    func() int64 // the rate limits' clock; tests replace it
+
+	maxPacketSize    atomic.Int64
+	// startTimer arms the deadline of an incomplete binary packet; tests
+	// replace it to fire deadlines themselves.
+	startTimer func(d time.Duration, f func()) (stop func() bool)
 
 	// mu guards namespaces. The server keeps no list of its clients: the
 	// engine has the sessions, the namespaces the sockets.
@@ -81,9 +97,24 @@ func NewServer(eng *engine.Server, opts Options) *Server {
 	if opts.ConnectionStateRecovery != nil {
 		srv.SetRecoveryOptions(opts.ConnectionStateRecovery)
 	}
+
+	if srv.opts.AttachmentTimeout <= 0 {
+		srv.opts.AttachmentTimeout = 30 * time.Second
+	}
+	srv.SetMaxPacketSize(opts.MaxPacketSize)
+	srv.startTimer = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
 	srv.Of("/")
 	eng.OnConnection(srv.onConnection)
 	return srv
+}
+
+// SetMaxPacketSize sets Options.MaxPacketSize (1e6 when n <= 0) for the
+// clients that connect from now on, for configuration reloads.
+func (srv *Server) SetMaxPacketSize(n int64) {
+	if n <= 0 {
+		n = 1e6
+	}
+	srv.maxPacketSize.Store(n)
 }
 
 // ServeHTTP hands the request to the Engine.IO server.
