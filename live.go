@@ -124,7 +124,7 @@ func (l *liveServer) activate(h *Handler) {
 	l.engine.SetOptions(h.engineOptions())
 	// Kept sessions and stored events stay with the server across reloads.
 	l.io.SetRecoveryOptions(h.ConnectionStateRecovery.options())
-	h.applyLimits(l.io) // limits.go
+	h.applyLimits(l.io)                 // limits.go
 	l.io.SetMaxPacketSize(h.MaxPayload) // a packet holds no more than a message may
 	l.attachLocked(h.adapter)
 	l.configureLocked(h.namespaces, h.logger)

@@ -42,7 +42,7 @@ type Namespace struct {
 	leaveHandlers      atomic.Pointer[[]func(*Socket, string)]
 	disconnectHandlers atomic.Pointer[[]func(*Socket, string)]
 
-	relayRoomsOnly     bool // see RelayWithinRooms
+	relayRoomsOnly bool // see RelayWithinRooms
 }
 
 func newNamespace(srv *Server, name string) *Namespace {

@@ -63,7 +63,7 @@ type Server struct {
 	maxRooms    atomic.Int64
 	nanotime    func() int64 // the rate limits' clock; tests replace it
 
-	maxPacketSize    atomic.Int64
+	maxPacketSize atomic.Int64
 	// startTimer arms the deadline of an incomplete binary packet; tests
 	// replace it to fire deadlines themselves.
 	startTimer func(d time.Duration, f func()) (stop func() bool)
