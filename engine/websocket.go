@@ -73,6 +73,7 @@ func (s *Session) flushWS() {
 			s.terminate("transport error")
 			return
 		}
+		s.server.stats.sent(1, len(pkts), wsPacketBytes(pkts, s.protocol))
 	}
 }
 
@@ -215,6 +216,7 @@ func (s *Session) readMessage(conn *websocket.Conn) (ok, heartbeat bool) {
 		s.terminate(readErrorReason(err))
 		return false, false
 	}
+	s.server.stats.received(1, 1, len(data))
 	p, err := decodeWS(int(s.protocol), kind, data)
 	if err != nil {
 		s.opts.Logger.Debug("engine: malformed websocket message", zap.String("sid", s.id), zap.Error(err))
@@ -304,6 +306,7 @@ func (s *Session) completeUpgrade(conn *websocket.Conn) bool {
 	s.upgrading, s.probed, s.upgraded = false, false, true
 	s.transport = transportWebSocket
 	s.ws = conn
+	s.server.stats.upgraded(s)
 	s.wakePollLocked() // a GET still parked gets a noop
 	if s.closeTimer != nil {
 		s.closeTimer.Stop() // the flusher closes the WebSocket instead
