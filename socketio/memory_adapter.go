@@ -178,9 +178,12 @@ func (a *MemoryAdapter) RoomSize(room string) int {
 func (a *MemoryAdapter) Broadcast(p *Packet, opts *BroadcastOptions) error {
 	p.Namespace = a.nsp.name
 	msgs := preparePacket(p)
+	receivers := 0
 	a.apply(opts, func(s *Socket) {
 		s.client.writePrepared(msgs, opts.Flags.Volatile)
+		receivers++
 	})
+	a.nsp.stats.broadcast(receivers)
 	return nil
 }
 
@@ -201,6 +204,7 @@ func (a *MemoryAdapter) BroadcastWithAck(p *Packet, opts *BroadcastOptions, clie
 		count++
 		s.client.writePrepared(msgs, opts.Flags.Volatile)
 	})
+	a.nsp.stats.broadcast(count)
 	clientCount(count)
 	return nil
 }

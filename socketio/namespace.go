@@ -14,6 +14,7 @@ type Namespace struct {
 	server  *Server
 	adapter Adapter
 	ackIDs  atomic.Uint64 // ack ids of server emits, shared by all its sockets as in Node
+	stats   namespaceStats
 
 	// mu guards the fields below. Lock order: the adapter's lock, then
 	// this one; the adapter is never called with mu held.
@@ -332,6 +333,7 @@ func (n *Namespace) add(s *Socket) {
 	n.mu.Lock()
 	n.sockets[s.id] = s
 	n.mu.Unlock()
+	n.stats.connects.Add(1)
 }
 
 func (n *Namespace) remove(s *Socket) {

@@ -457,6 +457,7 @@ func (s *Socket) onClose(reason string) {
 	}
 	s.nsp.adapter.DelAll(s.id)
 	s.nsp.remove(s)
+	s.nsp.stats.disconnected(reason)
 	s.client.remove(s)
 	s.mu.Lock()
 	s.connected = false
