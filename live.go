@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-socketio/caddy-socketio/engine"
+	"github.com/caddy-socketio/caddy-socketio/metrics"
 	"github.com/caddy-socketio/caddy-socketio/socketio"
 )
 
@@ -34,9 +35,10 @@ var shutdownTimeout = 2 * time.Second
 // liveServer is an Engine.IO server with its Socket.IO server on top. It is
 // owned by the pool: the last Handler to release it (Cleanup) destroys it.
 type liveServer struct {
-	name   string
-	engine *engine.Server
-	io     *socketio.Server
+	name    string
+	engine  *engine.Server
+	io      *socketio.Server
+	metrics *metrics.Server // reported from newLiveServer until Destruct
 
 	// namespaces is the current config's namespace setup, replaced on each
 	// provision; connection callbacks read it when a socket connects.
@@ -79,6 +81,8 @@ func newLiveServer(name string, eo engine.Options, so socketio.Options, adapter 
 	if adapter != nil {
 		l.detach = adapter.Attach(l.io)
 	}
+	l.metrics = metrics.NewServer(name, eng, l.io)
+	metrics.Add(l.metrics)
 	empty := map[string]*nsHandler{}
 	l.namespaces.Store(&empty)
 	return l
@@ -288,6 +292,7 @@ func (l *liveServer) Destruct() error {
 		l.detach, l.stopped = func() {}, true
 		l.mu.Unlock()
 		detach() // after the namespaces left the adapter: nothing uses it now
+		metrics.Remove(l.metrics)
 		if err != nil {
 			logger.Info("Socket.IO server stopped; clients that did not take their close packet in time were cut",
 				zap.String("name", l.name), zap.Duration("waited", shutdownTimeout), zap.Error(err))

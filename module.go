@@ -185,6 +185,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.poolKey = h.Name + " adapter " + a.PoolKey()
 	}
 
+	if err := registerMetrics(ctx); err != nil {
+		return err
+	}
 	val, loaded, err := servers.LoadOrNew(h.poolKey, func() (caddy.Destructor, error) {
 		return newLiveServer(h.Name, h.engineOptions(), h.socketOptions(), h.adapter), nil
 	})
@@ -352,6 +355,7 @@ func allowRequest(r *http.Request) error {
 // policy does not allow: 403, with Node's JSON error body on polling so
 // that a script reading it sees the usual shape.
 func (h *Handler) refuseOrigin(w http.ResponseWriter, r *http.Request, upgrade bool) {
+	h.live.metrics.RefusedOrigin()
 	origin := r.Header.Get("Origin")
 	if h.refused.first(origin) {
 		hint := `add it to the socketio directive's cors block: "origin ` + origin + `"`
