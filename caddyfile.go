@@ -139,6 +139,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.AllowRequestRaw, err = parseAllowRequest(d)
 		case "adapter":
 			h.AdapterRaw, err = parseAdapter(d)
+		case "admin_ui":
+			h.AdminUI, err = parseAdminUI(d)
 		case "namespace":
 			var ns Namespace
 			ns, err = parseNamespace(d)

@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/caddy-socketio/caddy-socketio/adminui"
 	"github.com/caddy-socketio/caddy-socketio/engine"
 	"github.com/caddy-socketio/caddy-socketio/metrics"
 	"github.com/caddy-socketio/caddy-socketio/socketio"
@@ -62,6 +63,8 @@ type liveServer struct {
 	stopped    bool              // guarded by mu: Destruct ran; nothing may attach any more
 
 	stopOnce sync.Once
+
+	adminUI *adminui.Instrument // guarded by mu: the Admin UI, when configured
 }
 
 // newLiveServer starts a server; so.Adapter, if any, is adapter's factory.
@@ -115,6 +118,7 @@ func (l *liveServer) activate(h *Handler) {
 	l.engine.SetOptions(h.engineOptions())
 	l.attachLocked(h.adapter)
 	l.configureLocked(h.namespaces, h.logger)
+	l.configureAdminUILocked(h.AdminUI, h.logger)
 	l.active.Store(h.generation)
 }
 
@@ -290,6 +294,7 @@ func (l *liveServer) Destruct() error {
 		l.mu.Lock()
 		logger, detach := l.logger, l.detach
 		l.detach, l.stopped = func() {}, true
+		l.configureAdminUILocked(nil, logger) // stops it
 		l.mu.Unlock()
 		detach() // after the namespaces left the adapter: nothing uses it now
 		metrics.Remove(l.metrics)

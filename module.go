@@ -95,6 +95,9 @@ type Handler struct {
 	// place, so the clients get a close packet and reconnect to the new
 	// one.
 	AdapterRaw json.RawMessage `json:"adapter,omitempty" caddy:"namespace=socketio.adapters inline_key=adapter"`
+	// AdminUI serves the official Socket.IO Admin UI's protocol on a
+	// namespace; see admin_ui.go.
+	AdminUI *AdminUI `json:"admin_ui,omitempty"`
 
 	logger       *zap.Logger
 	policy       *cors.Policy          // nil: no CORS headers, same-origin browsers only
@@ -241,6 +244,9 @@ func (h *Handler) Validate() error {
 		return err
 	}
 	if _, err := h.CORS.policy(); err != nil {
+		return err
+	}
+	if err := h.AdminUI.validate(); err != nil {
 		return err
 	}
 	seen := map[string]bool{}
