@@ -8,9 +8,10 @@ import "sync/atomic"
 // costs an atomic add, never a lock or a map. A metrics collector reads
 // them when it is scraped; see Server.Stats.
 //
-// The counters of received and of sent traffic sit on cache lines of
-// their own: readers and flushers run on different cores and would
-// otherwise contend for one line.
+// The traffic counters, bumped by every reader and flusher goroutine, are
+// sharded by session, each shard on a cache line of its own: goroutines of
+// different sessions running on different cores then rarely write to the
+// same line (a broadcast wakes one flusher per receiver at once).
 type Stats struct {
 	// sessions open now, by protocol (3, 4) and current transport.
 	sessions [2][2]atomic.Int64
@@ -22,12 +23,22 @@ type Stats struct {
 	volatileDropped atomic.Uint64 // volatile sends not queued (the transport was busy): one per call, whatever its number of messages
 	slowClosed      atomic.Uint64 // sessions closed because their client stopped reading
 
-	_          [64]byte
-	packetsIn  [2]atomic.Uint64 // by transport
-	bytesIn    [2]atomic.Uint64
-	_          [64]byte
-	packetsOut [2]atomic.Uint64
-	bytesOut   [2]atomic.Uint64
+	traffic [trafficShards]trafficShard
+}
+
+const trafficShards = 8 // a power of two
+
+// trafficShard is one share of the traffic counters, by transport: a
+// cache line of counters and a line of padding, so that no two shards
+// share a line however the array is aligned (1 KiB per server).
+type trafficShard struct {
+	packetsIn, bytesIn, packetsOut, bytesOut [2]atomic.Uint64
+	_                                        [64]byte
+}
+
+// shard is s's share: its id is random, so sessions spread evenly.
+func (st *Stats) shard(s *Session) *trafficShard {
+	return &st.traffic[s.id[0]&(trafficShards-1)]
 }
 
 // Stats returns the server's running totals. The pointer stays valid for
@@ -120,11 +131,14 @@ func (st *Stats) Snapshot() StatsSnapshot {
 	}
 	s.VolatileDropped = st.volatileDropped.Load()
 	s.SlowClosed = st.slowClosed.Load()
-	for t := range 2 {
-		s.PacketsIn[t] = st.packetsIn[t].Load()
-		s.BytesIn[t] = st.bytesIn[t].Load()
-		s.PacketsOut[t] = st.packetsOut[t].Load()
-		s.BytesOut[t] = st.bytesOut[t].Load()
+	for i := range st.traffic {
+		sh := &st.traffic[i]
+		for t := range 2 {
+			s.PacketsIn[t] += sh.packetsIn[t].Load()
+			s.BytesIn[t] += sh.bytesIn[t].Load()
+			s.PacketsOut[t] += sh.packetsOut[t].Load()
+			s.BytesOut[t] += sh.bytesOut[t].Load()
+		}
 	}
 	return s
 }
@@ -153,16 +167,18 @@ func (st *Stats) closed(protocol uint8, transport, reason string) {
 	st.closes[closeReasonIndex(reason)].Add(1)
 }
 
-// received counts packets read from the client in one message or body.
-func (st *Stats) received(transport int, packets, bytes int) {
-	st.packetsIn[transport].Add(uint64(packets))
-	st.bytesIn[transport].Add(uint64(bytes))
+// received counts packets read from s's client in one message or body.
+func (st *Stats) received(s *Session, transport int, packets, bytes int) {
+	sh := st.shard(s)
+	sh.packetsIn[transport].Add(uint64(packets))
+	sh.bytesIn[transport].Add(uint64(bytes))
 }
 
-// sent counts packets written to the client in one batch or response.
-func (st *Stats) sent(transport int, packets, bytes int) {
-	st.packetsOut[transport].Add(uint64(packets))
-	st.bytesOut[transport].Add(uint64(bytes))
+// sent counts packets written to s's client in one batch or response.
+func (st *Stats) sent(s *Session, transport int, packets, bytes int) {
+	sh := st.shard(s)
+	sh.packetsOut[transport].Add(uint64(packets))
+	sh.bytesOut[transport].Add(uint64(bytes))
 }
 
 // wsPacketBytes is the size of pkts as WebSocket message payloads: a type

@@ -122,3 +122,17 @@ func TestStatsCountDroppedVolatileMessages(t *testing.T) {
 		t.Errorf("volatile dropped: %d, want 1 (one packet of two messages)", got)
 	}
 }
+
+// BenchmarkStatsSent is what counting costs a flusher per batch (the
+// other hot-path counts are alike): goroutines of different sessions, in
+// parallel, as a broadcast's flushers run.
+func BenchmarkStatsSent(b *testing.B) {
+	srv := NewServer(Options{})
+	b.RunParallel(func(pb *testing.PB) {
+		s := &Session{id: newID(), protocol: 4}
+		pkts := []packet{{typ: packetMessage, data: []byte(`2["chat message","hello"]`)}}
+		for pb.Next() {
+			srv.stats.sent(s, 1, len(pkts), wsPacketBytes(pkts, s.protocol))
+		}
+	})
+}

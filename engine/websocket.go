@@ -73,7 +73,7 @@ func (s *Session) flushWS() {
 			s.terminate("transport error")
 			return
 		}
-		s.server.stats.sent(1, len(pkts), wsPacketBytes(pkts, s.protocol))
+		s.server.stats.sent(s, 1, len(pkts), wsPacketBytes(pkts, s.protocol))
 	}
 }
 
@@ -216,7 +216,7 @@ func (s *Session) readMessage(conn *websocket.Conn) (ok, heartbeat bool) {
 		s.terminate(readErrorReason(err))
 		return false, false
 	}
-	s.server.stats.received(1, 1, len(data))
+	s.server.stats.received(s, 1, 1, len(data))
 	p, err := decodeWS(int(s.protocol), kind, data)
 	if err != nil {
 		s.opts.Logger.Debug("engine: malformed websocket message", zap.String("sid", s.id), zap.Error(err))
