@@ -143,6 +143,7 @@ func adminNamespace(a *AdminUI) string {
 //		read_only
 //	}
 func parseAdminUI(d *caddyfile.Dispenser) (*AdminUI, error) {
+	start := d.Token() // errors of the whole block point at its first line
 	if d.NextArg() {
 		return nil, d.Errf("admin_ui takes no value, its options go in its block: got %q", d.Val())
 	}
@@ -181,7 +182,7 @@ func parseAdminUI(d *caddyfile.Dispenser) (*AdminUI, error) {
 		}
 	}
 	if err := a.validate(); err != nil {
-		return nil, d.Err(err.Error())
+		return nil, errAt(start, err)
 	}
 	return a, nil
 }
