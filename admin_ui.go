@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
 	"go.uber.org/zap"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/caddy-socketio/caddy-socketio/adminui"
 )
@@ -69,6 +70,9 @@ func (a *AdminUI) validate() error {
 func (a *AdminUI) comparer() (caddyauth.Comparer, error) {
 	switch {
 	case strings.HasPrefix(a.Password, "$2a$"), strings.HasPrefix(a.Password, "$2b$"), strings.HasPrefix(a.Password, "$2y$"):
+		if _, err := bcrypt.Cost([]byte(a.Password)); err != nil {
+			return nil, fmt.Errorf("admin_ui: password is not a valid bcrypt hash: %v; %s", err, hashHint)
+		}
 		return caddyauth.BcryptHash{}, nil
 	case strings.HasPrefix(a.Password, "$argon2id$"):
 		if _, _, err := caddyauth.DecodeHash([]byte(a.Password)); err != nil {

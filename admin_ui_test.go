@@ -46,6 +46,7 @@ func TestAdminUIBlockErrors(t *testing.T) {
 		{"no password", "username admin", "a username and a password hash are required (or `auth off`"},
 		{"nothing", "", "make one with `caddy hash-password`"},
 		{"a plain password", "username admin\n  password hunter2", "password must be a bcrypt or argon2id hash, not the password itself"},
+		{"a cut bcrypt hash", "username admin\n  password $2a$14$Zkx19XLiW6VYouLHR5N", "password is not a valid bcrypt hash"},
 		{"auth on", "auth on", `auth takes only off`},
 		{"auth off with a password", "auth off\n  username admin", "auth off cannot be combined with username and password"},
 		{"mode", "auth off\n  mode staging", `mode "staging" is not development or production`},
