@@ -3,6 +3,7 @@ package integration_test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -63,6 +64,16 @@ type adminUISaw struct {
 	Error              string
 }
 
+// needAdminUI checks that the UI's built files (npm's @socket.io/admin-ui)
+// and Chromium are there.
+func needAdminUI(t *testing.T) {
+	t.Helper()
+	testpeer.Chromium(t)
+	if _, err := os.Stat(filepath.Join(testpeer.RepoRoot(), "node_modules", "@socket.io", "admin-ui", "ui", "dist", "index.html")); err != nil {
+		testpeer.Missing(t, "the Admin UI's built files are not installed (%v); run `npm ci` at the repository root", err)
+	}
+}
+
 func runAdminUI(t *testing.T, env ...string) adminUISaw {
 	t.Helper()
 	chromium := testpeer.Chromium(t)
@@ -92,6 +103,7 @@ func adminHash(t *testing.T, password string) string {
 // sees a disconnect, joins a socket to a room and disconnects one; the
 // protocol's emit command reaches a client in a room.
 func TestAdminUIInChromium(t *testing.T) {
+	needAdminUI(t)
 	port := freePort(t)
 	server := fmt.Sprintf("http://127.0.0.1:%d", port)
 	c := startCaddy(t, adminUISite(port, adminHash(t, "s3cret"), ""))
@@ -147,6 +159,7 @@ func TestAdminUIInChromium(t *testing.T) {
 // servers (each sends its statistics through the admin namespace), and the
 // sockets of both.
 func TestAdminUIListsBothNodesOnRedis(t *testing.T) {
+	needAdminUI(t)
 	r := startRedisProcess(t)
 	hash := adminHash(t, "s3cret")
 	port1, port2 := freePort(t), freePort(t)
