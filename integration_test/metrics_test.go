@@ -79,8 +79,9 @@ func expectMetrics(t *testing.T, c *caddyProcess, when string, want map[string]f
 	}
 }
 
-// The metrics after known traffic: three clients on each transport, a
-// refused origin, a relayed broadcast to the five others; then a reload
+// The metrics after known traffic: three clients on each transport and one
+// that upgrades, a refused origin, a relayed broadcast to the six others;
+// then a reload
 // that changes the origins, after which counters go on from where they
 // were and the gauges still count the connected clients.
 func TestMetricsCountKnownTrafficAcrossAReload(t *testing.T) {
@@ -94,29 +95,31 @@ func TestMetricsCountKnownTrafficAcrossAReload(t *testing.T) {
 			clientSpec{Name: fmt.Sprint("ws", i), Version: "v4", URL: server, Transports: []string{"websocket"}},
 			clientSpec{Name: fmt.Sprint("poll", i), Version: "v4", URL: server, Transports: []string{"polling"}})
 	}
+	specs = append(specs, clientSpec{Name: "up", Version: "v4", URL: server})
 	clients := startClients(t, specs...)
-	clients.connected(10*time.Second, "ws0", "ws1", "ws2", "poll0", "poll1", "poll2")
+	clients.connected(10*time.Second, "ws0", "ws1", "ws2", "poll0", "poll1", "poll2", "up")
+	clients.waitFor(5*time.Second, "up upgrading to WebSocket", onWebSocket("up"))
 	if handshakeAllowed(t, server, "https://second.example") {
 		t.Fatal("https://second.example allowed before the reload")
 	}
 	clients.send(map[string]any{"cmd": "emit", "name": "ws0", "event": "note", "args": []any{1}})
-	for _, name := range []string{"ws1", "ws2", "poll0", "poll1", "poll2"} {
+	for _, name := range []string{"ws1", "ws2", "poll0", "poll1", "poll2", "up"} {
 		clients.waitFor(5*time.Second, name+" receiving the note", func(e clientEvent) bool {
 			return e.Type == "received" && e.Name == name && e.Event == "note"
 		})
 	}
 
 	before := expectMetrics(t, c, "before the reload", map[string]float64{
-		`caddy_socketio_sockets{namespace="/"}`:                              6,
-		`caddy_socketio_engine_sessions{protocol="4",transport="websocket"}`: 3,
+		`caddy_socketio_sockets{namespace="/"}`:                              7,
+		`caddy_socketio_engine_sessions{protocol="4",transport="websocket"}`: 4,
 		`caddy_socketio_engine_sessions{protocol="4",transport="polling"}`:   3,
-		`caddy_socketio_handshakes_total{outcome="accepted"}`:                6,
+		`caddy_socketio_handshakes_total{outcome="accepted"}`:                7,
 		`caddy_socketio_handshakes_total{outcome="refused_origin"}`:          1,
 		`caddy_socketio_handshakes_total{outcome="refused_allow_request"}`:   0,
-		`caddy_socketio_connects_total{namespace="/"}`:                       6,
+		`caddy_socketio_connects_total{namespace="/"}`:                       7,
 		`caddy_socketio_broadcasts_total{namespace="/"}`:                     1,
-		`caddy_socketio_broadcast_deliveries_total{namespace="/"}`:           5,
-		`caddy_socketio_upgrades_total`:                                      0,
+		`caddy_socketio_broadcast_deliveries_total{namespace="/"}`:           6,
+		`caddy_socketio_upgrades_total`:                                      1,
 	})
 	for _, transport := range []string{"polling", "websocket"} {
 		for _, family := range []string{"packets_received_total", "packets_sent_total", "bytes_received_total", "bytes_sent_total"} {
@@ -136,21 +139,22 @@ func TestMetricsCountKnownTrafficAcrossAReload(t *testing.T) {
 		t.Error("https://second.example not allowed after the reload")
 	}
 	clients.send(map[string]any{"cmd": "emit", "name": "poll0", "event": "note", "args": []any{2}})
-	for _, name := range []string{"ws0", "ws1", "ws2", "poll1", "poll2"} {
+	for _, name := range []string{"ws0", "ws1", "ws2", "poll1", "poll2", "up"} {
 		clients.waitFor(5*time.Second, name+" receiving the second note", func(e clientEvent) bool {
 			return e.Type == "received" && e.Name == name && e.Event == "note" && string(e.Args) == "[2]"
 		})
 	}
 	after := expectMetrics(t, c, "after the reload", map[string]float64{
-		`caddy_socketio_sockets{namespace="/"}`:                              6,
-		`caddy_socketio_engine_sessions{protocol="4",transport="websocket"}`: 3,
+		`caddy_socketio_sockets{namespace="/"}`:                              7,
+		`caddy_socketio_engine_sessions{protocol="4",transport="websocket"}`: 4,
 		// The allowed handshake opened a session nobody follows up.
 		`caddy_socketio_engine_sessions{protocol="4",transport="polling"}`: 4,
-		`caddy_socketio_handshakes_total{outcome="accepted"}`:              7,
+		`caddy_socketio_handshakes_total{outcome="accepted"}`:              8,
 		`caddy_socketio_handshakes_total{outcome="refused_origin"}`:        2,
-		`caddy_socketio_connects_total{namespace="/"}`:                     6,
+		`caddy_socketio_connects_total{namespace="/"}`:                     7,
 		`caddy_socketio_broadcasts_total{namespace="/"}`:                   2,
-		`caddy_socketio_broadcast_deliveries_total{namespace="/"}`:         10,
+		`caddy_socketio_broadcast_deliveries_total{namespace="/"}`:         12,
+		`caddy_socketio_upgrades_total`:                                    1,
 	})
 	if after[`caddy_socketio_packets_received_total{transport="polling"}`] <= before[`caddy_socketio_packets_received_total{transport="polling"}`] {
 		t.Error("packets received over polling did not go on counting after the reload")
@@ -165,7 +169,7 @@ func TestMetricsCountKnownTrafficAcrossAReload(t *testing.T) {
 		`caddy_socketio_sockets{namespace="/"}`:                              0,
 		`caddy_socketio_engine_sessions{protocol="4",transport="websocket"}`: 0,
 		`caddy_socketio_engine_sessions{protocol="4",transport="polling"}`:   1,
-		`sum:caddy_socketio_disconnects_total`:                               6,
-		`sum:caddy_socketio_engine_closes_total`:                             6,
+		`sum:caddy_socketio_disconnects_total`:                               7,
+		`sum:caddy_socketio_engine_closes_total`:                             7,
 	})
 }
