@@ -164,6 +164,8 @@ func (h *Handler) unmarshalCaddyfile(d *caddyfile.Dispenser, helper *httpcaddyfi
 			h.AllowRequestRaw, err = parseAllowRequest(d)
 		case "adapter":
 			h.AdapterRaw, err = parseAdapter(d)
+		case "admin_ui":
+			h.AdminUI, err = parseAdminUI(d)
 		case "namespace":
 			var ns Namespace
 			ns, err = parseNamespace(d, helper)

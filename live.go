@@ -14,8 +14,11 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/caddy-socketio/caddy-socketio/adminui"
 	"github.com/caddy-socketio/caddy-socketio/engine"
 	"github.com/caddy-socketio/caddy-socketio/hooks"
+
+	"github.com/caddy-socketio/caddy-socketio/metrics"
 	"github.com/caddy-socketio/caddy-socketio/socketio"
 )
 
@@ -40,9 +43,10 @@ var hooksFlushTimeout = 5 * time.Second
 // liveServer is an Engine.IO server with its Socket.IO server on top. It is
 // owned by the pool: the last Handler to release it (Cleanup) destroys it.
 type liveServer struct {
-	name   string
-	engine *engine.Server
-	io     *socketio.Server
+	name    string
+	engine  *engine.Server
+	io      *socketio.Server
+	metrics *metrics.Server // reported from newLiveServer until Destruct
 
 	// namespaces is the current config's namespace setup, replaced on each
 	// provision; connection callbacks read it when a socket connects.
@@ -69,6 +73,8 @@ type liveServer struct {
 	hooks map[string]*hooks.Hooks
 
 	stopOnce sync.Once
+
+	adminUI *adminui.Instrument // guarded by mu: the Admin UI, when configured
 }
 
 // newLiveServer starts a server; so.Adapter, if any, is adapter's factory.
@@ -89,6 +95,8 @@ func newLiveServer(name string, eo engine.Options, so socketio.Options, adapter 
 	if adapter != nil {
 		l.detach = adapter.Attach(l.io)
 	}
+	l.metrics = metrics.NewServer(name, eng, l.io)
+	metrics.Add(l.metrics)
 	empty := map[string]*nsHandler{}
 	l.namespaces.Store(&empty)
 	return l
@@ -128,6 +136,7 @@ func (l *liveServer) activate(h *Handler) {
 	l.io.SetMaxPacketSize(h.MaxPayload) // a packet holds no more than a message may
 	l.attachLocked(h.adapter)
 	l.configureLocked(h.namespaces, h.logger)
+	l.configureAdminUILocked(h.AdminUI, h.logger)
 	l.active.Store(h.generation)
 }
 
@@ -337,6 +346,8 @@ func (l *liveServer) Destruct() error {
 		l.detach, l.stopped = func() {}, true
 		attached := l.hooks
 		l.hooks = map[string]*hooks.Hooks{}
+
+		l.configureAdminUILocked(nil, logger) // stops it
 		l.mu.Unlock()
 		// After the shutdown, so that the disconnect notifications of the
 		// sockets it closed are sent too.
@@ -349,6 +360,7 @@ func (l *liveServer) Destruct() error {
 			}
 		}
 		detach() // after the namespaces left the adapter: nothing uses it now
+		metrics.Remove(l.metrics)
 		if err != nil {
 			logger.Info("Socket.IO server stopped; clients that did not take their close packet in time were cut",
 				zap.String("name", l.name), zap.Duration("waited", shutdownTimeout), zap.Error(err))

@@ -104,6 +104,9 @@ type Handler struct {
 	// place, so the clients get a close packet and reconnect to the new
 	// one.
 	AdapterRaw json.RawMessage `json:"adapter,omitempty" caddy:"namespace=socketio.adapters inline_key=adapter"`
+	// AdminUI serves the official Socket.IO Admin UI's protocol on a
+	// namespace; see admin_ui.go.
+	AdminUI *AdminUI `json:"admin_ui,omitempty"`
 
 	// ConnectionStateRecovery lets clients that lost their connection
 	// recover their state and missed events; off when absent.
@@ -233,6 +236,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.poolKey = h.Name + " adapter " + a.PoolKey()
 	}
 
+	if err := registerMetrics(ctx); err != nil {
+		return err
+	}
 	val, loaded, err := servers.LoadOrNew(h.poolKey, func() (caddy.Destructor, error) {
 		return newLiveServer(h.Name, h.engineOptions(), h.socketOptions(), h.adapter), nil
 	})
@@ -295,6 +301,9 @@ func (h *Handler) Validate() error {
 		return err
 	}
 	if err := h.validateLimits(); err != nil {
+		return err
+	}
+	if err := h.AdminUI.validate(); err != nil {
 		return err
 	}
 	seen := map[string]bool{}
@@ -443,6 +452,7 @@ func allowJSONP(r *http.Request) error {
 // policy does not allow: 403, with Node's JSON error body on polling so
 // that a script reading it sees the usual shape.
 func (h *Handler) refuseOrigin(w http.ResponseWriter, r *http.Request, upgrade bool) {
+	h.live.metrics.RefusedOrigin()
 	origin := r.Header.Get("Origin")
 	if h.refused.first(origin) {
 		hint := `add it to the socketio directive's cors block: "origin ` + origin + `"`

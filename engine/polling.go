@@ -189,6 +189,7 @@ func (s *Session) writePayload(w http.ResponseWriter, r *http.Request, pkts []pa
 	if s.isJSONP {
 		body = jsonpWrap(s.jsonp, body)
 	}
+	s.server.stats.sent(s, 0, len(pkts), len(body))
 	writeBody(w, r, s.opts, contentType, body)
 }
 
@@ -299,6 +300,7 @@ func (s *Session) serveData(w http.ResponseWriter, r *http.Request) {
 	default:
 		pkts, err = s.decodeTextPayload(body)
 	}
+	s.server.stats.received(s, 0, len(pkts), len(body))
 	for _, p := range pkts {
 		s.handlePacket(p)
 		if p.typ == packetClose {

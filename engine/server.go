@@ -31,6 +31,8 @@ type Server struct {
 	buffered   atomic.Int64 // queued outbound payload bytes, each broadcast once (buffered.go)
 	evicting   atomic.Bool  // an eviction round over MaxBufferedBytes is under way
 
+	stats Stats
+
 	mu       sync.Mutex
 	sessions map[string]*Session // guarded by mu
 	shutdown bool                // guarded by mu: refuse new handshakes
@@ -62,14 +64,17 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	transport := q.Get("transport")
 	isUpgrade := websocket.IsWebSocketUpgrade(r)
+	sid := q.Get("sid")
 	fail := func(code int, message string) {
+		if sid == "" {
+			srv.stats.handshake(handshakeOutcome(code))
+		}
 		if isUpgrade {
 			writeUpgradeError(w, code, message)
 		} else {
 			writeError(w, code, message)
 		}
 	}
-	sid := q.Get("sid")
 	var s *Session
 	if sid != "" {
 		s = srv.lookup(sid)
@@ -204,6 +209,7 @@ func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Value
 	srv.mu.Lock()
 	srv.sessions[s.id] = s
 	srv.mu.Unlock()
+	srv.stats.opened(s)
 	if ce := s.opts.Logger.Check(zap.DebugLevel, "engine: handshake"); ce != nil {
 		ce.Write(zap.String("sid", s.id), zap.String("transport", transport), zap.Int("protocol", protocol))
 	}

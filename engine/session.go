@@ -257,6 +257,7 @@ func (s *Session) enqueue(pkts []packet, volatile bool) (queued bool, err error)
 	}
 	if volatile && !s.writableLocked() {
 		s.mu.Unlock()
+		s.server.stats.volatileDropped.Add(1) // one packet, of one or more messages
 		return false, nil
 	}
 	if s.queuedBytes == 0 {
@@ -272,6 +273,7 @@ func (s *Session) enqueue(pkts []packet, volatile bool) (queued bool, err error)
 		s.mu.Unlock()
 		s.opts.Logger.Warn("engine: closing a client that stopped reading",
 			zap.String("remote_addr", s.handshake.remoteAddr), zap.Int64("queued_bytes", queued))
+		s.server.stats.slowClosed.Add(1)
 		// terminate may wait briefly to send a close frame; Send must not.
 		go s.terminate("transport error")
 		return false, ErrSlowClient
@@ -455,7 +457,9 @@ func (s *Session) end(reason string, graceful bool) {
 		s.closeNotified = true
 	}
 	onClose := s.onClose
+	transport := s.transport
 	s.mu.Unlock()
+	s.server.stats.closed(s.protocol, transport, reason)
 
 	s.opts.Logger.Debug("engine: session closed", zap.String("sid", s.id), zap.String("reason", reason))
 	if linger {

@@ -75,6 +75,7 @@ func (s *Session) flushWS() {
 			s.terminate("transport error")
 			return
 		}
+		s.server.stats.sent(s, 1, len(pkts), wsPacketBytes(pkts, s.protocol))
 	}
 }
 
@@ -220,6 +221,7 @@ func (s *Session) readMessage(conn *websocket.Conn) (ok, heartbeat bool) {
 		s.terminate(readErrorReason(err))
 		return false, false
 	}
+	s.server.stats.received(s, 1, 1, len(data))
 	p, err := decodeWS(int(s.protocol), kind, data)
 	if errors.Is(err, errInvalidUTF8) {
 		// As ws does in Node: 1007, and the session ends with a transport
@@ -318,6 +320,7 @@ func (s *Session) completeUpgrade(conn *websocket.Conn) bool {
 	s.upgrading, s.probed, s.upgraded = false, false, true
 	s.transport = transportWebSocket
 	s.ws = conn
+	s.server.stats.upgraded(s)
 	s.wakePollLocked() // a GET still parked gets a noop
 	if s.closeTimer != nil {
 		s.closeTimer.Stop() // the flusher closes the WebSocket instead

@@ -26,6 +26,11 @@ func TestCaddyValidateRefusesBadConfigs(t *testing.T) {
 			want:     []string{`unknown cors subdirective "origins"`, "Caddyfile:"},
 		},
 		{
+			name:     "admin_ui without a password",
+			socketio: "admin_ui {\n\t\t\tusername admin\n\t\t}",
+			want:     []string{"admin_ui: a username and a password hash are required", "caddy hash-password", "Caddyfile:"},
+		},
+		{
 			name:     "cors origin on the directive line",
 			socketio: "cors https://example.com",
 			want:     []string{"cors takes no argument", "Caddyfile:"},

@@ -348,12 +348,15 @@ func (a *Adapter) ask(ctx context.Context, typ int, build func(id string) any) (
 	a.requests[id] = r
 	a.mu.Unlock()
 	a.b().c.publish(a.b().ch.request, b)
+	start := time.Now()
 	timer := time.NewTimer(a.b().c.timeout)
 	defer timer.Stop()
 	var waitErr error
 	select {
 	case <-r.done:
+		a.b().c.stats.request(time.Since(start), false)
 	case <-timer.C:
+		a.b().c.stats.request(time.Since(start), true)
 		waitErr = fmt.Errorf("redisadapter: timeout reached while waiting for %s responses: %d of %d servers answered in %v",
 			requestName(typ), r.answered(&a.mu), r.want, a.b().c.timeout)
 	case <-ctx.Done():

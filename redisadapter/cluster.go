@@ -37,6 +37,10 @@ type Config struct {
 	PublishQueue int
 	// Logger receives the outage and malformed-message logs.
 	Logger *zap.Logger
+
+	// stats, when set, are the totals to go on counting in (a Group
+	// moving a server to new settings); new ones when nil.
+	stats *Stats
 }
 
 // Cluster is this server's membership in a cluster of Socket.IO servers that
@@ -67,6 +71,7 @@ type Cluster struct {
 	direct   map[string]*Adapter // request and response channels -> adapter
 	closed   bool
 
+	stats     *Stats
 	stopped   atomic.Bool   // Close has begun; nothing is published any more
 	dropped   atomic.Uint64 // messages not published because the queue was full
 	malformed throttledLog
@@ -101,6 +106,10 @@ func New(cfg Config) (*Cluster, error) {
 		stop:     make(chan struct{}),
 		patterns: make(map[string]*Adapter),
 		direct:   make(map[string]*Adapter),
+		stats:    cfg.stats,
+	}
+	if c.stats == nil {
+		c.stats = new(Stats)
 	}
 	if c.prefix == "" {
 		c.prefix = "socket.io"
@@ -239,6 +248,7 @@ func (c *Cluster) publish(channel string, payload []byte) bool {
 	case c.out <- outgoing{channel, payload, time.Now()}:
 		return true
 	default:
+		c.stats.dropped.Add(1)
 		if c.dropped.Add(1) == 1 {
 			c.outage.down(errQueueFull)
 		}
@@ -259,6 +269,7 @@ func (c *Cluster) publishLoop() {
 	var lastProbe time.Time
 	drop := func() {
 		c.dropped.Add(uint64(len(batch)))
+		c.stats.dropped.Add(uint64(len(batch)))
 		clear(batch)
 		batch = batch[:0]
 	}
@@ -290,9 +301,15 @@ func (c *Cluster) publishLoop() {
 			drop()
 			return
 		}
+		c.stats.dropped.Add(uint64(len(batch) - n))
 		_, err := pipe.Exec(ctx)
 		if err != nil && !errors.Is(err, redis.ErrClosed) {
 			c.outage.down(err)
+		}
+		if err == nil {
+			c.stats.published.Add(uint64(n))
+		} else {
+			c.stats.dropped.Add(uint64(n))
 		}
 		clear(batch)
 		batch = batch[:0]

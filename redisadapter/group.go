@@ -81,6 +81,9 @@ func (g *Group) newCluster(srv *socketio.Server) (*Cluster, error) {
 	}
 	cfg := g.cfg
 	cfg.Client = client
+	if v, ok := homes.Load(srv); ok {
+		cfg.stats = v.(*Cluster).stats // moved by Adopt: the totals go on
+	}
 	c, err := New(cfg)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -18,6 +19,8 @@ type connectDeadlines struct {
 	timeout time.Duration
 	base    time.Time // deadlines are durations since base (monotonic)
 	logger  *zap.Logger
+
+	timeouts atomic.Uint64 // connections closed for joining no namespace in time
 
 	// mu guards the fields below, and the clients' deadlineSeq.
 	mu      sync.Mutex
@@ -100,6 +103,7 @@ func (d *connectDeadlines) expire() {
 		if c.neverConnected() {
 			d.logger.Debug("closing a connection that joined no namespace within the connect timeout",
 				zap.String("remote", c.address()), zap.Duration("connect_timeout", d.timeout))
+			d.timeouts.Add(1)
 			c.session.Close()
 		}
 	}

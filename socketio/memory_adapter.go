@@ -182,9 +182,12 @@ func (a *MemoryAdapter) Broadcast(p *Packet, opts *BroadcastOptions) error {
 		return nil
 	}
 	msgs := preparePacket(p)
+	receivers := 0
 	a.apply(opts, func(s *Socket) {
 		s.client.writePrepared(msgs, opts.Flags.Volatile)
+		receivers++
 	})
+	a.nsp.stats.broadcast(receivers)
 	return nil
 }
 
@@ -205,6 +208,7 @@ func (a *MemoryAdapter) BroadcastWithAck(p *Packet, opts *BroadcastOptions, clie
 		count++
 		s.client.writePrepared(msgs, opts.Flags.Volatile)
 	})
+	a.nsp.stats.broadcast(count)
 	clientCount(count)
 	return nil
 }

@@ -21,6 +21,8 @@ type Namespace struct {
 	// SetEventRateLimit.
 	eventRate atomic.Pointer[EventRateLimit]
 
+	stats namespaceStats
+
 	// mu guards the fields below. Lock order: the adapter's lock, then
 	// this one; the adapter is never called with mu held.
 	mu                 sync.RWMutex
@@ -363,6 +365,7 @@ func (n *Namespace) add(s *Socket) {
 	n.mu.Lock()
 	n.sockets[s.id] = s
 	n.mu.Unlock()
+	n.stats.connects.Add(1)
 }
 
 func (n *Namespace) remove(s *Socket) {

@@ -103,8 +103,14 @@ func TestUseAsyncMiddlewareDoesNotHoldOtherNamespacesOrClients(t *testing.T) {
 		t.Fatalf("another client while /slow waits: got %q", got)
 	}
 	// A repeated CONNECT while pending is ignored, not a second socket
-	// nor a protocol error.
+	// nor a protocol error. The client's packets are handled in order:
+	// once the refusal of the CONNECT sent after it is back, the repeat
+	// was handled while the middleware still waited.
 	c.send(`40/slow,{"ok":true}`)
+	c.send("40/nope,")
+	if got := c.read(); got != `44/nope,{"message":"Invalid namespace"}` {
+		t.Fatalf("CONNECT to an unknown namespace: got %q", got)
+	}
 	close(release)
 	if got := c.read(); !strings.HasPrefix(got, `40/slow,{"sid":"`) {
 		t.Fatalf("answer of /slow: %q", got)

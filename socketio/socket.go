@@ -487,6 +487,7 @@ func (s *Socket) onClose(reason string) {
 	kept := s.session(reason)
 	s.nsp.adapter.DelAll(s.id)
 	s.nsp.remove(s)
+	s.nsp.stats.disconnected(reason)
 	s.client.remove(s)
 	if kept != nil {
 		// Only now, so that a client taking it back quickly cannot meet
