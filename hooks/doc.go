@@ -48,7 +48,8 @@
 //	    "address": "203.0.113.7",
 //	    "rooms": ["lpaEr2xX0A7f2WxOAAAB", "lobby"],
 //	    "data": {"user": 42},           // socket.data, null when unset
-//	    "meta": {"session": "s1"}       // what the backend stored as meta, null when unset
+//	    "meta": {"session": "s1"},      // what the backend stored as meta, null when unset
+//	    "recovered": false              // true: its state came back through connection state recovery
 //	  },
 //	  "handshake": {
 //	    "url": "/socket.io/?EIO=4&transport=polling&room=x",

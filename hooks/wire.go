@@ -33,6 +33,10 @@ type socketInfo struct {
 	Rooms     []string        `json:"rooms"`
 	Data      json.RawMessage `json:"data"`
 	Meta      json.RawMessage `json:"meta"`
+	// Recovered is set for a socket whose connection state was recovered
+	// (connection_state_recovery): same id, rooms, data and meta as
+	// before its connection dropped.
+	Recovered bool `json:"recovered"`
 }
 
 type handshakeInfo struct {
@@ -72,7 +76,7 @@ func describe(s *socketio.Socket, hs *socketio.Handshake, id, typ string, now in
 		ID: id, Type: typ, Time: now, Namespace: s.Namespace().Name(),
 		Socket: socketInfo{
 			ID: s.ID(), Transport: s.Transport(), Protocol: s.Protocol(), Address: hs.Address,
-			Rooms: rooms, Data: dataJSON(s.Data()), Meta: s.Meta(),
+			Rooms: rooms, Data: dataJSON(s.Data()), Meta: s.Meta(), Recovered: s.Recovered(),
 		},
 	}
 	info := &handshakeInfo{
