@@ -125,8 +125,8 @@ func TestLoginSendsSessionAfterConnectThenConfigAndSockets(t *testing.T) {
 	all := ui.event("all_sockets")
 	var sockets []struct {
 		ID, Nsp, Transport, ClientID string
-		Rooms                       []string
-		Handshake                   struct{ Address string }
+		Rooms                        []string
+		Handshake                    struct{ Address string }
 	}
 	if err := json.Unmarshal(all[0], &sockets); err != nil {
 		t.Fatal(err)
