@@ -37,6 +37,7 @@ type hookReq struct {
 		Rooms     []string        `json:"rooms"`
 		Data      json.RawMessage `json:"data"`
 		Meta      json.RawMessage `json:"meta"`
+		Recovered bool            `json:"recovered"`
 	} `json:"socket"`
 	Handshake struct {
 		URL     string            `json:"url"`
