@@ -140,14 +140,19 @@ type ioServer struct {
 	io  *socketio.Server
 }
 
-func startIO(t *testing.T) *ioServer {
+func startIO(t *testing.T) *ioServer { return startIOWith(t, socketio.Options{}) }
+
+// startIOWith is startIO with the Socket.IO options o (its Logger is the
+// test's).
+func startIOWith(t *testing.T, o socketio.Options) *ioServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	logger := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
-	srv := socketio.NewServer(engine.NewServer(engine.Options{AllowEIO3: true, Logger: logger}), socketio.Options{Logger: logger})
+	o.Logger = logger
+	srv := socketio.NewServer(engine.NewServer(engine.Options{AllowEIO3: true, Logger: logger}), o)
 	hs := &http.Server{Handler: srv}
 	go hs.Serve(ln)
 	t.Cleanup(func() {

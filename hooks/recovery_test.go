@@ -1,18 +1,12 @@
 package hooks
 
 import (
-	"context"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
-
-	"github.com/caddy-socketio/caddy-socketio/engine"
 	"github.com/caddy-socketio/caddy-socketio/internal/testpeer"
 	"github.com/caddy-socketio/caddy-socketio/socketio"
 )
@@ -22,23 +16,10 @@ import (
 // backend can stay stateless across a lost connection too.
 func TestRecoveredSocketIsReportedToTheHooksWithItsDataMetaAndRooms(t *testing.T) {
 	testpeer.Node(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
-	srv := socketio.NewServer(engine.NewServer(engine.Options{Logger: logger}), socketio.Options{
-		Logger: logger, ConnectionStateRecovery: &socketio.RecoveryOptions{MaxDisconnectionDuration: time.Minute},
+	io := startIOWith(t, socketio.Options{
+		ConnectionStateRecovery: &socketio.RecoveryOptions{MaxDisconnectionDuration: time.Minute},
 	})
-	hs := &http.Server{Handler: srv}
-	go hs.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		_ = hs.Shutdown(ctx)
-	})
-	io := &ioServer{URL: "http://" + ln.Addr().String(), io: srv}
+	srv := io.io
 
 	be := startBackend(t, []string{"s3cret"}, func(w http.ResponseWriter, r *http.Request, req *hookReq) {
 		switch {
