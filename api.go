@@ -87,9 +87,9 @@ func (a *APIHandler) Validate() error {
 // find is the live server of the socketio handler named Server, with its
 // max_payload as the body limit.
 func (a *APIHandler) find() (httpapi.Target, error) {
-	l := runningServer(a.Server)
+	l := lookupLiveServer(a.Server)
 	if l == nil && strings.HasPrefix(a.Server, "/") {
-		l = runningServer(normalizePath(a.Server)) // "/socket.io" for the default name "/socket.io/"
+		l = lookupLiveServer(normalizePath(a.Server)) // "/socket.io" for the default name "/socket.io/"
 	}
 	if l == nil {
 		err := fmt.Errorf("no socketio handler named %q is running; set socketio_api's server to the socketio handler's name (its path, such as /socket.io/, unless it sets name)", a.Server)

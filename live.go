@@ -40,9 +40,14 @@ var shutdownTimeout = 2 * time.Second
 // sockets among them): one default hook timeout.
 var hooksFlushTimeout = 5 * time.Second
 
+// liveServersStarted counts the live servers started by this process, so
+// that of two servers sharing a name during a reload the newer is known.
+var liveServersStarted atomic.Uint64
+
 // liveServer is an Engine.IO server with its Socket.IO server on top. It is
 // owned by the pool: the last Handler to release it (Cleanup) destroys it.
 type liveServer struct {
+	born    uint64 // liveServersStarted when it started: later servers have higher numbers
 	name    string
 	engine  *engine.Server
 	io      *socketio.Server
@@ -82,6 +87,7 @@ func newLiveServer(name string, eo engine.Options, so socketio.Options, adapter 
 	// name is the handler's name, for messages.
 	eng := engine.NewServer(eo)
 	l := &liveServer{
+		born:       liveServersStarted.Add(1),
 		name:       name,
 		engine:     eng,
 		io:         socketio.NewServer(eng, so),
@@ -411,29 +417,6 @@ func compileNamespace(ns Namespace) (*nsHandler, error) {
 var _ caddy.Destructor = (*liveServer)(nil)
 
 // --- Lookups for the socketio_api handler (api.go) ---
-
-// runningServer returns the running server whose handlers have name, or
-// nil. The pool key may carry an adapter suffix (see Handler.Provision),
-// so the servers are matched by their own name; during a reload that
-// changes the kind of adapter, the old and the new server share the name
-// for a moment, and the one not stopped wins.
-func runningServer(name string) *liveServer {
-	var found *liveServer
-	servers.Range(func(_, v any) bool {
-		l, ok := v.(*liveServer)
-		if !ok || l.name != name {
-			return true
-		}
-		l.mu.Lock()
-		stopped := l.stopped
-		l.mu.Unlock()
-		if !stopped {
-			found = l
-		}
-		return found == nil
-	})
-	return found
-}
 
 // maxPayload is the max_payload of the handler whose options apply (the
 // newest holder's until one is active), 1e6 by default.

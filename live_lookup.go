@@ -1,22 +1,24 @@
 package caddysocketio
 
 // lookupLiveServer returns the live server called name (a handler's name,
-// its path by default), or nil when no running config has one. While a
+// its path by default), or nil when no running config has one: the admin
+// API, the HTTP API and the Admin UI find their server with it. The pool
+// key may carry an adapter suffix (see Handler.Provision), so servers are
+// matched by their own name. While a
 // reload replaces a server by a new one of the same name (one that adds or
 // removes the adapter), the newer is returned.
 func lookupLiveServer(name string) *liveServer {
 	var found *liveServer
-	var newest uint64
 	servers.Range(func(_, value any) bool {
 		l, ok := value.(*liveServer)
 		if !ok || l.name != name {
 			return true
 		}
 		l.mu.Lock()
-		gen, stopped := l.lastGen, l.stopped
+		stopped := l.stopped
 		l.mu.Unlock()
-		if !stopped && (found == nil || gen > newest) {
-			found, newest = l, gen
+		if !stopped && (found == nil || l.born > found.born) {
+			found = l
 		}
 		return true
 	})
