@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -470,22 +469,7 @@ func TestCaddyValidateRefusesBadAPIConfigs(t *testing.T) {
 		{"key from an unset variable", "key {env.SOCKETIO_TEST_UNSET_KEY}", []string{"socketio_api key 1 ({env.SOCKETIO_TEST_UNSET_KEY}) is empty once placeholders are resolved; set the environment variable"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			file := filepath.Join(dir, "Caddyfile")
-			config := fmt.Sprintf("%s\nhttp://:%d {\n\thandle_path /api/* {\n\t\tsocketio_api {\n\t\t\t%s\n\t\t}\n\t}\n}\n", globalOptions("127.0.0.1:0"), freePort(t), tc.api)
-			if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			out, err := runCaddyCommand(dir, "", "validate", "--config", file, "--adapter", "caddyfile")
-			if err == nil {
-				t.Fatalf("caddy validate accepted:\n%s\noutput:\n%s", config, out)
-			}
-			out = strings.ReplaceAll(out, `\"`, `"`)
-			for _, w := range tc.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("caddy validate output lacks %q:\n%s", w, out)
-				}
-			}
+			expectValidateRefuses(t, "\thandle_path /api/* {\n\t\tsocketio_api {\n\t\t\t"+tc.api+"\n\t\t}\n\t}", tc.want)
 		})
 	}
 }

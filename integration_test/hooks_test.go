@@ -717,22 +717,7 @@ func TestHooksCaddyValidate(t *testing.T) {
 		{"relay all and hooked", "relay\n\t\t\thooks {\n\t\t\t\tevents order:place\n\t\t\t\treverse_proxy 127.0.0.1:9\n\t\t\t}", []string{"namespace /chat relays every event"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			file := filepath.Join(dir, "Caddyfile")
-			config := fmt.Sprintf("%s\nhttp://:%d {\n\tsocketio {\n\t\tnamespace /chat {\n\t\t\t%s\n\t\t}\n\t}\n}\n", globalOptions("127.0.0.1:0"), freePort(t), tc.namespace)
-			if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			out, err := runCaddyCommand(dir, "", "validate", "--config", file, "--adapter", "caddyfile")
-			if err == nil {
-				t.Fatalf("caddy validate accepted:\n%s\noutput:\n%s", config, out)
-			}
-			out = strings.ReplaceAll(out, `\"`, `"`)
-			for _, w := range tc.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("caddy validate output lacks %q:\n%s", w, out)
-				}
-			}
+			expectValidateRefuses(t, "\tsocketio {\n\t\tnamespace /chat {\n\t\t\t"+tc.namespace+"\n\t\t}\n\t}", tc.want)
 		})
 	}
 }

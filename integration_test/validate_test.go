@@ -37,23 +37,31 @@ func TestCaddyValidateRefusesBadConfigs(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			file := filepath.Join(dir, "Caddyfile")
-			config := fmt.Sprintf("%s\nhttp://:%d {\n\tsocketio {\n\t\t%s\n\t}\n}\n", globalOptions("127.0.0.1:0"), freePort(t), tc.socketio)
-			if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			out, err := runCaddyCommand(dir, "", "validate", "--config", file, "--adapter", "caddyfile")
-			if err == nil {
-				t.Fatalf("caddy validate accepted:\n%s\noutput:\n%s", config, out)
-			}
-			// Caddy logs the error as JSON; read it as the user reads it.
-			out = strings.ReplaceAll(out, `\"`, `"`)
-			for _, w := range tc.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("caddy validate output lacks %q:\n%s", w, out)
-				}
-			}
+			expectValidateRefuses(t, "\tsocketio {\n\t\t"+tc.socketio+"\n\t}", tc.want)
 		})
+	}
+}
+
+// expectValidateRefuses runs `caddy validate` on a Caddyfile whose one site
+// holds site (its lines indented by one tab) and checks that it fails with
+// every text of want in its output, read as the user reads it.
+func expectValidateRefuses(t *testing.T, site string, want []string) {
+	t.Helper()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "Caddyfile")
+	config := fmt.Sprintf("%s\nhttp://:%d {\n%s\n}\n", globalOptions("127.0.0.1:0"), freePort(t), site)
+	if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCaddyCommand(dir, "", "validate", "--config", file, "--adapter", "caddyfile")
+	if err == nil {
+		t.Fatalf("caddy validate accepted:\n%s\noutput:\n%s", config, out)
+	}
+	// Caddy logs the error as JSON.
+	out = strings.ReplaceAll(out, `\"`, `"`)
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("caddy validate output lacks %q:\n%s", w, out)
+		}
 	}
 }
