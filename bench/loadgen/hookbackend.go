@@ -45,6 +45,7 @@ type hookBackend struct {
 	inFlight, maxInFlight                 atomic.Int64
 	connects, events, notifies, badSigned atomic.Int64
 	eventBodyBytes, connectBodyBytes      atomic.Int64
+	conns                                 atomic.Int64 // TCP connections accepted
 }
 
 // hookStats is the backend's GET /stats answer, read by the load generator
@@ -55,6 +56,9 @@ type hookStats struct {
 	Notifies      int64 `json:"notifies"`
 	BadSignatures int64 `json:"bad_signatures"`
 	MaxConcurrent int64 `json:"max_concurrent"` // hook requests in flight at once, at most
+	// Connections counts the TCP connections the server opened to the
+	// backend: a handful when it keeps them alive, one per request when not.
+	Connections int64 `json:"connections"`
 	// The mean request body, in bytes, of each kind (0 when none came): the
 	// two servers' bodies should be of the same size for a fair comparison.
 	EventBodyBytes   float64 `json:"event_body_bytes,omitempty"`
@@ -126,7 +130,7 @@ func (b *hookBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (b *hookBackend) stats() hookStats {
 	s := hookStats{
 		Connects: b.connects.Load(), Events: b.events.Load(), Notifies: b.notifies.Load(),
-		BadSignatures: b.badSigned.Load(), MaxConcurrent: b.maxInFlight.Load(),
+		BadSignatures: b.badSigned.Load(), MaxConcurrent: b.maxInFlight.Load(), Connections: b.conns.Load(),
 	}
 	if s.Events > 0 {
 		s.EventBodyBytes = float64(b.eventBodyBytes.Load()) / float64(s.Events)
@@ -138,7 +142,7 @@ func (b *hookBackend) stats() hookStats {
 }
 
 func (b *hookBackend) reset() {
-	for _, c := range []*atomic.Int64{&b.maxInFlight, &b.connects, &b.events, &b.notifies, &b.badSigned, &b.eventBodyBytes, &b.connectBodyBytes} {
+	for _, c := range []*atomic.Int64{&b.maxInFlight, &b.connects, &b.events, &b.notifies, &b.badSigned, &b.eventBodyBytes, &b.connectBodyBytes, &b.conns} {
 		c.Store(0)
 	}
 }
@@ -179,7 +183,11 @@ func (b *hookBackend) listen(addr string) (*http.Server, net.Addr, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	srv := &http.Server{Handler: b, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: b, ReadHeaderTimeout: 10 * time.Second, ConnState: func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			b.conns.Add(1)
+		}
+	}}
 	go func() { _ = srv.Serve(ln) }()
 	return srv, ln.Addr(), nil
 }

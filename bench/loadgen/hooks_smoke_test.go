@@ -43,6 +43,10 @@ func TestHookPhaseRunsAgainstTheNodeReference(t *testing.T) {
 		if r.Hook.Events < r.Ops || r.Hook.Events > r.Ops+5 {
 			t.Fatalf("the backend answered %d events for %d acks: the acks did not all come from the hook: %s", r.Hook.Events, r.Ops, line)
 		}
+		// Both servers keep their connections to the backend alive.
+		if r.Hook.Connections > 5 {
+			t.Fatalf("%d connections opened to the backend for %d events: no keep-alive: %s", r.Hook.Connections, r.Hook.Events, line)
+		}
 		if r.Hook.EventBodyBytes < 300 {
 			t.Fatalf("event bodies of %.0f bytes: not the contract's envelope: %s", r.Hook.EventBodyBytes, line)
 		}

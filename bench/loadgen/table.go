@@ -79,6 +79,9 @@ var figures = map[string][]figure{
 		{"hook requests in flight at most", func(r result) float64 {
 			return hookFigure(r, func(h hookStats) float64 { return float64(h.MaxConcurrent) })
 		}},
+		{"connections opened to the backend", func(r result) float64 {
+			return hookFigure(r, func(h hookStats) float64 { return float64(h.Connections) })
+		}},
 		{"errors", func(r result) float64 { return float64(r.Errors) }},
 	},
 	// every client connecting at once through a connect hook.
@@ -92,6 +95,9 @@ var figures = map[string][]figure{
 			return hookFigure(r, func(h hookStats) float64 { return float64(h.MaxConcurrent) })
 		}},
 		{"connect hook requests", func(r result) float64 { return hookFigure(r, func(h hookStats) float64 { return float64(h.Connects) }) }},
+		{"connections opened to the backend", func(r result) float64 {
+			return hookFigure(r, func(h hookStats) float64 { return float64(h.Connections) })
+		}},
 		{"server CPU per connection (µs)", func(r result) float64 { return r.CPUusPerOp }},
 		{"errors", func(r result) float64 { return float64(r.Errors) }},
 	},
