@@ -38,7 +38,12 @@
 # at once through a connect hook (Caddy's `hooks { connect }`, Node's
 # middleware) to a backend that answers in 20 ms, at most 64 hook requests
 # in flight (`max_concurrent 64`; Node: an agent of 64 sockets), each
-# refused client retrying as socket.io-client does. Results go to bench/results/<time>/ (results.jsonl, table.md,
+# refused client retrying as socket.io-client does. Both keep all 64
+# connections to the backend alive: Node's keep-alive agent keeps up to 256
+# idle sockets, reverse_proxy only 32 per host unless told
+# (keepalive_idle_conns_per_host 64), and with 32 it opens hundreds of
+# connections a second under this load. The load average is written to
+# load.txt before each measured phase. Results go to bench/results/<time>/ (results.jsonl, table.md,
 # server logs, profiles).
 set -euo pipefail
 
@@ -175,7 +180,11 @@ caddy_config() {
 				$what
 				max_concurrent $hook_max_concurrent
 				secret {env.SOCKETIO_HOOK_SECRET}
-				reverse_proxy $hook_backend
+				reverse_proxy $hook_backend {
+					transport http {
+						keepalive_idle_conns_per_host $hook_max_concurrent
+					}
+				}
 			}"
     ;;
   esac
@@ -384,6 +393,7 @@ for run in $(seq 1 "$runs"); do
       for server in $servers; do
         log="$out/$server-$name-eio$eio-run$run.log"
         echo "== run $run/$runs: $name EIO$eio on $server"
+        echo "$(date -u +%H:%M:%S) $name EIO$eio $server: load average $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/load.txt"
         second=() pprof=()
         if [[ $name == cluster ]]; then
           start_cluster "$server" "${log%.log}"
