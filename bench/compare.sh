@@ -12,6 +12,8 @@
 #   bench/compare.sh --scenarios cluster --eio 4   # the cross-node fanout alone
 #   bench/compare.sh --scenarios api --eio 4       # emits from a backend: the HTTP API into Caddy
 #                                                  # against @socket.io/redis-emitter into Node
+#   bench/compare.sh --scenarios hooks --eio 4     # backend hooks (issue 11): an acked event answered
+#                                                  # by the backend, and a reconnect storm
 #
 # Each server starts fresh for every phase, pinned to CPU 0 with `taskset -c
 # 0`; the load generator runs on CPU 1. The cluster phase (a fanout whose
@@ -26,7 +28,22 @@
 # (socketio_api, one keep-alive connection) into Caddy, and as
 # @socket.io/redis-emitter does (one PUBLISH per event) into a Node server
 # on a redis-server of its own on CPU 1; server CPU is the server process's
-# only (Redis not counted). Results go to bench/results/<time>/ (results.jsonl, table.md,
+# only (Redis not counted). The hooks phase puts an application backend
+# (`loadgen hookbackend`, on CPU 1 beside the load generator, not measured)
+# behind both servers: hook-ack is the echo, 50 clients in a closed loop,
+# with the event `echo` answered by the backend through Caddy's `hooks {
+# events echo; reverse_proxy ... }` and, in Node, by a handler making the
+# same signed HTTP call with the same JSON body over a keep-alive agent
+# (bench/node/server.js, HOOK_URL); hook-storm is 5,000 clients connecting
+# at once through a connect hook (Caddy's `hooks { connect }`, Node's
+# middleware) to a backend that answers in 20 ms, at most 64 hook requests
+# in flight (`max_concurrent 64`; Node: an agent of 64 sockets), each
+# refused client retrying as socket.io-client does. Both keep all 64
+# connections to the backend alive: Node's keep-alive agent keeps up to 256
+# idle sockets, reverse_proxy only 32 per host unless told
+# (keepalive_idle_conns_per_host 64), and with 32 it opens hundreds of
+# connections a second under this load. The load average is written to
+# load.txt before each measured phase. Results go to bench/results/<time>/ (results.jsonl, table.md,
 # server logs, profiles).
 set -euo pipefail
 
@@ -37,7 +54,7 @@ cd "$root"
 runs=3 quick=0 profile=0
 eios="4 3"
 servers="node caddy"
-scenarios="conns echo fanout cluster handshake polling api"
+scenarios="conns echo fanout cluster handshake polling api hooks"
 out=""
 skip='^$' # a regular expression of phase names to leave out
 ping_interval_ms=10000
@@ -60,16 +77,20 @@ done
 out=${out:-bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$out"
 tmp=$(mktemp -d)
-server_pid="" server2_pid="" redis_pid=""
+server_pid="" server2_pid="" redis_pid="" backend_pid=""
 cleanup() {
   local pid
-  for pid in $server_pid $server2_pid $redis_pid; do kill "$pid" 2>/dev/null || true; done
+  for pid in $server_pid $server2_pid $redis_pid $backend_pid; do kill "$pid" 2>/dev/null || true; done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 
 # The key of the api phase's socketio_api, for Caddy and the load generator.
 export SOCKETIO_API_KEY=${SOCKETIO_API_KEY:-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')}
+# The secret both servers sign the hooks phase's requests with; the backend
+# checks every signature.
+export SOCKETIO_HOOK_SECRET=${SOCKETIO_HOOK_SECRET:-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')}
+hook_max_concurrent=64 hook_connect_delay=20ms
 
 # The servers and the load generator hold up to ~19,000 sockets each.
 ulimit -n "$(ulimit -Hn)"
@@ -132,7 +153,8 @@ wait_port() { # port pid log
 # measured Caddy; with a Redis address, a node of a cluster; with with_api
 # set, the HTTP server API at /api/ too.
 caddy_config() {
-  local adapter="" api=""
+  local adapter="" api="" namespace="
+			relay"
   if [[ -n ${with_api:-} ]]; then
     api="
 	handle_path /api/* {
@@ -147,6 +169,25 @@ caddy_config() {
 			address $3
 		}"
   fi
+  # with_hooks (events or connect) and hook_backend (host:port): the hooks
+  # phase, whose hooked event is not relayed.
+  case ${with_hooks:-} in
+  events | connect)
+    local what="events echo"
+    if [[ $with_hooks == connect ]]; then what=connect; fi
+    namespace="
+			hooks {
+				$what
+				max_concurrent $hook_max_concurrent
+				secret {env.SOCKETIO_HOOK_SECRET}
+				reverse_proxy $hook_backend {
+					transport http {
+						keepalive_idle_conns_per_host $hook_max_concurrent
+					}
+				}
+			}"
+    ;;
+  esac
   cat <<CADDY
 {
 	admin 127.0.0.1:$2
@@ -161,8 +202,7 @@ http://127.0.0.1:$1 {
 	socketio {
 		allow_eio3
 		ping_interval $((ping_interval_ms / 1000))s$adapter
-		namespace / {
-			relay
+		namespace / {$namespace
 			join {query.room}
 		}
 	}$api
@@ -195,14 +235,20 @@ start_server() {
   server_url="http://127.0.0.1:$port/socket.io/"
   case $1 in
   node)
-    PORT=$port PING_INTERVAL=$ping_interval_ms NODE_PATH="$root/node_modules" REDIS_URL=${redis:+redis://$redis} \
-      taskset -c 0 "$node_bin" bench/node/server.js >"$2" 2>&1 &
+    local hook_env=()
+    if [[ -n ${with_hooks:-} ]]; then
+      hook_env=(HOOK_URL="http://$hook_backend/socketio" HOOK_SECRET="$SOCKETIO_HOOK_SECRET"
+        HOOK_MAX_CONCURRENT=$hook_max_concurrent)
+      if [[ $with_hooks == connect ]]; then hook_env+=(HOOK_CONNECT=1); else hook_env+=(HOOK_EVENTS=echo); fi
+    fi
+    env PORT="$port" PING_INTERVAL="$ping_interval_ms" NODE_PATH="$root/node_modules" REDIS_URL="${redis:+redis://$redis}" \
+      "${hook_env[@]}" taskset -c 0 "$node_bin" bench/node/server.js >"$2" 2>&1 &
     ;;
   caddy)
     admin_port=$(free_port)
     local name=Caddyfile${redis:+-cluster}
     local config=("$tmp/$name-$port" --adapter caddyfile)
-    if [[ -n $caddy_json ]]; then
+    if [[ -n $caddy_json && -z ${with_hooks:-} ]]; then
       name=caddy${redis:+-cluster}.json
       config=("$tmp/$name-$port")
       caddy_json_config "$port" "$admin_port" "$redis" >"${config[0]}"
@@ -248,13 +294,26 @@ start_emitter_node() {
   start_server "$1" "$2.log" "$emitter_redis"
 }
 
+# start_hook_backend <log>: the hooks phase's application backend on CPU 1
+# (beside the load generator; not measured); sets backend_pid and
+# hook_backend (host:port).
+start_hook_backend() {
+  local port
+  port=$(free_port)
+  taskset -c 1 "$tmp/loadgen" hookbackend -listen "127.0.0.1:$port" -connect-delay "$hook_connect_delay" \
+    -secret-env SOCKETIO_HOOK_SECRET >"$1" 2>&1 &
+  backend_pid=$!
+  hook_backend=127.0.0.1:$port
+  wait_port "$port" "$backend_pid" "$1"
+}
+
 stop_server() {
   local pid
-  for pid in $server_pid $server2_pid $redis_pid; do
+  for pid in $server_pid $server2_pid $redis_pid $backend_pid; do
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
-  server_pid="" server2_pid="" redis_pid=""
+  server_pid="" server2_pid="" redis_pid="" backend_pid=""
 }
 
 # Sizes from issue 5, or tiny ones for --quick. One phase per line:
@@ -275,6 +334,10 @@ phases() {
       api) echo "api -scenario fanout -n 50 -d 1s -room bench" ;;
       handshake) echo "handshake -scenario handshake -c 5 -d 1s" ;;
       polling) echo "polling -scenario polling -c 5 -d 1s" ;;
+      hooks)
+        echo "hook-ack -scenario echo -variant hook -c 5 -d 1s"
+        echo "hook-storm -scenario storm -n 200"
+        ;;
       *) echo "compare.sh: unknown scenario $s" >&2; exit 2 ;;
       esac
     else
@@ -295,6 +358,12 @@ phases() {
       api) echo "api -scenario fanout -n 1000 -d 10s -room bench" ;;
       handshake) echo "handshake -scenario handshake -c 50 -d 10s" ;;
       polling) echo "polling -scenario polling -c 50 -d 10s" ;;
+      # Backend hooks (issue 11): the acked event answered by the backend,
+      # and 5,000 clients connecting at once through a connect hook.
+      hooks)
+        echo "hook-ack -scenario echo -variant hook -c 50 -d 10s"
+        echo "hook-storm -scenario storm -n 5000"
+        ;;
       *) echo "compare.sh: unknown scenario $s" >&2; exit 2 ;;
       esac
     fi
@@ -324,6 +393,7 @@ for run in $(seq 1 "$runs"); do
       for server in $servers; do
         log="$out/$server-$name-eio$eio-run$run.log"
         echo "== run $run/$runs: $name EIO$eio on $server"
+        echo "$(date -u +%H:%M:%S) $name EIO$eio $server: load average $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/load.txt"
         second=() pprof=()
         if [[ $name == cluster ]]; then
           start_cluster "$server" "${log%.log}"
@@ -334,6 +404,12 @@ for run in $(seq 1 "$runs"); do
         elif [[ $name == api ]]; then
           start_emitter_node "$server" "${log%.log}"
           second=(-emit-via redis-emitter -redis "$emitter_redis")
+        elif [[ $name == hook-* ]]; then
+          start_hook_backend "${log%.log}.backend.log"
+          hooks=events
+          if [[ $name == hook-storm ]]; then hooks=connect; fi
+          with_hooks=$hooks start_server "$server" "$log"
+          second=(-hook-backend "http://$hook_backend")
         else
           start_server "$server" "$log"
         fi

@@ -167,10 +167,18 @@ func (t *target) connectStep(p []byte) (done bool, pong []byte, err error) {
 		case sioConnect:
 			return sp.Namespace == t.namespace, nil, nil
 		case sioConnectError:
-			return false, nil, fmt.Errorf("namespace %s refused the connection: %s", sp.Namespace, clip(sp.Data))
+			return false, nil, &refusedError{namespace: sp.Namespace, data: clip(sp.Data)}
 		}
 	}
 	return false, nil, nil
+}
+
+// refusedError is a namespace's connect_error: a middleware (a connect
+// hook) or the namespace itself said no.
+type refusedError struct{ namespace, data string }
+
+func (e *refusedError) Error() string {
+	return fmt.Sprintf("namespace %s refused the connection: %s", e.namespace, e.data)
 }
 
 // receive handles one Engine.IO packet that reached a connected client,

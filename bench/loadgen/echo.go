@@ -68,6 +68,9 @@ func runEcho(ctx context.Context, s *scenario, name string) (result, error) {
 		return r, fmt.Errorf("%s: no client connected: %s", name, r.FirstErr)
 	}
 
+	if err := s.backend.reset(ctx); err != nil {
+		return r, err
+	}
 	w, err := s.openWindow(ctx)
 	if err != nil {
 		return r, err
@@ -112,6 +115,10 @@ func runEcho(ctx context.Context, s *scenario, name string) (result, error) {
 	r.Ops = acks.Load()
 	r.measure(w.before, w.after, w.elapsed)
 	r.latencies(mergeHistograms(hists))
+	if r.Hook, err = s.backend.read(ctx); err != nil {
+		return r, err
+	}
+	s.checkHook(r.Hook)
 	s.errs.report(&r)
 	return r, nil
 }

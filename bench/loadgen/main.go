@@ -14,6 +14,9 @@
 //	loadgen -scenario stalled -n 1000 -c 100 -events 300 -pad 100000 -pid $PID  # stalled readers (stress.go)
 //	loadgen -scenario cycles  -n 10000 -c 50 -pprof URL   # connect/disconnect cycles over every transport
 //	loadgen -scenario slow    -n 5000 -c 100              # slow requests beside normal clients
+//	loadgen -scenario echo -variant hook -hook-backend URL   # the echo answered by a backend hook
+//	loadgen -scenario storm -n 5000 -hook-backend URL         # all connecting at once through a connect hook
+//	loadgen hookbackend -connect-delay 20ms               # the backend of those two (hookbackend.go)
 //	loadgen table results.jsonl                      # medians and ratios of many result lines
 //
 // The server is expected to relay: join the room of the handshake's `room`
@@ -38,6 +41,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "hookbackend" {
+		if err := runHookBackend(os.Args[2:], os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen hookbackend:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "table" {
 		if err := runTable(os.Args[2:], os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "loadgen table:", err)
@@ -66,12 +76,14 @@ type options struct {
 	duration, hold                                                               time.Duration
 	idlePoll, stalledWS                                                          bool
 	emitVia, apiURL, apiKeyEnv, redisAddr, room                                  string
+	hookBackend                                                                  string
+	stormDeadline                                                                time.Duration
 }
 
 func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
-	fs.StringVar(&o.scenario, "scenario", "echo", "conns, echo, fanout, handshake or polling")
+	fs.StringVar(&o.scenario, "scenario", "echo", "conns, echo, fanout, handshake, polling or storm (and the stress scenarios)")
 	fs.StringVar(&o.endpoint, "url", "http://127.0.0.1:3000/socket.io/", "the server's Engine.IO endpoint")
 	fs.StringVar(&o.endpoint2, "url2", "", "fanout: a second server node's endpoint (the two share a Redis): the odd receivers connect to it, the sender and the even receivers to -url")
 	fs.StringVar(&o.namespace, "ns", "/", "the relay namespace")
@@ -99,6 +111,8 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.apiKeyEnv, "api-key-env", "SOCKETIO_API_KEY", "with -emit-via api: the environment variable holding the API key")
 	fs.StringVar(&o.redisAddr, "redis", "", "with -emit-via redis-emitter: the Redis the server nodes use, host:port")
 	fs.StringVar(&o.room, "room", "", "fanout with -emit-via api or redis-emitter: the room the receivers join and the events go to")
+	fs.StringVar(&o.hookBackend, "hook-backend", "", "base URL of `loadgen hookbackend` (http://127.0.0.1:PORT): what it saw in the measured window goes into the result's hook field")
+	fs.DurationVar(&o.stormDeadline, "storm-deadline", time.Minute, "storm: how long the clients may take to all connect")
 	fs.StringVar(&o.sources, "src", "auto", "client source addresses: auto (127.0.0.2-5 for a loopback server), none, or a list")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -182,6 +196,9 @@ func run(ctx context.Context, args []string) (result, error) {
 		dialSlots: 128,
 		room:      o.room,
 	}
+	if o.hookBackend != "" {
+		s.backend = &backendStats{base: strings.TrimSuffix(o.hookBackend, "/")}
+	}
 	switch o.emitVia {
 	case "api":
 		s.emitter = newAPIEmitter(strings.TrimSuffix(o.apiURL, "/"), os.Getenv(o.apiKeyEnv), o.room, o.pad)
@@ -220,8 +237,10 @@ func run(ctx context.Context, args []string) (result, error) {
 		r, err = runCycles(ctx, s, s.profile)
 	case "slow":
 		r, err = runSlow(ctx, s)
+	case "storm":
+		r, err = runStorm(ctx, s, o.stormDeadline)
 	default:
-		return r, fmt.Errorf("-scenario %q: use conns, echo, fanout, handshake, polling, stalled, cycles or slow", o.scenario)
+		return r, fmt.Errorf("-scenario %q: use conns, echo, fanout, handshake, polling, stalled, cycles, slow or storm", o.scenario)
 	}
 	r.Server, r.Protocol = o.label, o.proto
 	if o.variant != "" {

@@ -53,6 +53,12 @@ type result struct {
 	// sender's) first; the figures above are both nodes together.
 	Nodes []nodeResult `json:"nodes,omitempty"`
 
+	// Refused counts the connect_error answers a storm's clients got
+	// before they connected (each then retried).
+	Refused int64 `json:"refused,omitempty"`
+	// Hook is what the hook backend saw in the window (-hook-backend).
+	Hook *hookStats `json:"hook,omitempty"`
+
 	// Stress holds what the stress scenarios (stress.go) measure besides.
 	Stress *stressResult `json:"stress,omitempty"`
 }

@@ -28,11 +28,12 @@ type scenario struct {
 	epoch     time.Time     // stamps in payloads are microseconds since epoch
 	progress  io.Writer     // human-readable progress (stderr)
 	errs      errorCount
-	profile   *profiler // nil unless -pprof
-	profile2  *profiler // the second node's; nil unless -pprof2
-	dialSlots int       // dials in flight during a ramp
-	emitter   emitter   // fanout: sends the events from outside (-emit-via); nil: a client socket, relayed
-	room      string    // fanout with an emitter: the receivers' room
+	profile   *profiler     // nil unless -pprof
+	profile2  *profiler     // the second node's; nil unless -pprof2
+	dialSlots int           // dials in flight during a ramp
+	emitter   emitter       // fanout: sends the events from outside (-emit-via); nil: a client socket, relayed
+	room      string        // fanout with an emitter: the receivers' room
+	backend   *backendStats // -hook-backend: the hook backend to read; nil for none
 }
 
 // micros is the time since the epoch, the clock of payload stamps.

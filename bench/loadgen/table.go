@@ -67,6 +67,40 @@ var figures = map[string][]figure{
 		{"deliveries/s", func(r result) float64 { return r.OpsPerSec }},
 		{"lost deliveries", func(r result) float64 { return float64(r.Lost) }},
 	},
+	// echo answered by a backend hook (-variant hook, -hook-backend): the
+	// ack is the backend's answer, through the server's HTTP call.
+	"echo hook": {
+		{"hooked acks/s", func(r result) float64 { return r.OpsPerSec }},
+		{"p50 ack latency (µs)", func(r result) float64 { return float64(r.P50us) }},
+		{"p99 ack latency (µs)", func(r result) float64 { return float64(r.P99us) }},
+		{"server CPU per hooked ack (µs)", func(r result) float64 { return r.CPUusPerOp }},
+		{"  of which kernel (µs)", func(r result) float64 { return perOp(r.ServerSysus, r.Ops) }},
+		{"hook request body (bytes)", func(r result) float64 { return hookFigure(r, func(h hookStats) float64 { return h.EventBodyBytes }) }},
+		{"hook requests in flight at most", func(r result) float64 {
+			return hookFigure(r, func(h hookStats) float64 { return float64(h.MaxConcurrent) })
+		}},
+		{"connections opened to the backend", func(r result) float64 {
+			return hookFigure(r, func(h hookStats) float64 { return float64(h.Connections) })
+		}},
+		{"errors", func(r result) float64 { return float64(r.Errors) }},
+	},
+	// every client connecting at once through a connect hook.
+	"storm": {
+		{"clients connected", func(r result) float64 { return float64(r.Up) }},
+		{"time until all connected (s)", func(r result) float64 { return r.Seconds }},
+		{"p50 time to connected (µs)", func(r result) float64 { return float64(r.P50us) }},
+		{"p99 time to connected (µs)", func(r result) float64 { return float64(r.P99us) }},
+		{"refusals (connect_error, retried)", func(r result) float64 { return float64(r.Refused) }},
+		{"connect hooks in flight at the backend, at most", func(r result) float64 {
+			return hookFigure(r, func(h hookStats) float64 { return float64(h.MaxConcurrent) })
+		}},
+		{"connect hook requests", func(r result) float64 { return hookFigure(r, func(h hookStats) float64 { return float64(h.Connects) }) }},
+		{"connections opened to the backend", func(r result) float64 {
+			return hookFigure(r, func(h hookStats) float64 { return float64(h.Connections) })
+		}},
+		{"server CPU per connection (µs)", func(r result) float64 { return r.CPUusPerOp }},
+		{"errors", func(r result) float64 { return float64(r.Errors) }},
+	},
 	"handshake": {
 		{"handshakes/s", func(r result) float64 { return r.OpsPerSec }},
 		{"server CPU per handshake (µs)", func(r result) float64 { return r.CPUusPerOp }},
@@ -87,6 +121,14 @@ func nodeFigure(r result, i int, value func(nodeResult) float64) float64 {
 		return notMeasured
 	}
 	return value(r.Nodes[i])
+}
+
+// hookFigure is a figure of the hook backend's counters.
+func hookFigure(r result, value func(hookStats) float64) float64 {
+	if r.Hook == nil {
+		return notMeasured
+	}
+	return value(*r.Hook)
 }
 
 // figuresOf is what the table shows of a phase: its variant's own list
@@ -114,7 +156,7 @@ func perOp(us, ops int64) float64 {
 	return float64(us) / float64(ops)
 }
 
-var scenarioOrder = []string{"conns", "echo", "fanout", "handshake", "polling"}
+var scenarioOrder = []string{"conns", "echo", "fanout", "handshake", "polling", "storm"}
 
 // phase identifies results that measure the same thing, run after run.
 type phase struct {
@@ -123,7 +165,7 @@ type phase struct {
 }
 
 func (p phase) String() string {
-	s := fmt.Sprintf("%s %s=%d EIO%d %s", p.scenario, map[bool]string{true: "n", false: "c"}[p.scenario == "conns" || p.scenario == "fanout"], p.n, p.eio, p.transport)
+	s := fmt.Sprintf("%s %s=%d EIO%d %s", p.scenario, map[bool]string{true: "n", false: "c"}[p.scenario == "conns" || p.scenario == "fanout" || p.scenario == "storm"], p.n, p.eio, p.transport)
 	if p.variant != "" {
 		s += " " + p.variant
 	}

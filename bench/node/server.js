@@ -14,12 +14,26 @@
 // also reaches the other nodes' sockets, as the Caddy module's
 // `adapter redis { address ... }` does.
 //
+// With HOOK_URL set (http://127.0.0.1:8000/socketio), it does in its own
+// handlers what the Caddy module's `hooks` block does, for the hooks phase
+// of bench/compare.sh: the events named in HOOK_EVENTS (space-separated)
+// are POSTed to HOOK_URL/event with the body of the README's contract
+// (signed with HOOK_SECRET, as Socketio-Signature), and the backend's
+// `ack` answers the client; with HOOK_CONNECT=1, a middleware asks
+// HOOK_URL/connect before each socket joins (refusing it with
+// {"retryable": true} when the call fails). The calls go over one
+// keep-alive agent holding at most HOOK_MAX_CONCURRENT (64) requests in
+// flight, Node's counterpart of `max_concurrent`; past it, requests wait in
+// the agent's queue. HOOK_TIMEOUT (5000 ms) bounds each call.
+//
 // Environment: PORT (0 picks a free port), HOST (127.0.0.1), NAMESPACE (/),
 // PING_INTERVAL and PING_TIMEOUT in milliseconds (Node's defaults when unset),
-// REDIS_URL (none: a single node). Prints one JSON line {"port":N} once
-// listening (and connected to Redis); exits on SIGTERM/SIGINT.
+// REDIS_URL (none: a single node), the HOOK_ variables above. Prints one JSON
+// line {"port":N} once listening (and connected to Redis); exits on
+// SIGTERM/SIGINT.
 "use strict";
 
+const crypto = require("crypto");
 const http = require("http");
 const { Server } = require("socket.io");
 
@@ -51,7 +65,11 @@ async function main() {
   }
   const httpServer = http.createServer();
   const io = new Server(httpServer, options);
-  relay(io.of(namespace));
+  const nsp = io.of(namespace);
+  if (process.env.HOOK_URL) {
+    hooks(nsp, process.env.HOOK_URL);
+  }
+  relay(nsp);
 
   // A deep accept backlog, so a ramp of thousands of connections is queued
   // rather than refused while the single-threaded server is busy.
@@ -75,11 +93,116 @@ function relay(nsp) {
       socket.join(room);
     }
     socket.onAny((event, ...args) => {
+      if (hooked.has(event)) {
+        return; // answered by the event hook (hooks below)
+      }
       const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
       const rooms = [...socket.rooms].filter((r) => r !== socket.id);
       const target = rooms.length > 0 ? socket.to(rooms) : socket.broadcast;
       target.emit(event, ...args);
       if (ack) ack();
+    });
+  });
+}
+
+// The events the hooks send to the backend; none without HOOK_URL.
+const hooked = new Set();
+
+// hooks gives the namespace what `hooks { connect; events ...; max_concurrent
+// N; secret S; reverse_proxy ... }` gives a Caddy namespace, written as a
+// Node application would: a middleware and an event handler, each calling
+// the backend over HTTP with the same JSON body and signature.
+function hooks(nsp, base) {
+  const url = new URL(base);
+  const secret = process.env.HOOK_SECRET || "";
+  const timeout = Number(process.env.HOOK_TIMEOUT || 5000);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Number(process.env.HOOK_MAX_CONCURRENT || 64) });
+  const idPrefix = crypto.randomBytes(8).toString("hex");
+  let seq = 0;
+  for (const e of (process.env.HOOK_EVENTS || "").split(/\s+/)) {
+    if (e) hooked.add(e);
+  }
+
+  // call POSTs body to base + path and resolves to the answer's JSON.
+  const call = (path, body) =>
+    new Promise((resolve, reject) => {
+      const bytes = Buffer.from(JSON.stringify(body));
+      const headers = { "Content-Type": "application/json", "Content-Length": bytes.length };
+      if (secret) {
+        const t = Math.floor(Date.now() / 1000);
+        const mac = crypto.createHmac("sha256", secret).update(`${t}.`).update(bytes).digest("hex");
+        headers["Socketio-Signature"] = `t=${t},v1=${mac}`;
+      }
+      const req = http.request(
+        { host: url.hostname, port: url.port, path: url.pathname + path, method: "POST", headers, agent, timeout },
+        (res) => {
+          const chunks = [];
+          res.on("data", (c) => chunks.push(c));
+          res.on("end", () => {
+            if (res.statusCode < 200 || res.statusCode > 299) {
+              return reject(Object.assign(new Error(`the backend answered ${res.statusCode}`), { code: "unavailable" }));
+            }
+            try {
+              resolve(JSON.parse(Buffer.concat(chunks).toString()));
+            } catch (err) {
+              reject(Object.assign(err, { code: "bad_answer" }));
+            }
+          });
+        },
+      );
+      req.on("timeout", () => req.destroy(Object.assign(new Error("the backend did not answer in time"), { code: "timeout" })));
+      req.on("error", (err) => reject(Object.assign(err, { code: err.code === "timeout" ? "timeout" : "unavailable" })));
+      req.end(bytes);
+    });
+
+  // describe is the envelope of the README's contract for a socket.
+  const describe = (socket, type) => {
+    const hs = socket.handshake;
+    return {
+      id: `${idPrefix}-${++seq}`,
+      type,
+      time: Date.now(),
+      namespace: nsp.name,
+      socket: {
+        id: socket.id,
+        transport: socket.conn.transport.name,
+        protocol: socket.conn.protocol === 3 ? 4 : 5,
+        address: hs.address,
+        rooms: [...socket.rooms],
+        data: socket.data && Object.keys(socket.data).length ? socket.data : null,
+        meta: socket.meta || null,
+        recovered: socket.recovered,
+      },
+      handshake: { url: hs.url, query: hs.query, headers: {}, auth: hs.auth, secure: hs.secure, time: hs.time, issued: hs.issued },
+    };
+  };
+
+  if (process.env.HOOK_CONNECT === "1") {
+    nsp.use((socket, next) => {
+      call("/connect", describe(socket, "connect")).then(
+        (answer) => {
+          if (!answer.accept) {
+            return next(Object.assign(new Error(answer.message || "refused"), { data: answer.data }));
+          }
+          if (answer.data !== undefined) socket.data = answer.data;
+          socket.meta = answer.meta;
+          for (const room of answer.rooms || []) socket.join(room);
+          next();
+        },
+        (err) => next(Object.assign(new Error(err.message), { data: { retryable: true, code: err.code } })),
+      );
+    });
+  }
+
+  nsp.on("connection", (socket) => {
+    socket.onAny((event, ...args) => {
+      if (!hooked.has(event)) return;
+      const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
+      const body = { ...describe(socket, "event"), event, args, ack: ack !== null };
+      call("/event", body).then(
+        (answer) => ack && ack(...(answer.ack || [])),
+        (err) => ack && ack({ error: { code: err.code, message: err.message } }),
+      );
     });
   });
 }
