@@ -711,13 +711,13 @@ func TestHooksReloadAppliesToTheNextCall(t *testing.T) {
 	first := startPythonHooks(t, hookSecret)
 	second := startPythonHooks(t, hookSecret)
 	port := freePort(t)
-	caddy := startCaddy(t, hooksSite(port, first.transport))
+	caddy := startCaddy(t, hooksSite(port, first.transport, "name app"))
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	clients := startHookClients(t, hookClientSpec{clientSpec: clientSpec{Name: "ann", Version: "v4", URL: url, Namespace: "/chat", Transports: []string{"websocket"}},
 		Auth: map[string]string{"token": "good", "user": "ann"}})
 	clients.connected(10*time.Second, "ann")
 
-	caddy.reload(hooksSite(port, second.transport))
+	caddy.reload(hooksSite(port, second.transport, "name app"))
 	sameJSON(t, "ann's echo after the reload", clients.ack(10*time.Second, "ann", "echo", "again"),
 		fmt.Sprintf(`[{"args":["again"],"meta":{"session":"s-ann"},"data":{"user":"ann"}},%s]`, mustJSON(bin("pong"))))
 	if n := len(second.bodies("event")); n != 1 {
@@ -726,14 +726,25 @@ func TestHooksReloadAppliesToTheNextCall(t *testing.T) {
 	if n := len(first.bodies("event")); n != 0 {
 		t.Errorf("the old backend got %d event requests after the reload, want none", n)
 	}
+	// The hook metrics count across the reload: ann's connect before it,
+	// her echo after.
+	hookCounts := map[string]float64{
+		`caddy_socketio_hook_calls_total{hook="connect",namespace="/chat",outcome="ok"}`:       1,
+		`caddy_socketio_hook_calls_total{hook="event",namespace="/chat",outcome="ok"}`:         1,
+		`caddy_socketio_hook_request_duration_seconds_count{hook="connect",namespace="/chat"}`: 1,
+		`caddy_socketio_hook_request_duration_seconds_count{hook="event",namespace="/chat"}`:   1,
+	}
+	expectMetrics(t, caddy, "hook metrics after the reload", hookCounts)
 
-	caddy.reload(fmt.Sprintf("http://127.0.0.1:%d {\n\tsocketio {\n\t\tallow_eio3\n\t\tnamespace /chat {\n\t\t\tjoin lobby\n\t\t}\n\t}\n}\n", port))
+	caddy.reload(fmt.Sprintf("http://127.0.0.1:%d {\n\tsocketio {\n\t\tname app\n\t\tallow_eio3\n\t\tnamespace /chat {\n\t\t\tjoin lobby\n\t\t}\n\t}\n}\n", port))
 	late := startHookClients(t, hookClientSpec{clientSpec: clientSpec{Name: "mallory", Version: "v4", URL: url, Namespace: "/chat"},
 		Auth: map[string]string{"token": "bad"}})
 	late.connected(10*time.Second, "mallory")
 	if n := len(second.bodies("connect")) + len(first.bodies("connect")); n != 1 {
 		t.Errorf("%d connect requests in all, want ann's only: without a hooks block nobody is asked", n)
 	}
+	// Without a hooks block the counters stay where they got.
+	expectMetrics(t, caddy, "after the hooks block went", hookCounts)
 	if statuses := clients.all(is("disconnect", "ann")); len(statuses) != 0 {
 		t.Errorf("ann was disconnected by the reloads: %+v", statuses)
 	}
