@@ -203,6 +203,7 @@ func (l *liveServer) configureHooksLocked(namespaces map[string]*nsHandler) {
 	for name, c := range namespaces {
 		if c.hooks != nil && l.hooks[name] == nil && !l.stopped {
 			l.hooks[name] = hooks.Attach(l.io.Of(name))
+			l.metrics.AddHooks(name, l.hooks[name])
 		}
 	}
 	for name, hk := range l.hooks {

@@ -22,7 +22,7 @@ func (h *Hooks) onConnect(s *socketio.Socket) error {
 	if err != nil {
 		return r.refuse(s, &hookError{CodeUnavailable, "the connect hook failed", err})
 	}
-	answer, herr := r.call("connect", body, r.forwardHeaders(&hs))
+	answer, herr := r.call(KindConnect, body, r.forwardHeaders(&hs))
 	if herr != nil {
 		return r.refuse(s, herr)
 	}
@@ -31,6 +31,7 @@ func (h *Hooks) onConnect(s *socketio.Socket) error {
 		return r.refuse(s, &hookError{CodeBadAnswer, "the backend's answer is not valid", err})
 	}
 	if !*a.Accept {
+		h.stats.outcome(KindConnect, OutcomeRefused)
 		// The backend's own refusal: its message and data, as Node's
 		// next(err) with err.data sends them.
 		ce := &socketio.ConnectError{Message: a.Message}
@@ -51,12 +52,14 @@ func (h *Hooks) onConnect(s *socketio.Socket) error {
 	if len(a.Rooms) > 0 {
 		s.Join(a.Rooms...)
 	}
+	h.stats.outcome(KindConnect, OutcomeOK)
 	return nil
 }
 
 // refuse logs a failed connect hook and refuses the socket with a
 // connect_error the client may retry: {"retryable": true, "code": ...}.
 func (r *runner) refuse(s *socketio.Socket, herr *hookError) error {
+	r.h.stats.failed(KindConnect, herr)
 	r.log.Warn("connect hook failed; connection refused",
 		zap.String("socket", s.ID()), zap.String("code", herr.Code), zap.Error(herr.cause))
 	return &socketio.ConnectError{

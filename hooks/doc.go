@@ -175,6 +175,14 @@
 // not JSON, too large, or of the wrong shape is a logged failure. Secrets
 // are never logged.
 //
+// # Metrics
+//
+// Stats counts, per hook (connect, event, notify), the calls by outcome
+// (ok, refused, or the error code) and a latency histogram of the
+// requests, in atomic counters bumped once per call: package metrics reads
+// them at scrape time. They are the Hooks', so they go on across
+// SetConfig.
+//
 // # Concurrency
 //
 // A Hooks is safe for concurrent use. The configuration in use is one

@@ -76,6 +76,7 @@ func (h *Hooks) sendEvent(e *socketio.Event) {
 	r := h.cur.Load()
 	if r == nil || !r.matches(e.Name) {
 		// Reconfigured while the event waited.
+		h.stats.outcome(KindEvent, OutcomeUnavailable)
 		if e.WantsAck() {
 			_ = e.Ack(errorAck(&hookError{Code: CodeUnavailable, Message: "the event is no longer sent to the backend"}))
 		}
@@ -96,7 +97,7 @@ func (h *Hooks) sendEvent(e *socketio.Event) {
 		r.fail(e, &hookError{CodeUnavailable, "the event hook failed", err})
 		return
 	}
-	answer, herr := r.call("event", body, r.forwardHeaders(&hs))
+	answer, herr := r.call(KindEvent, body, r.forwardHeaders(&hs))
 	if herr != nil {
 		r.fail(e, herr)
 		return
@@ -107,6 +108,7 @@ func (h *Hooks) sendEvent(e *socketio.Event) {
 		return
 	}
 	r.apply(s, a)
+	h.stats.outcome(KindEvent, OutcomeOK)
 	if e.WantsAck() {
 		if err := e.Ack(a.ackArgs...); err != nil && s.Connected() {
 			r.log.Warn("event hook answer not sent as the ack", zap.String("socket", s.ID()), zap.String("event", e.Name), zap.Error(err))
@@ -144,6 +146,7 @@ func (r *runner) apply(s *socketio.Socket, a *eventAnswer) {
 // fail logs a failed event hook and answers the client's callback, if any,
 // with {"error": {"code", "message"}}, so that it learns at once.
 func (r *runner) fail(e *socketio.Event, herr *hookError) {
+	r.h.stats.failed(KindEvent, herr)
 	r.log.Warn("event hook failed", zap.String("socket", e.Socket().ID()), zap.String("event", e.Name),
 		zap.String("code", herr.Code), zap.Error(herr.cause))
 	if e.WantsAck() {

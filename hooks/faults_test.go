@@ -88,7 +88,7 @@ func TestBackendSlowDownGarbageOversizedAnswers(t *testing.T) {
 		Transport: http.DefaultTransport, URL: be.srv.URL + "/socketio", Events: []string{"*"},
 		Timeout: time.Second, MaxAnswerBytes: 1000, Secrets: []string{"s"},
 	})
-	ts.attach(t, "/down", &Config{Transport: http.DefaultTransport, URL: closedURL(t), Connect: true, Secrets: []string{"s"}})
+	down := ts.attach(t, "/down", &Config{Transport: http.DefaultTransport, URL: closedURL(t), Connect: true, Secrets: []string{"s"}})
 	expectLines(t, runScript(t, "v4.js", "URL="+ts.URL, "SCENARIO=faults"),
 		`seen [["fast",["fast"]],["slow",[{"error":{"code":"timeout","message":"the backend did not answer in time"}}]]]`,
 		`garbage [{"error":{"code":"bad_answer","message":"the backend's answer is not valid"}}]`,
@@ -101,6 +101,19 @@ func TestBackendSlowDownGarbageOversizedAnswers(t *testing.T) {
 	defer cancel()
 	if err := h.Close(ctx); err != nil {
 		t.Fatal(err)
+	}
+	// Every call ended as its client saw it; and every one was a request,
+	// the slow one taking the whole timeout of 1 s.
+	expectOutcomes(t, h, KindEvent, map[string]uint64{"ok": 1, "timeout": 1, "bad_answer": 3, "unavailable": 1})
+	expectOutcomes(t, down, KindConnect, map[string]uint64{"unavailable": 1})
+	ev := h.Stats().Snapshot().Hooks[KindEvent]
+	upTo := func(bound float64) uint64 { return ev.LatencyCounts[slices.Index(LatencyBuckets[:], bound)] }
+	if ev.Requests != 6 || upTo(1) != 5 || upTo(2.5) != 6 || ev.LatencySum < 1 {
+		t.Errorf("event requests %d, %d within 1 s, %d within 2.5 s, %.3f s in all; want 6, 5, 6, at least 1 s",
+			ev.Requests, upTo(1), upTo(2.5), ev.LatencySum)
+	}
+	if n := down.Stats().Snapshot().Hooks[KindConnect].Requests; n != 1 {
+		t.Errorf("%d connect requests to the closed port, want 1", n)
 	}
 }
 
@@ -165,7 +178,7 @@ func TestNotificationsBatchedWithIDsAndRetriedAfterA500(t *testing.T) {
 		}
 		app.handle(w, r, req)
 	})
-	ts.attach(t, "/chat", &Config{
+	h := ts.attach(t, "/chat", &Config{
 		Transport: http.DefaultTransport, URL: be.srv.URL + "/socketio", Connect: true, Events: []string{"join", "leave"},
 		Notify: []string{"connect", "disconnect", "join", "leave"}, Secrets: []string{"s"},
 	})
@@ -222,6 +235,11 @@ func TestNotificationsBatchedWithIDsAndRetriedAfterA500(t *testing.T) {
 	if !slices.Contains(batches[0].Events[0].Socket.Rooms, "lobby") {
 		t.Errorf("the connect notification's socket is not in the rooms the connect hook gave: %s", batches[0].raw)
 	}
+	// Each attempt of a batch is a call: the 500, then every batch taken.
+	waitFor(t, func() bool { return outcomes(h, KindNotify)["ok"] == uint64(len(batches)-1) }, "the last batch counted")
+	expectOutcomes(t, h, KindNotify, map[string]uint64{"unavailable": 1, "ok": uint64(len(batches) - 1)})
+	expectOutcomes(t, h, KindConnect, map[string]uint64{"ok": 1})
+	expectOutcomes(t, h, KindEvent, map[string]uint64{"ok": 2})
 }
 
 // lingerForever keeps notifications queued until a flush sends them.
@@ -284,6 +302,9 @@ func TestFullNotificationQueueDropsTheOldest(t *testing.T) {
 	})
 	expectLines(t, runScript(t, "v4.js", "URL="+ts.URL, "SCENARIO=lifecycle"), `done true`)
 	waitFor(t, func() bool { return h.DroppedNotifications() == 1 }, "one notification dropped")
+	if n := h.Stats().Snapshot().DroppedNotifications; n != 1 {
+		t.Errorf("Stats: %d notifications dropped, want 1", n)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := h.Close(ctx); err != nil {
@@ -328,7 +349,7 @@ func TestSocketQueueFullFailsTheExcessAtOnce(t *testing.T) {
 		}
 		app.handle(w, r, req)
 	})
-	ts.attach(t, "/chat", &Config{Transport: http.DefaultTransport, URL: be.srv.URL + "/socketio", Connect: true, Events: []string{"seq*"}})
+	h := ts.attach(t, "/chat", &Config{Transport: http.DefaultTransport, URL: be.srv.URL + "/socketio", Connect: true, Events: []string{"seq*"}})
 	expectLines(t, runScript(t, "v4.js", "URL="+ts.URL, "SCENARIO=order"),
 		`order [{"error":{"code":"queue_full","message":"too many events waiting for the backend"}}]`)
 	close(release)
@@ -340,6 +361,12 @@ func TestSocketQueueFullFailsTheExcessAtOnce(t *testing.T) {
 	if !slices.Equal(got, []string{"0", "1", "2", "3", "4", "5"}) {
 		t.Errorf("the backend got seq %v, want 0 (in flight) and the 5 queued after it", got)
 	}
+	// 31 events (seq 0 to 29, seq-done): 6 sent, the 25 others refused.
+	waitFor(t, func() bool { return outcomes(h, KindEvent)["ok"] == 6 }, "the sent events counted")
+	expectOutcomes(t, h, KindEvent, map[string]uint64{"ok": 6, "queue_full": 25})
+	if n := h.Stats().Snapshot().Hooks[KindEvent].Requests; n != 6 {
+		t.Errorf("%d event requests, want 6 (queue_full sends none)", n)
+	}
 }
 
 // Past max_concurrent requests in flight for the whole timeout, a call
@@ -350,12 +377,12 @@ func TestNoFreeRequestSlotWithinTheTimeoutIsOverloaded(t *testing.T) {
 	h := Attach(srv.Of("/x"))
 	defer h.Close(context.Background())
 	r := h.compile(&Config{Transport: http.DefaultTransport, URL: be.srv.URL, MaxConcurrent: 2, Timeout: 50 * time.Millisecond})
-	if _, herr := r.call("event", []byte(`{}`), nil); herr != nil {
+	if _, herr := r.call(KindEvent, []byte(`{}`), nil); herr != nil {
 		t.Fatalf("a call with free slots: %v", herr)
 	}
 	r.slots <- struct{}{} // two requests in flight elsewhere
 	r.slots <- struct{}{}
-	if _, herr := r.call("event", []byte(`{}`), nil); herr == nil || herr.Code != CodeOverloaded {
+	if _, herr := r.call(KindEvent, []byte(`{}`), nil); herr == nil || herr.Code != CodeOverloaded {
 		t.Fatalf("a call with no free slot: %v, want code overloaded", herr)
 	}
 	if n := len(be.recorded("/event")); n != 1 {

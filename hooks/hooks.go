@@ -35,7 +35,7 @@ type Hooks struct {
 	idPrefix string
 	idSeq    atomic.Uint64
 
-	dropped atomic.Uint64 // notifications dropped from full queues, ever
+	stats Stats // totals for metrics, across every Config
 
 	// mu guards the fields below, and every wg.Add (so that none happens
 	// once Close waits).
@@ -151,7 +151,7 @@ func (h *Hooks) Close(ctx context.Context) error {
 
 // DroppedNotifications is the number of notifications dropped, oldest
 // first, from full queues since Attach (a metric).
-func (h *Hooks) DroppedNotifications() uint64 { return h.dropped.Load() }
+func (h *Hooks) DroppedNotifications() uint64 { return h.stats.dropped.Load() }
 
 // goLocked starts fn as a goroutine of h, unless h is stopped; h.mu is
 // held.
@@ -282,10 +282,13 @@ func (e *hookError) Error() string {
 // errShutdown is the cause of calls cut short by Close.
 var errShutdown = errors.New("hooks closed")
 
-// call POSTs body to the hook path kind and returns the answer, within the
-// timeout (the wait for a request slot included). forward holds the
-// allowlisted handshake headers, nil for notifications.
-func (r *runner) call(kind string, body []byte, forward http.Header) ([]byte, *hookError) {
+// call POSTs body to the hook path of kind and returns the answer, within
+// the timeout (the wait for a request slot included). forward holds the
+// allowlisted handshake headers, nil for notifications. A request that
+// got a slot is counted in the latency histogram of kind; the caller
+// counts the call's outcome.
+func (r *runner) call(kind Kind, body []byte, forward http.Header) ([]byte, *hookError) {
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(r.h.ctx, r.timeout)
 	defer cancel()
 	select {
@@ -296,9 +299,12 @@ func (r *runner) call(kind string, body []byte, forward http.Header) ([]byte, *h
 		}
 		return nil, &hookError{CodeOverloaded, "too many hook requests in flight", fmt.Errorf("no request slot free within %v (max_concurrent %d)", r.timeout, cap(r.slots))}
 	}
-	defer func() { <-r.slots }()
+	defer func() {
+		<-r.slots
+		r.h.stats.request(kind, time.Since(start))
+	}()
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url+"/"+kind, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url+"/"+Kinds[kind], bytes.NewReader(body))
 	if err != nil {
 		return nil, &hookError{CodeUnavailable, "the backend is unavailable", err}
 	}
@@ -319,7 +325,7 @@ func (r *runner) call(kind string, body []byte, forward http.Header) ([]byte, *h
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096)) // lets the connection be reused
 		return nil, &hookError{CodeUnavailable, "the backend is unavailable", fmt.Errorf("the backend answered %s to POST %s", resp.Status, req.URL.Path)}
 	}
-	if kind == "notify" {
+	if kind == KindNotify {
 		// The answer's body means nothing: a large one is no failure
 		// (which would resend the batch forever).
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

@@ -359,7 +359,7 @@ func TestConnectAcceptedWithRoomsDataAndMeta(t *testing.T) {
 }
 
 func TestConnectRefusedWithTheBackendsMessageAndData(t *testing.T) {
-	ts, be, _ := chatSetup(t, func(c *Config) { c.Notify = []string{"connect"} })
+	ts, be, h := chatSetup(t, func(c *Config) { c.Notify = []string{"connect"} })
 	expectLines(t, runScript(t, "v4.js", "URL="+ts.URL, "SCENARIO=refuse"),
 		`refused {"message":"not allowed","data":{"reason":"bad token"}}`)
 	// socket.io-client 2.x gets the data alone, as Node sends it.
@@ -368,6 +368,7 @@ func TestConnectRefusedWithTheBackendsMessageAndData(t *testing.T) {
 	if n := len(be.recorded("/socketio/notify")); n != 0 {
 		t.Errorf("%d connect notifications of refused sockets, want none", n)
 	}
+	expectOutcomes(t, h, KindConnect, map[string]uint64{"refused": 2})
 }
 
 func TestClientV2ConnectAndBinaryAck(t *testing.T) {

@@ -61,7 +61,7 @@ func (n *notifier) add(b []byte) {
 	if len(n.queue) >= notifyQueueSize {
 		n.queue[0] = nil
 		n.queue = n.queue[1:]
-		n.r.h.dropped.Add(1)
+		n.r.h.stats.dropped.Add(1)
 		if n.burst == 0 {
 			n.r.log.Warn("notification queue full: dropping the oldest notifications until the backend catches up",
 				zap.Int("queue", notifyQueueSize))
@@ -131,10 +131,12 @@ func (n *notifier) send() {
 
 		body := batchBody(batch)
 		for attempt := 0; ; attempt++ {
-			_, herr := n.r.call("notify", body, nil)
+			_, herr := n.r.call(KindNotify, body, nil)
 			if herr == nil {
+				h.stats.outcome(KindNotify, OutcomeOK)
 				break
 			}
+			h.stats.failed(KindNotify, herr)
 			delay := backoff(attempt)
 			n.r.log.Warn("notify hook failed; retrying", zap.Int("notifications", k), zap.Int("attempt", attempt+1),
 				zap.Duration("retry_in", delay), zap.String("code", herr.Code), zap.Error(herr.cause))

@@ -548,7 +548,7 @@ func TestHooksBackendFaults(t *testing.T) {
 	backend := startPythonHooks(t, hookSecret, "HOOK_SLOW=5")
 	down := freePort(t) // nothing listens there
 	port := freePort(t)
-	startCaddy(t, hooksSite(port, backend.transport, fmt.Sprintf(`namespace /down {
+	c := startCaddy(t, hooksSite(port, backend.transport, fmt.Sprintf(`namespace /down {
 			hooks {
 				connect
 				secret {env.HOOK_TEST_SECRET}
@@ -561,7 +561,7 @@ func TestHooksBackendFaults(t *testing.T) {
 				secret {env.HOOK_TEST_SECRET}
 				reverse_proxy 127.0.0.1:%d
 			}
-		}`, down, down)))
+		}`, down, down), "name app"))
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	v4 := func(name, namespace, token string) hookClientSpec {
 		return hookClientSpec{clientSpec: clientSpec{Name: name, Version: "v4", URL: url, Namespace: namespace},
@@ -610,6 +610,42 @@ func TestHooksBackendFaults(t *testing.T) {
 	// The socket is still usable after the failures.
 	sameJSON(t, "quick's echo after the failures", clients.ack(10*time.Second, "quick", "echo", 1),
 		fmt.Sprintf(`[{"args":[1],"meta":{"session":"s-quick"},"data":{"user":"quick"}},%s]`, mustJSON(bin("pong"))))
+
+	// The metrics count every call as its client saw it, and time every
+	// request: the slow ones took the whole 2 s timeout.
+	got := expectMetrics(t, c, "hook metrics after the faults", map[string]float64{
+		`caddy_socketio_hook_calls_total{hook="connect",namespace="/chat",outcome="ok"}`:                 2,
+		`caddy_socketio_hook_calls_total{hook="connect",namespace="/chat",outcome="timeout"}`:            1,
+		`caddy_socketio_hook_calls_total{hook="connect",namespace="/chat",outcome="bad_answer"}`:         1,
+		`caddy_socketio_hook_calls_total{hook="connect",namespace="/chat",outcome="refused"}`:            0,
+		`caddy_socketio_hook_calls_total{hook="connect",namespace="/down",outcome="unavailable"}`:        1,
+		`caddy_socketio_hook_calls_total{hook="event",namespace="/chat",outcome="ok"}`:                   2,
+		`caddy_socketio_hook_calls_total{hook="event",namespace="/chat",outcome="timeout"}`:              1,
+		`caddy_socketio_hook_calls_total{hook="event",namespace="/chat",outcome="bad_answer"}`:           1,
+		`caddy_socketio_hook_calls_total{hook="event",namespace="/down-events",outcome="unavailable"}`:   1,
+		`caddy_socketio_hook_calls_total{hook="notify",namespace="/chat",outcome="timeout"}`:             0,
+		`caddy_socketio_hook_calls_total{hook="notify",namespace="/chat",outcome="unavailable"}`:         0,
+		`sum:caddy_socketio_hook_notifications_dropped_total`:                                            0,
+		`caddy_socketio_hook_request_duration_seconds_count{hook="connect",namespace="/chat"}`:           4,
+		`caddy_socketio_hook_request_duration_seconds_bucket{hook="connect",namespace="/chat",le="1"}`:   3,
+		`caddy_socketio_hook_request_duration_seconds_bucket{hook="connect",namespace="/chat",le="2.5"}`: 4,
+		`caddy_socketio_hook_request_duration_seconds_count{hook="event",namespace="/chat"}`:             4,
+		`caddy_socketio_hook_request_duration_seconds_bucket{hook="event",namespace="/chat",le="1"}`:     3,
+		`caddy_socketio_hook_request_duration_seconds_bucket{hook="event",namespace="/chat",le="2.5"}`:   4,
+		`caddy_socketio_hook_request_duration_seconds_count{hook="connect",namespace="/down"}`:           1,
+		`caddy_socketio_hook_request_duration_seconds_count{hook="event",namespace="/down-events"}`:      1,
+	})
+	if n := got[`caddy_socketio_hook_calls_total{hook="notify",namespace="/chat",outcome="ok"}`]; n < 1 {
+		t.Errorf("%v notify requests taken, want the connect notifications of quick and other sent", n)
+	}
+	if sum := got[`caddy_socketio_hook_request_duration_seconds_sum{hook="connect",namespace="/chat"}`]; sum < 2 {
+		t.Errorf("connect hook requests took %v s in all, want at least the 2 s of the slow one", sum)
+	}
+	for series := range got {
+		if strings.Contains(series, `namespace="/"`) && strings.HasPrefix(series, "caddy_socketio_hook_") {
+			t.Errorf("hook series %s for the namespace without hooks", series)
+		}
+	}
 }
 
 // userOf is the user of a hook body's socket.data (set by the connect answer).
@@ -675,13 +711,13 @@ func TestHooksReloadAppliesToTheNextCall(t *testing.T) {
 	first := startPythonHooks(t, hookSecret)
 	second := startPythonHooks(t, hookSecret)
 	port := freePort(t)
-	caddy := startCaddy(t, hooksSite(port, first.transport))
+	caddy := startCaddy(t, hooksSite(port, first.transport, "name app"))
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	clients := startHookClients(t, hookClientSpec{clientSpec: clientSpec{Name: "ann", Version: "v4", URL: url, Namespace: "/chat", Transports: []string{"websocket"}},
 		Auth: map[string]string{"token": "good", "user": "ann"}})
 	clients.connected(10*time.Second, "ann")
 
-	caddy.reload(hooksSite(port, second.transport))
+	caddy.reload(hooksSite(port, second.transport, "name app"))
 	sameJSON(t, "ann's echo after the reload", clients.ack(10*time.Second, "ann", "echo", "again"),
 		fmt.Sprintf(`[{"args":["again"],"meta":{"session":"s-ann"},"data":{"user":"ann"}},%s]`, mustJSON(bin("pong"))))
 	if n := len(second.bodies("event")); n != 1 {
@@ -690,14 +726,25 @@ func TestHooksReloadAppliesToTheNextCall(t *testing.T) {
 	if n := len(first.bodies("event")); n != 0 {
 		t.Errorf("the old backend got %d event requests after the reload, want none", n)
 	}
+	// The hook metrics count across the reload: ann's connect before it,
+	// her echo after.
+	hookCounts := map[string]float64{
+		`caddy_socketio_hook_calls_total{hook="connect",namespace="/chat",outcome="ok"}`:       1,
+		`caddy_socketio_hook_calls_total{hook="event",namespace="/chat",outcome="ok"}`:         1,
+		`caddy_socketio_hook_request_duration_seconds_count{hook="connect",namespace="/chat"}`: 1,
+		`caddy_socketio_hook_request_duration_seconds_count{hook="event",namespace="/chat"}`:   1,
+	}
+	expectMetrics(t, caddy, "hook metrics after the reload", hookCounts)
 
-	caddy.reload(fmt.Sprintf("http://127.0.0.1:%d {\n\tsocketio {\n\t\tallow_eio3\n\t\tnamespace /chat {\n\t\t\tjoin lobby\n\t\t}\n\t}\n}\n", port))
+	caddy.reload(fmt.Sprintf("http://127.0.0.1:%d {\n\tsocketio {\n\t\tname app\n\t\tallow_eio3\n\t\tnamespace /chat {\n\t\t\tjoin lobby\n\t\t}\n\t}\n}\n", port))
 	late := startHookClients(t, hookClientSpec{clientSpec: clientSpec{Name: "mallory", Version: "v4", URL: url, Namespace: "/chat"},
 		Auth: map[string]string{"token": "bad"}})
 	late.connected(10*time.Second, "mallory")
 	if n := len(second.bodies("connect")) + len(first.bodies("connect")); n != 1 {
 		t.Errorf("%d connect requests in all, want ann's only: without a hooks block nobody is asked", n)
 	}
+	// Without a hooks block the counters stay where they got.
+	expectMetrics(t, caddy, "after the hooks block went", hookCounts)
 	if statuses := clients.all(is("disconnect", "ann")); len(statuses) != 0 {
 		t.Errorf("ann was disconnected by the reloads: %+v", statuses)
 	}

@@ -1,6 +1,7 @@
 // Package metrics exposes the running totals of Socket.IO servers (package
 // engine's Stats, package socketio's Server.Stats, package redisadapter's
-// Stats) as Prometheus metrics.
+// Stats, and package hooks' Stats of the namespaces with backend hooks,
+// given by Server.AddHooks) as Prometheus metrics.
 //
 // The servers keep their totals in atomic counters bumped where the event
 // happens anyway; this package reads them only when the registry is
@@ -17,9 +18,11 @@
 // back while the process runs.
 //
 // Labels are bounded: the server name, the namespace, the transport
-// ("polling", "websocket"), the Engine.IO protocol, and fixed sets of
-// outcomes and reasons; never a socket id or a room.
+// ("polling", "websocket"), the Engine.IO protocol, the hook, and fixed
+// sets of outcomes and reasons; never a socket id, a room or an event
+// name.
 //
-// Concurrency: Add, Remove, Register and scrapes may run concurrently; a
-// mutex guards the set of servers and the totals of removed ones.
+// Concurrency: Add, Remove, Register, AddHooks and scrapes may run
+// concurrently; a mutex guards the set of servers and the totals of removed
+// ones, and each Server has one for its hooks, taken after it.
 package metrics

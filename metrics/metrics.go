@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caddy-socketio/caddy-socketio/engine"
+	"github.com/caddy-socketio/caddy-socketio/hooks"
 	"github.com/caddy-socketio/caddy-socketio/redisadapter"
 	"github.com/caddy-socketio/caddy-socketio/socketio"
 )
@@ -21,6 +22,9 @@ type Server struct {
 	io   *socketio.Server
 
 	refusedOrigin atomic.Uint64
+
+	mu    sync.Mutex
+	hooks map[string]*hooks.Hooks // guarded by mu: the namespaces with backend hooks
 }
 
 // NewServer describes the server io (on eng) called name for Add.
@@ -31,6 +35,17 @@ func NewServer(name string, eng *engine.Server, io *socketio.Server) *Server {
 // RefusedOrigin counts a handshake or upgrade refused because of its
 // Origin, which the layer in front of the engine decides.
 func (s *Server) RefusedOrigin() { s.refusedOrigin.Add(1) }
+
+// AddHooks makes the collector report the backend hooks h of namespace
+// nsp. Namespaces without hooks have no hook series.
+func (s *Server) AddHooks(nsp string, h *hooks.Hooks) {
+	s.mu.Lock()
+	if s.hooks == nil {
+		s.hooks = map[string]*hooks.Hooks{}
+	}
+	s.hooks[nsp] = h
+	s.mu.Unlock()
+}
 
 // Collector is the package's collector; see the package doc.
 var Collector prometheus.Collector = theCollector
@@ -71,7 +86,7 @@ func Remove(s *Server) {
 	}, func(d *desc, h *histogram, labels ...string) {
 		p := c.retired[key(d, labels)]
 		if p == nil {
-			p = &point{desc: d, labels: labels, hist: &histogram{}}
+			p = &point{desc: d, labels: labels, hist: h.empty()}
 			c.retired[key(d, labels)] = p
 		}
 		p.hist.add(h)
@@ -124,6 +139,11 @@ var (
 	redisRequestsDesc   = newDesc("redis_requests_total", "Requests to the other nodes (fetchSockets, allRooms, serverSideEmit with an ack).", prometheus.CounterValue)
 	redisTimeoutsDesc   = newDesc("redis_request_timeouts_total", "Requests to the other nodes that did not get every answer within requests_timeout.", prometheus.CounterValue)
 	redisLatencyDesc    = newDesc("redis_request_duration_seconds", "Time until every other node answered a request (or the timeout).", prometheus.UntypedValue)
+	hookCallsDesc       = newDesc("hook_calls_total", "Backend hook calls, by hook (connect, event, notify) and outcome: ok, refused (a connect answered accept: false), timeout, unavailable, bad_answer, overloaded, queue_full. A notify call is one request of a batch.",
+		prometheus.CounterValue, "namespace", "hook", "outcome")
+	hookLatencyDesc = newDesc("hook_request_duration_seconds", "Time from the start of a backend hook call (the wait for a max_concurrent slot included) to its answer, by hook.",
+		prometheus.UntypedValue, "namespace", "hook")
+	hookDroppedDesc = newDesc("hook_notifications_dropped_total", "Hook notifications dropped, oldest first, from a full queue.", prometheus.CounterValue, "namespace")
 )
 
 // Describe sends every family's description.
@@ -142,8 +162,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for k, p := range c.retired {
 		cp := *p
 		if p.hist != nil {
-			h := *p.hist
-			cp.hist = &h
+			cp.hist = p.hist.empty()
+			cp.hist.add(p.hist)
 		}
 		points[k] = &cp
 		order = append(order, k)
@@ -165,7 +185,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			k := key(d, labels)
 			p := points[k]
 			if p == nil {
-				p = &point{desc: d, labels: labels, hist: &histogram{}}
+				p = &point{desc: d, labels: labels, hist: h.empty()}
 				points[k] = p
 				order = append(order, k)
 			}
@@ -175,8 +195,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, k := range order {
 		p := points[k]
 		if p.hist != nil {
-			buckets := make(map[float64]uint64, len(redisadapter.LatencyBuckets))
-			for i, b := range redisadapter.LatencyBuckets {
+			buckets := make(map[float64]uint64, len(p.hist.bounds))
+			for i, b := range p.hist.bounds {
 				buckets[b] = p.hist.counts[i]
 			}
 			ch <- prometheus.MustNewConstHistogram(p.desc.Desc, p.hist.count, p.hist.sum, buckets, p.labels...)
@@ -206,11 +226,17 @@ func key(d *desc, labels []string) string {
 	return d.Desc.String() + "\xff" + strings.Join(labels, "\xff")
 }
 
-// histogram is the request latency of redisadapter's Stats.
+// histogram is a latency histogram of redisadapter's or hooks' Stats.
 type histogram struct {
-	counts [len(redisadapter.LatencyBuckets)]uint64 // cumulative
+	bounds []float64 // the buckets' upper bounds, shared by every histogram of a family
+	counts []uint64  // cumulative, one per bound
 	count  uint64
 	sum    float64
+}
+
+// empty is a zero histogram with h's buckets.
+func (h *histogram) empty() *histogram {
+	return &histogram{bounds: h.bounds, counts: make([]uint64, len(h.bounds))}
 }
 
 func (h *histogram) add(o *histogram) {
@@ -266,6 +292,22 @@ func (s *Server) observe(add func(d *desc, v float64, labels ...string), hist fu
 		add(redisDroppedDesc, float64(r.Dropped), name)
 		add(redisRequestsDesc, float64(r.Requests), name)
 		add(redisTimeoutsDesc, float64(r.Timeouts), name)
-		hist(redisLatencyDesc, &histogram{counts: r.LatencyCounts, count: r.Requests, sum: r.LatencySum}, name)
+		hist(redisLatencyDesc, &histogram{bounds: redisadapter.LatencyBuckets[:], counts: r.LatencyCounts[:], count: r.Requests, sum: r.LatencySum}, name)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for nsp, h := range s.hooks {
+		st := h.Stats().Snapshot()
+		for k, kind := range hooks.Kinds {
+			hs := &st.Hooks[k]
+			for o, outcome := range hooks.Outcomes {
+				if hooks.Kind(k).Possible(hooks.Outcome(o)) {
+					add(hookCallsDesc, float64(hs.Outcomes[o]), name, nsp, kind, outcome)
+				}
+			}
+			hist(hookLatencyDesc, &histogram{bounds: hooks.LatencyBuckets[:], counts: hs.LatencyCounts[:], count: hs.Requests, sum: hs.LatencySum}, name, nsp, kind)
+		}
+		add(hookDroppedDesc, float64(st.DroppedNotifications), name, nsp)
 	}
 }
