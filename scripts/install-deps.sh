@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need and is missing: Debian's chromium,
-# redis-server and php-fpm (when running as root with apt-get), the npm packages pinned in
+# redis-server, php-fpm and python3 (when running as root with apt-get), the npm packages pinned in
 # package-lock.json, and staticcheck. Quick when everything is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,8 @@ need_apt=()
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 # The hooks tests start their own php-fpm behind php_fastcgi.
 compgen -G '/usr/sbin/php-fpm*' >/dev/null || need_apt+=(php-fpm)
+# ... and a Python standard-library backend behind reverse_proxy.
+command -v python3 >/dev/null || need_apt+=(python3)
 if ((${#need_apt[@]})); then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
     echo "install-deps: apt-get install ${need_apt[*]}"
