@@ -33,10 +33,22 @@ echo "== fuzz targets (${FUZZTIME:=5s} each)"
 for pkg in $(go list ./...); do
   for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
     echo "-- $pkg $target"
-    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 2s "$pkg" >/tmp/fuzz.$$.log 2>&1 || {
+    # Go 1.26's fuzz coordinator can report "context deadline exceeded" as a
+    # failure when -fuzztime ends while a worker is mid-call (go.dev/issue/75804,
+    # fixed in Go 1.27), most often on a loaded machine. A real finding always
+    # writes its input to testdata/fuzz; a bare deadline error without one is
+    # that race: the target runs once more, and only a second failure counts.
+    for attempt in 1 2; do
+      if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 2s "$pkg" >/tmp/fuzz.$$.log 2>&1; then
+        break
+      fi
+      if ((attempt == 1)) && grep -q 'context deadline exceeded' /tmp/fuzz.$$.log && ! grep -q 'Failing input written' /tmp/fuzz.$$.log; then
+        echo "   (the fuzz coordinator's deadline race, go.dev/issue/75804: running it again)"
+        continue
+      fi
       cat /tmp/fuzz.$$.log >&2
       exit 1
-    }
+    done
   done
 done
 rm -f /tmp/fuzz.$$.log
