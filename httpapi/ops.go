@@ -156,18 +156,7 @@ func (h *Handler) join(r *http.Request, t Target, _ query, body []byte) response
 	if e := decodeBody(body, &req); e != nil {
 		return errorResponse(e)
 	}
-	if e := firstError(req.target.check(), checkRoomList("join", req.Join)); e != nil {
-		return errorResponse(e)
-	}
-	nsp, e := namespace(t, req.Namespace)
-	if e != nil {
-		return errorResponse(e)
-	}
-	op := req.operator(nsp)
-	if applyHereFirst(nsp) {
-		_ = op.Local().SocketsJoin(r.Context(), req.Join...)
-	}
-	return done(nsp, op.SocketsJoin(r.Context(), req.Join...))
+	return changeRooms(r, t, req.target, "join", req.Join, (*socketio.BroadcastOperator).SocketsJoin)
 }
 
 func (h *Handler) leave(r *http.Request, t Target, _ query, body []byte) response {
@@ -175,18 +164,26 @@ func (h *Handler) leave(r *http.Request, t Target, _ query, body []byte) respons
 	if e := decodeBody(body, &req); e != nil {
 		return errorResponse(e)
 	}
-	if e := firstError(req.target.check(), checkRoomList("leave", req.Leave)); e != nil {
+	return changeRooms(r, t, req.target, "leave", req.Leave, (*socketio.BroadcastOperator).SocketsLeave)
+}
+
+// changeRooms is /sockets/join and /sockets/leave once decoded: the sockets
+// sel selects join or leave rooms (field names the list in errors) through
+// apply, SocketsJoin or SocketsLeave.
+func changeRooms(r *http.Request, t Target, sel target, field string, rooms []string,
+	apply func(*socketio.BroadcastOperator, context.Context, ...string) error) response {
+	if e := firstError(sel.check(), checkRoomList(field, rooms)); e != nil {
 		return errorResponse(e)
 	}
-	nsp, e := namespace(t, req.Namespace)
+	nsp, e := namespace(t, sel.Namespace)
 	if e != nil {
 		return errorResponse(e)
 	}
-	op := req.operator(nsp)
+	op := sel.operator(nsp)
 	if applyHereFirst(nsp) {
-		_ = op.Local().SocketsLeave(r.Context(), req.Leave...)
+		_ = apply(op.Local(), r.Context(), rooms...)
 	}
-	return done(nsp, op.SocketsLeave(r.Context(), req.Leave...))
+	return done(nsp, apply(op, r.Context(), rooms...))
 }
 
 func (h *Handler) disconnect(r *http.Request, t Target, _ query, body []byte) response {
