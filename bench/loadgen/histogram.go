@@ -84,3 +84,17 @@ func (h *histogram) quantile(q float64) int64 {
 	}
 	return h.max
 }
+
+// buckets lists the non-empty buckets as [value, count] pairs, in
+// increasing order, the largest value capped at the maximum as quantile
+// caps it.
+func (h *histogram) buckets() [][2]int64 {
+	var out [][2]int64
+	for i, c := range h.counts {
+		if c == 0 {
+			continue
+		}
+		out = append(out, [2]int64{min(histValue(i), h.max), int64(c)})
+	}
+	return out
+}

@@ -37,6 +37,11 @@ type result struct {
 	P50us int64 `json:"p50_us,omitempty"`
 	P99us int64 `json:"p99_us,omitempty"`
 	MaxUs int64 `json:"max_us,omitempty"`
+	// LatencyHistogram is the whole latency distribution behind P50us and
+	// P99us, for bench/charts' CDFs: one [µs, count] pair per non-empty
+	// bucket, in increasing order, µs being the value a quantile reports
+	// for that bucket (its middle, about 3% wide).
+	LatencyHistogram [][2]int64 `json:"latency_histogram,omitempty"`
 
 	ServerCPUus int64   `json:"server_cpu_us,omitempty"` // CPU the server spent in the measured window
 	ServerSysus int64   `json:"server_sys_us,omitempty"` // the kernel's part of it (syscalls, loopback TCP)
@@ -139,6 +144,7 @@ func (r *result) latencies(h *histogram) {
 	r.P50us = h.quantile(0.50)
 	r.P99us = h.quantile(0.99)
 	r.MaxUs = h.max
+	r.LatencyHistogram = h.buckets()
 }
 
 func (r *result) write(w io.Writer) error {
