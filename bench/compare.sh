@@ -7,6 +7,7 @@
 #   bench/compare.sh --quick         # tiny sizes, 1 run: a smoke test of the whole pipeline
 #   bench/compare.sh --runs 5 --eio 4 --servers "node caddy" --scenarios "echo fanout"
 #   bench/compare.sh --eio 3 --skip 'conns-10000|fanout-stalled' --out DIR   # add to DIR's results
+#   bench/compare.sh --ping-interval 10000   # both servers ping every 10 s (default 25000 ms, their default)
 #   bench/compare.sh --profile       # also save Caddy's CPU profile of each measured window
 #                                    # (heap at the end of conns holds): caddy-<phase>.*.pprof
 #   bench/compare.sh --scenarios cluster --eio 4   # the cross-node fanout alone
@@ -21,9 +22,10 @@
 # redis-server) puts both nodes on CPU 0 and redis-server beside the load
 # generator on CPU 1; it needs redis-server on PATH or in $REDIS_SERVER
 # (left out with a warning when missing, an error under CI=true). Both
-# servers use a 10 s ping interval (Node's default is 25 s) so a conns phase
-# holds its connections through a heartbeat round in 12 s rather than 27 s;
-# nothing else differs from the defaults. The api phase sends a fanout to one
+# servers use the same ping interval, `--ping-interval MS` (default 25000,
+# both servers' default), so a conns phase holds its connections through
+# whole heartbeat rounds at the interval users run; nothing else differs
+# from the defaults. The api phase sends a fanout to one
 # room from outside, as a backend does: over the HTTP server API
 # (socketio_api, one keep-alive connection) into Caddy, and as
 # @socket.io/redis-emitter does (one PUBLISH per event) into a Node server
@@ -57,7 +59,7 @@ servers="node caddy"
 scenarios="conns echo fanout cluster handshake polling api hooks"
 out=""
 skip='^$' # a regular expression of phase names to leave out
-ping_interval_ms=10000
+ping_interval_ms=25000
 while (($#)); do
   case $1 in
   --quick) quick=1 runs=1 ;;
@@ -68,11 +70,17 @@ while (($#)); do
   --skip) skip=$2; shift ;;
   --out) out=$2; shift ;;
   --profile) profile=1 ;;
+  --ping-interval) ping_interval_ms=$2; shift ;;
   -h | --help) sed -n '2,/^set -euo/p' "$self" | sed '$d'; exit 0 ;;
   *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
+
+if ! [[ $ping_interval_ms =~ ^[1-9][0-9]*$ ]]; then
+  echo "compare.sh: --ping-interval $ping_interval_ms: want milliseconds, a whole number such as 25000" >&2
+  exit 2
+fi
 
 out=${out:-bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$out"
@@ -201,7 +209,7 @@ caddy_config() {
 http://127.0.0.1:$1 {
 	socketio {
 		allow_eio3
-		ping_interval $((ping_interval_ms / 1000))s$adapter
+		ping_interval ${ping_interval_ms}ms$adapter
 		namespace / {$namespace
 			join {query.room}
 		}
@@ -222,7 +230,7 @@ caddy_json_config() {
 {"admin": {"listen": "127.0.0.1:$2", "config": {"persist": false}},
  "logging": {"logs": {"default": {"level": "WARN"}}},
  "apps": {"http": {"servers": {"bench": {"listen": ["127.0.0.1:$1"], "automatic_https": {"disable": true},
-   "routes": [{"handle": [{"handler": "socketio", $adapter"allow_eio3": true, "ping_interval": "$((ping_interval_ms / 1000))s",
+   "routes": [{"handle": [{"handler": "socketio", $adapter"allow_eio3": true, "ping_interval": "${ping_interval_ms}ms",
      "namespaces": [{"name": "/", "relay": {}, "join": ["{query.room}"]}]}]}]}}}}}
 JSON
 }
