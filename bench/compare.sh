@@ -8,6 +8,7 @@
 #   bench/compare.sh --runs 5 --eio 4 --servers "node caddy" --scenarios "echo fanout"
 #   bench/compare.sh --eio 3 --skip 'conns-10000|fanout-stalled' --out DIR   # add to DIR's results
 #   bench/compare.sh --ping-interval 10000   # both servers ping every 10 s (default 25000 ms, their default)
+#   bench/compare.sh --charts DIR    # write the charts there (default docs/benchmarks; --quick: the results dir)
 #   bench/compare.sh --profile       # also save Caddy's CPU profile of each measured window
 #                                    # (heap at the end of conns holds): caddy-<phase>.*.pprof
 #   bench/compare.sh --scenarios cluster --eio 4   # the cross-node fanout alone
@@ -46,7 +47,12 @@
 # (keepalive_idle_conns_per_host 64), and with 32 it opens hundreds of
 # connections a second under this load. The load average is written to
 # load.txt before each measured phase. Results go to bench/results/<time>/ (results.jsonl, table.md,
-# server logs, profiles).
+# server logs, profiles). At the end, bench/charts draws BENCHMARKS.md's
+# charts from all of the results directory's lines (those of earlier
+# passes with the same --out too), EIO 4's phases (EIO 3's when there are
+# none): SVG files in docs/benchmarks/, which BENCHMARKS.md embeds,
+# unless --charts names another directory; a --quick run writes them into
+# its results directory instead, leaving the repository's alone.
 set -euo pipefail
 
 self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0") # before the cd below: --help reads it
@@ -57,7 +63,7 @@ runs=3 quick=0 profile=0
 eios="4 3"
 servers="node caddy"
 scenarios="conns echo fanout cluster handshake polling api hooks"
-out=""
+out="" charts=""
 skip='^$' # a regular expression of phase names to leave out
 ping_interval_ms=25000
 while (($#)); do
@@ -71,6 +77,7 @@ while (($#)); do
   --out) out=$2; shift ;;
   --profile) profile=1 ;;
   --ping-interval) ping_interval_ms=$2; shift ;;
+  --charts) charts=$2; shift ;;
   -h | --help) sed -n '2,/^set -euo/p' "$self" | sed '$d'; exit 0 ;;
   *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -117,6 +124,7 @@ fi
 echo "== building ./caddy-build and bench/loadgen"
 go build -o "$tmp/caddy" ./caddy-build
 go build -o "$tmp/loadgen" ./bench/loadgen
+go build -o "$tmp/charts" ./bench/charts
 
 # The module list is read whole before it is searched: with pipefail, a grep
 # -q that stops at the first match can make caddy die of SIGPIPE and the
@@ -442,4 +450,19 @@ echo
 echo "== medians of $runs run(s); ratios are to node (below 1: this server spends less)"
 "$tmp/loadgen" table "$results" | tee "$out/table.md"
 echo "results: $out"
+
+if [[ -z $charts ]]; then
+  charts=docs/benchmarks
+  if ((quick)); then charts=$out; fi
+fi
+# EIO 4's phases whenever the directory has them: an EIO 3 pass added to
+# an EIO 4 pass's --out redraws that pass's charts, not charts of its own.
+chart_eio=4
+if ! grep -q '"eio":4,' "$results" 2>/dev/null; then chart_eio=3; fi
+echo
+echo "== charts of the EIO $chart_eio phases into $charts"
+if ! "$tmp/charts" -out "$charts" -eio "$chart_eio" "$out"; then
+  echo "compare.sh: bench/charts failed on $out; the table above stands" >&2
+  failures=$((failures + 1))
+fi
 exit $((failures > 0))
