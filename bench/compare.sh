@@ -170,7 +170,13 @@ wait_port() { # port pid log
 # set, the HTTP server API at /api/ too.
 caddy_config() {
   local adapter="" api="" namespace="
-			relay"
+			relay" join="
+			join {query.room}"
+  # A namespace with join relays a sender that joined no room to nobody
+  # (e38ca54), so the phases whose sockets join none (fanout, cluster)
+  # measure a namespace without it: the relay to every other socket, as
+  # Node's reference does for a socket in no room.
+  if [[ -n ${without_join:-} ]]; then join=""; fi
   if [[ -n ${with_api:-} ]]; then
     api="
 	handle_path /api/* {
@@ -218,8 +224,7 @@ http://127.0.0.1:$1 {
 	socketio {
 		allow_eio3
 		ping_interval ${ping_interval_ms}ms$adapter
-		namespace / {$namespace
-			join {query.room}
+		namespace / {$namespace$join
 		}
 	}$api
 }
@@ -230,7 +235,8 @@ CADDY
 # configuration in JSON, used only when this build cannot adapt the Caddyfile
 # above (see the warning).
 caddy_json_config() {
-  local adapter=""
+  local adapter="" join=', "join": ["{query.room}"]'
+  if [[ -n ${without_join:-} ]]; then join=""; fi
   if [[ -n ${3:-} ]]; then
     adapter='"adapter": {"adapter": "redis", "addresses": ["'$3'"]}, '
   fi
@@ -239,7 +245,7 @@ caddy_json_config() {
  "logging": {"logs": {"default": {"level": "WARN"}}},
  "apps": {"http": {"servers": {"bench": {"listen": ["127.0.0.1:$1"], "automatic_https": {"disable": true},
    "routes": [{"handle": [{"handler": "socketio", $adapter"allow_eio3": true, "ping_interval": "${ping_interval_ms}ms",
-     "namespaces": [{"name": "/", "relay": {}, "join": ["{query.room}"]}]}]}]}}}}}
+     "namespaces": [{"name": "/", "relay": {}$join}]}]}]}}}}}
 JSON
 }
 
@@ -262,7 +268,7 @@ start_server() {
     ;;
   caddy)
     admin_port=$(free_port)
-    local name=Caddyfile${redis:+-cluster}
+    local name=Caddyfile${redis:+-cluster}${without_join:+-without-join}
     local config=("$tmp/$name-$port" --adapter caddyfile)
     if [[ -n $caddy_json && -z ${with_hooks:-} ]]; then
       name=caddy${redis:+-cluster}.json
@@ -410,7 +416,8 @@ for run in $(seq 1 "$runs"); do
         log="$out/$server-$name-eio$eio-run$run.log"
         echo "== run $run/$runs: $name EIO$eio on $server"
         echo "$(date -u +%H:%M:%S) $name EIO$eio $server: load average $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/load.txt"
-        second=() pprof=()
+        second=() pprof=() without_join=""
+        if [[ $name == fanout* || $name == cluster ]]; then without_join=1; fi
         if [[ $name == cluster ]]; then
           start_cluster "$server" "${log%.log}"
           second=(-url2 "$server2_url" -pid2 "$server2_pid")
