@@ -102,7 +102,7 @@ func rssChart(rs *results, eio int, src source) chart {
 	for _, p := range series[ref] {
 		refAt[p.n] = p.v
 	}
-	for i, srv := range rs.servers {
+	for _, srv := range rs.servers {
 		pts := series[srv]
 		if len(pts) == 0 {
 			continue
@@ -112,7 +112,7 @@ func rssChart(rs *results, eio int, src source) chart {
 		for _, p := range pts {
 			line = append(line, x.at(float64(p.n)), y.at(p.v/1024))
 		}
-		s.polyline(line, fmt.Sprintf(`stroke="%s" stroke-width="2.5"`, colour(i)))
+		s.polyline(line, fmt.Sprintf(`stroke="%s" stroke-width="2.5"`, colour(rs.servers, srv)))
 		for _, p := range pts {
 			px, py := x.at(float64(p.n)), y.at(p.v/1024)
 			label := kib(p.v)
@@ -120,8 +120,8 @@ func rssChart(rs *results, eio int, src source) chart {
 				label += fmt.Sprintf(" (%.2f×)", p.v/r)
 			}
 			s.raw(`<circle cx="%.1f" cy="%.1f" r="4.5" fill="%s" data-n="%d" data-value="%.0f"><title>%s, %s connections: %s per connection (median of %d run(s))</title></circle>`+"\n",
-				px, py, colour(i), p.n, p.v, esc(srv), thousands(int64(p.n)), kib(p.v), p.runs)
-			s.text(px+8, py-8, label, fmt.Sprintf(`fill="%s" font-weight="600"`, colour(i)))
+				px, py, colour(rs.servers, srv), p.n, p.v, esc(srv), thousands(int64(p.n)), kib(p.v), p.runs)
+			s.text(px+8, py-8, label, fmt.Sprintf(`fill="%s" font-weight="600"`, colour(rs.servers, srv)))
 		}
 		s.raw("</g>\n")
 	}
@@ -224,7 +224,7 @@ func cpuChart(rs *results, eio int, src source) chart {
 			}
 			by := y0 + bar*float64(j)
 			s.raw(`<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s" data-server="%s" data-value="%g"><title>%s, %s: %s</title></rect>`+"\n",
-				x.lo, by, math.Max(x.at(v)-x.lo, 1), bar-2, colour(j), esc(srv), v, esc(srv), esc(row.label), micros(v))
+				x.lo, by, math.Max(x.at(v)-x.lo, 1), bar-2, colour(rs.servers, srv), esc(srv), v, esc(srv), esc(row.label), micros(v))
 			s.text(x.at(v)+4, by+bar-3.5, micros(v), `font-size="11" fill="#222"`)
 			if r, ok := row.values[ref]; ok && srv != ref && r > 0 {
 				weight := "400"
@@ -263,19 +263,18 @@ func cdfChart(rs *results, eio int, selector string, src source) chart {
 	p := ps[len(ps)-1]
 	type series struct {
 		srv  string
-		i    int
 		d    distribution
 		runs int
 	}
 	var all []series
 	lo, hi := math.Inf(1), 0.0
 	var most int64
-	for i, srv := range rs.servers {
+	for _, srv := range rs.servers {
 		d, runs, ok := pooled(rs.byPhase[p][srv])
 		if !ok {
 			continue
 		}
-		all = append(all, series{srv, i, d, runs})
+		all = append(all, series{srv, d, runs})
 		lo, hi = math.Min(lo, float64(max(d.values[0], 1))), math.Max(hi, float64(d.values[len(d.values)-1]))
 		most = max(most, d.total)
 	}
@@ -335,7 +334,7 @@ func cdfChart(rs *results, eio int, selector string, src source) chart {
 		name string
 	}{{0.5, "p50"}, {0.99, "p99"}, {0.999, "p99.9"}}
 	for k, sr := range all {
-		col := colour(sr.i)
+		col := colour(rs.servers, sr.srv)
 		s.raw(`<g class="series" data-server="%s" data-samples="%d">`+"\n", esc(sr.srv), sr.d.total)
 		pts := []float64{x.at(x.min), y.at(0)}
 		var seen int64

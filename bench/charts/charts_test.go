@@ -341,3 +341,45 @@ func num(t *testing.T, s string) float64 {
 	}
 	return v
 }
+
+// A run of one server alone (compare.sh --servers caddy) keeps Caddy's
+// colour, and has no ratios to show.
+func TestEachServerKeepsItsColourInARunOfItsOwn(t *testing.T) {
+	both := parseSVG(t, cpuChart(fixture(t), 4, src).svg)
+	for srv, want := range map[string]string{"node": "#E69F00", "caddy": "#0072B2"} {
+		for _, bar := range both.find(withAttr("rect", "data-server", srv)) {
+			if bar.attrs["fill"] != want {
+				t.Fatalf("%s's bar is %s, want %s", srv, bar.attrs["fill"], want)
+			}
+		}
+	}
+
+	dir := t.TempDir()
+	lines := `{"scenario":"echo","server":"caddy","eio":4,"transport":"websocket","n":50,"ops":100,"cpu_us_per_op":20,"latency_histogram":[[800,99],[5000,1]]}
+{"scenario":"fanout","server":"caddy","eio":4,"transport":"websocket","n":1000,"ops":100,"cpu_us_per_op":5,"latency_histogram":[[3000,100]]}
+`
+	if err := os.WriteFile(filepath.Join(dir, "results.jsonl"), []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	alone, err := readResults(filepath.Join(dir, "results.jsonl"), "node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpu := parseSVG(t, cpuChart(alone, 4, src).svg)
+	bars := cpu.find(withAttr("rect", "data-server", "caddy"))
+	if len(bars) != 2 || bars[0].attrs["fill"] != "#0072B2" {
+		t.Fatalf("caddy alone: %d bars, the first %v; want 2 in Caddy's blue", len(bars), bars)
+	}
+	if n := len(cpu.find(withAttr("text", "class", "ratio"))); n != 0 {
+		t.Errorf("%d ratios drawn with no reference server in the run", n)
+	}
+	if n := len(cpu.find(withAttr("g", "data-behind", "true"))); n != 0 {
+		t.Errorf("%d rows shaded with no reference server in the run", n)
+	}
+	echo := parseSVG(t, cdfChart(alone, 4, "echo", src).svg)
+	line := echo.find(withAttr("g", "data-server", "caddy"))
+	if len(line) != 2 || !strings.Contains(line[1].find(elements("polyline"))[0].attrs["stroke"], "#0072B2") {
+		t.Errorf("caddy alone: its CDF is not in Caddy's blue")
+	}
+	mustContain(t, "caddy alone", echo.texts(), "caddy: p50 800 µs · p99 800 µs (100 acks, 1 run(s))")
+}

@@ -147,11 +147,29 @@ func logRange(lo, hi float64) (float64, float64) {
 	return down(lo), up(hi)
 }
 
-// Colours of the Okabe-Ito palette, told apart with any colour vision: the
-// reference server (Node) orange, this one blue, further servers after.
+// Colours of the Okabe-Ito palette, told apart with any colour vision:
+// Node orange and Caddy blue in every chart (a run of one server alone
+// included), other servers the rest in their order.
 var palette = []string{"#E69F00", "#0072B2", "#009E73", "#CC79A7", "#D55E00", "#56B4E9"}
 
-func colour(i int) string { return palette[i%len(palette)] }
+func colour(servers []string, srv string) string {
+	switch srv {
+	case "node":
+		return palette[0]
+	case "caddy":
+		return palette[1]
+	}
+	k := 0
+	for _, s := range servers {
+		if s == srv {
+			break
+		}
+		if s != "node" && s != "caddy" {
+			k++
+		}
+	}
+	return palette[2+k%(len(palette)-2)]
+}
 
 // legend draws one swatch and label per server, in a row ending at x, on
 // the baseline y.
@@ -161,7 +179,7 @@ func (s *svg) legend(x, y float64, servers []string) {
 		w := 7*float64(len(name)) + 26
 		x -= w
 		s.raw(`<g class="legend" data-server="%s">`, esc(name))
-		s.rect(x, y-9, 14, 10, fmt.Sprintf(`fill="%s"`, colour(i)))
+		s.rect(x, y-9, 14, 10, fmt.Sprintf(`fill="%s"`, colour(servers, name)))
 		s.text(x+19, y, name, `fill="#222"`)
 		s.raw("</g>\n")
 	}
