@@ -8,7 +8,8 @@
 #   bench/compare.sh --runs 5 --eio 4 --servers "node caddy" --scenarios "echo fanout"
 #   bench/compare.sh --eio 3 --skip 'conns-10000|fanout-stalled' --out DIR   # add to DIR's results
 #   bench/compare.sh --ping-interval 10000   # both servers ping every 10 s (default 25000 ms, their default)
-#   bench/compare.sh --charts DIR    # write the charts there (default docs/benchmarks; --quick: the results dir)
+#   bench/compare.sh --charts DIR    # draw the charts there (default: docs/benchmarks after a pass of
+#                                    # both servers with conns, echo and fanout at EIO 4, else the results dir)
 #   bench/compare.sh --profile       # also save Caddy's CPU profile of each measured window
 #                                    # (heap at the end of conns holds): caddy-<phase>.*.pprof
 #   bench/compare.sh --scenarios cluster --eio 4   # the cross-node fanout alone
@@ -50,9 +51,10 @@
 # server logs, profiles). At the end, bench/charts draws BENCHMARKS.md's
 # charts from all of the results directory's lines (those of earlier
 # passes with the same --out too), EIO 4's phases (EIO 3's when there are
-# none): SVG files in docs/benchmarks/, which BENCHMARKS.md embeds,
-# unless --charts names another directory; a --quick run writes them into
-# its results directory instead, leaving the repository's alone.
+# none): SVG files in docs/benchmarks/, which BENCHMARKS.md embeds, when
+# the run measured what they show (both servers; conns, echo and fanout
+# at EIO 4; not --quick), into the results directory otherwise, or into
+# the directory --charts names.
 set -euo pipefail
 
 self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0") # before the cd below: --help reads it
@@ -458,9 +460,15 @@ echo "== medians of $runs run(s); ratios are to node (below 1: this server spend
 "$tmp/loadgen" table "$results" | tee "$out/table.md"
 echo "results: $out"
 
+# The repository's charts are redrawn by a pass that measures what they
+# show (both servers; conns, echo and fanout at EIO 4; full sizes); any
+# other run draws its own into its results directory, leaving them alone.
 if [[ -z $charts ]]; then
-  charts=docs/benchmarks
-  if ((quick)); then charts=$out; fi
+  charts=$out
+  if ((!quick)) && [[ " $servers " == *" node "* && " $servers " == *" caddy "* && " $eios " == *" 4 "* &&
+    " $scenarios " == *" conns "* && " $scenarios " == *" echo "* && " $scenarios " == *" fanout "* ]]; then
+    charts=docs/benchmarks
+  fi
 fi
 # EIO 4's phases whenever the directory has them: an EIO 3 pass added to
 # an EIO 4 pass's --out redraws that pass's charts, not charts of its own.
