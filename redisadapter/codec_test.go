@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/caddy-socketio/caddy-socketio/internal/testpeer"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // fixture is one message the real Node libraries published, recorded by
@@ -331,4 +332,54 @@ func mustHex(t *testing.T, s string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// A MessagePack map key that is not a string (which no JavaScript object
+// makes, but another producer may) becomes the property name JavaScript
+// gives it, and a key nested deep costs no more than its size.
+func TestNonStringKeysBecomeWhatJavaScriptMakesOfThem(t *testing.T) {
+	var b bytes.Buffer
+	enc := msgpack.NewEncoder(&b)
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(enc.EncodeMapLen(4))
+	must(enc.EncodeMapLen(1)) // {"a": 1} as a key
+	must(enc.EncodeString("a"))
+	must(enc.EncodeInt(1))
+	must(enc.EncodeInt(1))
+	must(enc.Encode([]any{1, []any{2, nil}, "x\"y"})) // an array as a key
+	must(enc.EncodeInt(2))
+	must(enc.EncodeInt(5))
+	must(enc.EncodeInt(3))
+	must(enc.EncodeBool(true))
+	must(enc.EncodeInt(4))
+	js, _, err := msgpackToJSON(b.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"[object Object]":1,"1,2,,x\"y":2,"5":3,"true":4}`
+	if string(js) != want {
+		t.Errorf("got  %s\nwant %s", js, want)
+	}
+
+	// 200 maps, each the key of the one around it: linear, not 2^200.
+	b.Reset()
+	for range 200 {
+		must(enc.EncodeMapLen(1))
+	}
+	must(enc.EncodeString("k"))
+	must(enc.EncodeString("v"))
+	for range 199 {
+		must(enc.EncodeInt(0))
+	}
+	js, _, err = msgpackToJSON(b.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"[object Object]":0}`; string(js) != want {
+		t.Errorf("nested keys: got %s, want %s", js, want)
+	}
 }

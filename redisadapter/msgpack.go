@@ -215,12 +215,69 @@ func (t *toJSON) key(depth int) error {
 	if msgpcode.IsString(c) {
 		return t.value(depth)
 	}
-	name, err := t.raw(depth)
+	name, err := t.keyName(nil, depth)
 	if err != nil {
 		return err
 	}
-	t.out = appendJSString(t.out, bytes.Trim(name, `"`))
+	t.out = appendJSString(t.out, name)
 	return nil
+}
+
+// keyName appends to name the string JavaScript makes of a non-string
+// key, as String(key) does: an object is "[object Object]", an array its
+// elements' strings joined by commas (null among them as nothing), a
+// scalar its JSON without quotes. Converting a map key to its JSON and then
+// escaping it would double the escapes at each level of nesting: 27 nested
+// maps of 143 bytes took seconds (found by FuzzDecodeResponse).
+func (t *toJSON) keyName(name []byte, depth int) ([]byte, error) {
+	if depth > maxDepth {
+		return nil, errTooDeep
+	}
+	c, err := t.dec.PeekCode()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case msgpcode.IsFixedMap(c) || c == msgpcode.Map16 || c == msgpcode.Map32:
+		if _, err := t.raw(depth); err != nil {
+			return nil, err
+		}
+		return append(name, "[object Object]"...), nil
+	case msgpcode.IsFixedArray(c) || c == msgpcode.Array16 || c == msgpcode.Array32:
+		n, err := t.dec.DecodeArrayLen()
+		if err != nil {
+			return nil, err
+		}
+		if err := t.fits(n, 1); err != nil {
+			return nil, err
+		}
+		for i := range n {
+			if i > 0 {
+				name = append(name, ',')
+			}
+			if c, err := t.dec.PeekCode(); err == nil && c == msgpcode.Nil {
+				if err := t.dec.Skip(); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			if name, err = t.keyName(name, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return name, nil
+	}
+	s, err := t.raw(depth)
+	if err != nil {
+		return nil, err
+	}
+	if msgpcode.IsString(c) {
+		var str string
+		if json.Unmarshal(s, &str) == nil {
+			return append(name, str...), nil
+		}
+	}
+	return append(name, bytes.Trim(s, `"`)...), nil
 }
 
 // ext converts the extensions notepack knows: timestamps (-1), its legacy
