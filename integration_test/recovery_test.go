@@ -305,7 +305,9 @@ func testRecoveredClient(t *testing.T, r *recoveryRun, away *recoveryClients, pe
 	r.waitCount("room-a", 2)
 	// Each emit is seen by v2 before the next, so that their order is the
 	// order the server stored them in.
-	step := func(event, args string) { peers.waitFor(10*time.Second, "v2 receiving "+event, received("v2", event, args)) }
+	step := func(event, args string) {
+		peers.waitFor(10*time.Second, "v2 receiving "+event, received("v2", event, args))
+	}
 	r.emit("missed", `[1]`, "room-a")
 	step("missed", `[1]`)
 	r.emit("not-mine", `[0]`, "room-b")
