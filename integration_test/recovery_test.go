@@ -364,6 +364,18 @@ func TestRecoveryThroughCaddyInChromium(t *testing.T) {
 	testRecoveredClient(t, r, awayClients, peers)
 }
 
+// awayClient connects socket.io-client 4.8 "away" through the proxy to
+// room-a, and gives it an offset (an event "before"); it returns the
+// client and its socket id.
+func (r *recoveryRun) awayClient() (*recoveryClients, string) {
+	r.t.Helper()
+	c := startRecoveryClients(r.t, "recovery_clients.js", nil, chatSpec("away", "v4", r.proxy.URL(), "a"))
+	id, _ := c.connection(30*time.Second, "away", 1)
+	r.emit("before", `[]`, "room-a")
+	c.waitFor(10*time.Second, "before", received("away", "before", ""))
+	return c, id
+}
+
 // cutAndMiss cuts the proxy, waits until Caddy noticed (room-a has left
 // sockets), and emits each event of events (names) to room-a.
 func (r *recoveryRun) cutAndMiss(c *recoveryClients, left int, events ...string) {
@@ -380,10 +392,7 @@ func (r *recoveryRun) cutAndMiss(c *recoveryClients, left int, events ...string)
 // client, back once a new Caddy runs, gets a fresh socket.
 func TestRecoveryAcrossCaddyReloadAndStop(t *testing.T) {
 	r := startRecoveryRun(t, "max_disconnection_duration 2m", false)
-	c := startRecoveryClients(t, "recovery_clients.js", nil, chatSpec("away", "v4", r.proxy.URL(), "a"))
-	id, _ := c.connection(30*time.Second, "away", 1)
-	r.emit("before", `[]`, "room-a")
-	c.waitFor(10*time.Second, "before", received("away", "before", ""))
+	c, id := r.awayClient()
 
 	r.cutAndMiss(c, 0, "before-reload")
 	r.caddy.reload(recoverySite(r.port, "max_disconnection_duration 3m", ""))
@@ -418,10 +427,7 @@ func TestRecoveryAcrossCaddyReloadAndStop(t *testing.T) {
 func TestRecoveryExpiryAndLogCapThroughCaddy(t *testing.T) {
 	t.Run("max_log_size", func(t *testing.T) {
 		r := startRecoveryRun(t, "max_log_size 8KiB", false)
-		c := startRecoveryClients(t, "recovery_clients.js", nil, chatSpec("away", "v4", r.proxy.URL(), "a"))
-		id, _ := c.connection(30*time.Second, "away", 1)
-		r.emit("before", `[]`, "room-a")
-		c.waitFor(10*time.Second, "before", received("away", "before", ""))
+		c, id := r.awayClient()
 		r.proxy.Cut()
 		r.waitCount("room-a", 0)
 		big := strings.Repeat("x", 1000)
@@ -433,10 +439,7 @@ func TestRecoveryExpiryAndLogCapThroughCaddy(t *testing.T) {
 	})
 	t.Run("max_disconnection_duration", func(t *testing.T) {
 		r := startRecoveryRun(t, "max_disconnection_duration 1s", false)
-		c := startRecoveryClients(t, "recovery_clients.js", nil, chatSpec("away", "v4", r.proxy.URL(), "a"))
-		id, _ := c.connection(30*time.Second, "away", 1)
-		r.emit("before", `[]`, "room-a")
-		c.waitFor(10*time.Second, "before", received("away", "before", ""))
+		c, id := r.awayClient()
 		r.cutAndMiss(c, 0, "missed")
 		// Nothing to wait for: the session's age is all that changes.
 		time.Sleep(1500 * time.Millisecond)
