@@ -121,7 +121,8 @@ func TestRecoveryWithHooksThroughCaddy(t *testing.T) {
 	}
 	const kept = `{"args":[1],"meta":{"session":"s-ann"},"data":{"user":"ann"}}`
 
-	r.cutAndMissIn(room, "missed", `[1]`)
+	r.cut(room)
+	r.emit("missed", `[1]`, room)
 	r.proxy.Restore()
 	again, recovered := c.connection(30*time.Second, "ann", 2)
 	if !recovered || again != id {
@@ -141,7 +142,8 @@ func TestRecoveryWithHooksThroughCaddy(t *testing.T) {
 	// skip_middlewares: the hook is not asked, and the socket keeps what it
 	// had; a foreign origin is refused all the same.
 	r.caddy.reload(recoveryHooksSite(r.port, backend.transport, "skip_middlewares"))
-	r.cutAndMissIn(room, "missed", `[2]`)
+	r.cut(room)
+	r.emit("missed", `[2]`, room)
 	c.send(map[string]any{"cmd": "header", "name": "ann", "header": "Origin", "value": "http://evil.example"})
 	r.proxy.Restore()
 	refusedAfterDrop(t, c.nodeClients, "ann", 2)
@@ -162,15 +164,6 @@ func TestRecoveryWithHooksThroughCaddy(t *testing.T) {
 	c.waitFor(10*time.Second, "after", received("ann", "after", ""))
 	expectEvents(t, "the recovered client", withoutOffsets(t, "ann", c.receivedSince("ann", 1)),
 		`missed [1]`, `missed [2]`, `after []`)
-}
-
-// cutAndMissIn cuts the proxy, waits until Caddy noticed (room is empty),
-// and emits event with args to room.
-func (r *recoveryRun) cutAndMissIn(room, event, args string) {
-	r.t.Helper()
-	r.proxy.Cut()
-	r.waitCount(room, 0)
-	r.emit(event, args, room)
 }
 
 // refusedAfterDrop waits for a connect_error of name after its nth
