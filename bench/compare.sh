@@ -17,6 +17,8 @@
 #                                                  # against @socket.io/redis-emitter into Node
 #   bench/compare.sh --scenarios hooks --eio 4     # backend hooks (issue 11): an acked event answered
 #                                                  # by the backend, and a reconnect storm
+#   bench/compare.sh --scenarios recovery --eio 4  # connection state recovery (issue 14): the fanout with
+#                                                  # it off and on, in the same run
 #
 # Each server starts fresh for every phase, pinned to CPU 0 with `taskset -c
 # 0`; the load generator runs on CPU 1. The cluster phase (a fanout whose
@@ -46,7 +48,13 @@
 # connections to the backend alive: Node's keep-alive agent keeps up to 256
 # idle sockets, reverse_proxy only 32 per host unless told
 # (keepalive_idle_conns_per_host 64), and with 32 it opens hundreds of
-# connections a second under this load. The load average is written to
+# connections a second under this load. The recovery phase is the fanout
+# twice, recovery-off and recovery-on: on, Caddy has
+# `connection_state_recovery` and Node `connectionStateRecovery` (both with
+# their defaults, 2 minutes), so every relayed event is stored with its
+# offset appended; the table adds the server's RSS growth per stored event
+# (every event of the window is kept), best read in recovery-log-on, the
+# same with 10 receivers, which stores many more events. The load average is written to
 # load.txt before each measured phase. Results go to bench/results/<time>/ (results.jsonl, table.md,
 # server logs, profiles). At the end, bench/charts draws BENCHMARKS.md's
 # charts from all of the results directory's lines (those of earlier
@@ -212,6 +220,16 @@ caddy_config() {
 			}"
     ;;
   esac
+  # The recovery phases (recovery set to on or off) are fanouts too: without
+  # join, for the reason above.
+  local recovery=""
+  if [[ -n ${recovery_phase:-} ]]; then
+    join=""
+  fi
+  if [[ ${recovery_phase:-} == on ]]; then
+    recovery="
+		connection_state_recovery"
+  fi
   cat <<CADDY
 {
 	admin 127.0.0.1:$2
@@ -225,7 +243,7 @@ caddy_config() {
 http://127.0.0.1:$1 {
 	socketio {
 		allow_eio3
-		ping_interval ${ping_interval_ms}ms$adapter
+		ping_interval ${ping_interval_ms}ms$adapter$recovery
 		namespace / {$namespace$join
 		}
 	}$api
@@ -259,20 +277,21 @@ start_server() {
   server_url="http://127.0.0.1:$port/socket.io/"
   case $1 in
   node)
-    local hook_env=()
+    local hook_env=() recovery_env=""
+    if [[ ${recovery_phase:-} == on ]]; then recovery_env=1; fi
     if [[ -n ${with_hooks:-} ]]; then
       hook_env=(HOOK_URL="http://$hook_backend/socketio" HOOK_SECRET="$SOCKETIO_HOOK_SECRET"
         HOOK_MAX_CONCURRENT=$hook_max_concurrent)
       if [[ $with_hooks == connect ]]; then hook_env+=(HOOK_CONNECT=1); else hook_env+=(HOOK_EVENTS=echo); fi
     fi
     env PORT="$port" PING_INTERVAL="$ping_interval_ms" NODE_PATH="$root/node_modules" REDIS_URL="${redis:+redis://$redis}" \
-      "${hook_env[@]}" taskset -c 0 "$node_bin" bench/node/server.js >"$2" 2>&1 &
+      RECOVERY="$recovery_env" "${hook_env[@]}" taskset -c 0 "$node_bin" bench/node/server.js >"$2" 2>&1 &
     ;;
   caddy)
     admin_port=$(free_port)
     local name=Caddyfile${redis:+-cluster}${without_join:+-without-join}
     local config=("$tmp/$name-$port" --adapter caddyfile)
-    if [[ -n $caddy_json && -z ${with_hooks:-} ]]; then
+    if [[ -n $caddy_json && -z ${with_hooks:-}${recovery_phase:-} ]]; then
       name=caddy${redis:+-cluster}.json
       config=("$tmp/$name-$port")
       caddy_json_config "$port" "$admin_port" "$redis" >"${config[0]}"
@@ -362,6 +381,12 @@ phases() {
         echo "hook-ack -scenario echo -variant hook -c 5 -d 1s"
         echo "hook-storm -scenario storm -n 200"
         ;;
+      recovery)
+        echo "recovery-off -scenario fanout -n 50 -d 1s -variant recovery-off"
+        echo "recovery-on -scenario fanout -n 50 -d 1s -variant recovery"
+        echo "recovery-log-off -scenario fanout -n 5 -d 1s -variant recovery-off"
+        echo "recovery-log-on -scenario fanout -n 5 -d 1s -variant recovery"
+        ;;
       *) echo "compare.sh: unknown scenario $s" >&2; exit 2 ;;
       esac
     else
@@ -387,6 +412,15 @@ phases() {
       hooks)
         echo "hook-ack -scenario echo -variant hook -c 50 -d 10s"
         echo "hook-storm -scenario storm -n 5000"
+        ;;
+      # Connection state recovery (issue 14): the fanout, off then on; then
+      # with 10 receivers, so that many more events are stored, for the
+      # memory per stored event.
+      recovery)
+        echo "recovery-off -scenario fanout -n 1000 -d 10s -variant recovery-off"
+        echo "recovery-on -scenario fanout -n 1000 -d 10s -variant recovery"
+        echo "recovery-log-off -scenario fanout -n 10 -d 10s -variant recovery-off"
+        echo "recovery-log-on -scenario fanout -n 10 -d 10s -variant recovery"
         ;;
       *) echo "compare.sh: unknown scenario $s" >&2; exit 2 ;;
       esac
@@ -435,6 +469,8 @@ for run in $(seq 1 "$runs"); do
           if [[ $name == hook-storm ]]; then hooks=connect; fi
           with_hooks=$hooks start_server "$server" "$log"
           second=(-hook-backend "http://$hook_backend")
+        elif [[ $name == recovery-* ]]; then
+          recovery_phase=${name##*-} start_server "$server" "$log"
         else
           start_server "$server" "$log"
         fi

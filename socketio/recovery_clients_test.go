@@ -143,26 +143,44 @@ func missWhileAway(ts *testServer) func(sid string) {
 	}
 }
 
+// recoveredLines is what recovery.js prints when it came back recovered
+// after its connection was cut on transport (the reason its client gives)
+// and missWhileAway ran: each missed event once, in order, then "after";
+// before, when the server sent "before" first.
+func recoveredLines(reason string, before bool) []string {
+	lines := []string{`first {"recovered":false}`, `disconnect "` + reason + `"`, `second {"recovered":true,"sameId":true}`}
+	if before {
+		lines = append(lines, `event ["before",0,"+offset"]`)
+	}
+	return append(lines,
+		`event ["missed",1,"+offset"]`,
+		`event ["missed",2,"+offset"]`,
+		`event ["missed",3,[7],"+offset"]`,
+		`event ["missed",4,"+offset"]`,
+		`event ["after","+offset"]`,
+	)
+}
+
+// freshLines is what recovery.js prints when it came back to a fresh
+// socket: none of what it missed.
+var freshLines = []string{
+	`first {"recovered":false}`,
+	`disconnect "transport close"`,
+	`second {"recovered":false,"sameId":false}`,
+	`event ["before",0,"+offset"]`,
+	`event ["after","+offset"]`,
+}
+
 func TestRealClientRecoversAfterItsConnectionIsCut(t *testing.T) {
 	for _, transports := range []string{"websocket", "polling"} {
 		t.Run(transports, func(t *testing.T) {
 			ts := recoveryClientServer(t, RecoveryOptions{})
 			got := runDropped(t, ts, transports, missWhileAway(ts))
-			want := []string{
-				`first {"recovered":false}`,
-				`disconnect "transport close"`,
-				`second {"recovered":true,"sameId":true}`,
-				`event ["before",0,"+offset"]`,
-				`event ["missed",1,"+offset"]`,
-				`event ["missed",2,"+offset"]`,
-				`event ["missed",3,[7],"+offset"]`,
-				`event ["missed",4,"+offset"]`,
-				`event ["after","+offset"]`,
-			}
+			reason := "transport close"
 			if transports == "polling" {
-				want[1] = `disconnect "transport error"`
+				reason = "transport error"
 			}
-			expectLines(t, got, want...)
+			expectLines(t, got, recoveredLines(reason, true)...)
 			ts.waitSeen("connect recovered=true rooms=2 data=ann", 1)
 		})
 	}
@@ -175,13 +193,7 @@ func TestRealClientAwayTooLongGetsAFreshSocket(t *testing.T) {
 		missWhileAway(ts)(sid)
 		clock.advance(time.Minute + time.Second)
 	})
-	expectLines(t, got,
-		`first {"recovered":false}`,
-		`disconnect "transport close"`,
-		`second {"recovered":false,"sameId":false}`,
-		`event ["before",0,"+offset"]`,
-		`event ["after","+offset"]`,
-	)
+	expectLines(t, got, freshLines...)
 	ts.waitSeen("connect recovered=false rooms=1 data=<nil>", 1)
 }
 
@@ -192,13 +204,7 @@ func TestRealClientPastTheLogCapGetsAFreshSocket(t *testing.T) {
 			ts.io.To("room1").Emit("missed", i, strings.Repeat("x", 1000))
 		}
 	})
-	expectLines(t, got,
-		`first {"recovered":false}`,
-		`disconnect "transport close"`,
-		`second {"recovered":false,"sameId":false}`,
-		`event ["before",0,"+offset"]`,
-		`event ["after","+offset"]`,
-	)
+	expectLines(t, got, freshLines...)
 }
 
 // A socket.io-client 2.x client on a server with recovery on is served as
@@ -238,17 +244,7 @@ func TestBrowserRecoversAfterItsConnectionIsCut(t *testing.T) {
 	t.Cleanup(pages.Close)
 	ts := recoveryClientServer(t, RecoveryOptions{})
 	got := runDroppedScript(t, ts, missWhileAway(ts), "testdata/recovery_browser.js", "PAGE="+pages.URL+"/", "CHROMIUM="+chromium)
-	expectLines(t, got,
-		`first {"recovered":false}`,
-		`disconnect "transport close"`,
-		`second {"recovered":true,"sameId":true}`,
-		`event ["before",0,"+offset"]`,
-		`event ["missed",1,"+offset"]`,
-		`event ["missed",2,"+offset"]`,
-		`event ["missed",3,[7],"+offset"]`,
-		`event ["missed",4,"+offset"]`,
-		`event ["after","+offset"]`,
-	)
+	expectLines(t, got, recoveredLines("transport close", true)...)
 }
 
 // socket.io-client sends its pid alone when it got no stored event before
@@ -256,14 +252,5 @@ func TestBrowserRecoversAfterItsConnectionIsCut(t *testing.T) {
 func TestRealClientWithoutOffsetRecovers(t *testing.T) {
 	ts := recoveryClientServerWith(t, RecoveryOptions{}, false)
 	got := runDroppedScript(t, ts, missWhileAway(ts), "testdata/recovery.js", "SCENARIO=drop", "TRANSPORTS=websocket", "NO_BEFORE=1")
-	expectLines(t, got,
-		`first {"recovered":false}`,
-		`disconnect "transport close"`,
-		`second {"recovered":true,"sameId":true}`,
-		`event ["missed",1,"+offset"]`,
-		`event ["missed",2,"+offset"]`,
-		`event ["missed",3,[7],"+offset"]`,
-		`event ["missed",4,"+offset"]`,
-		`event ["after","+offset"]`,
-	)
+	expectLines(t, got, recoveredLines("transport close", false)...)
 }

@@ -43,7 +43,13 @@ var (
 // gets data and meta, and the server notes how each one connected.
 func recoveryServer(t *testing.T, opts RecoveryOptions) *testServer {
 	t.Helper()
-	return startServerWith(t, "", engine.Options{}, Options{ConnectionStateRecovery: &opts}, func(ts *testServer) {
+	return recoveryServerWith(t, engine.Options{}, opts)
+}
+
+// recoveryServerWith is recoveryServer on an engine with engOpts.
+func recoveryServerWith(t *testing.T, engOpts engine.Options, opts RecoveryOptions) *testServer {
+	t.Helper()
+	return startServerWith(t, "", engOpts, Options{ConnectionStateRecovery: &opts}, func(ts *testServer) {
 		ts.io.OnConnection(func(s *Socket) {
 			if !s.Recovered() {
 				s.Join("room1")
@@ -469,20 +475,7 @@ func TestRecoveryTwiceInARowKeepsTheNewerSession(t *testing.T) {
 }
 
 func TestRecoveryMissingMoreThanTheConnectionMayQueueGivesAFreshSocketNext(t *testing.T) {
-	opts := RecoveryOptions{}
-	ts := startServerWith(t, "", engine.Options{MaxPayload: 1000}, Options{ConnectionStateRecovery: &opts}, func(ts *testServer) {
-		ts.io.OnConnection(func(s *Socket) {
-			if !s.Recovered() {
-				s.Join("room1")
-				s.SetData(map[string]any{"user": "ann"})
-				s.SetMeta(json.RawMessage(`{"secret":1}`))
-			}
-			rooms := s.Rooms()
-			slices.Sort(rooms)
-			ts.note(fmt.Sprintf("connect %s recovered=%v rooms=%v data=%v meta=%s", s.ID(), s.Recovered(), rooms, s.Data(), s.Meta()))
-			s.OnDisconnect(func(reason string) { ts.note("disconnect " + s.ID() + " " + reason) })
-		})
-	})
+	ts := recoveryServerWith(t, engine.Options{MaxPayload: 1000}, RecoveryOptions{})
 	c := awayClient(t, ts)
 	payload := strings.Repeat("x", 1000)
 	for i := range 1200 { // 1.2 MB: more than a session may queue (1 MiB here)

@@ -26,9 +26,15 @@
 // flight, Node's counterpart of `max_concurrent`; past it, requests wait in
 // the agent's queue. HOOK_TIMEOUT (5000 ms) bounds each call.
 //
+// With RECOVERY=1, connection state recovery is on, as the Caddy module's
+// `connection_state_recovery` with its defaults: connectionStateRecovery
+// with maxDisconnectionDuration 2 minutes (Node's default, and ours); every
+// relayed event is then stored, with its offset appended, by the in-memory
+// adapter (the recovery phase of bench/compare.sh).
+//
 // Environment: PORT (0 picks a free port), HOST (127.0.0.1), NAMESPACE (/),
 // PING_INTERVAL and PING_TIMEOUT in milliseconds (Node's defaults when unset),
-// REDIS_URL (none: a single node), the HOOK_ variables above. Prints one JSON
+// REDIS_URL (none: a single node), RECOVERY, the HOOK_ variables above. Prints one JSON
 // line {"port":N} once listening (and connected to Redis); exits on
 // SIGTERM/SIGINT.
 "use strict";
@@ -44,6 +50,7 @@ const namespace = process.env.NAMESPACE || "/";
 const options = { allowEIO3: true, serveClient: false };
 if (process.env.PING_INTERVAL) options.pingInterval = Number(process.env.PING_INTERVAL);
 if (process.env.PING_TIMEOUT) options.pingTimeout = Number(process.env.PING_TIMEOUT);
+if (process.env.RECOVERY === "1") options.connectionStateRecovery = { maxDisconnectionDuration: 2 * 60 * 1000 };
 
 // redisAdapter connects the publishing and the subscribing clients the
 // adapter needs, and fails the start when Redis cannot be reached.
