@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -191,6 +192,10 @@ type replayConn struct {
 	net.Conn
 	from *Listener
 
+	// through: PassThrough was called; reads and writes go straight to
+	// Conn, and the connection is never handed over.
+	through atomic.Bool
+
 	mu      sync.Mutex
 	prefix  []byte // input to return before reading more (after a hand-over)
 	read    []byte // input read while nothing was written
@@ -200,6 +205,9 @@ type replayConn struct {
 }
 
 func (c *replayConn) Read(p []byte) (int, error) {
+	if c.through.Load() {
+		return c.Conn.Read(p)
+	}
 	c.mu.Lock()
 	if len(c.prefix) > 0 {
 		n := copy(p, c.prefix)
@@ -230,10 +238,29 @@ func (c *replayConn) keepLocked(b []byte) {
 }
 
 func (c *replayConn) Write(p []byte) (int, error) {
+	if c.through.Load() {
+		return c.Conn.Write(p)
+	}
 	c.mu.Lock()
 	c.wrote, c.read = true, nil
 	c.mu.Unlock()
 	return c.Conn.Write(p)
+}
+
+// PassThrough is for a hijacked connection (a WebSocket): it is never
+// handed over, keeps nothing of its input, and the connection under it may
+// be read directly; the engine package's poller does, to hold no goroutine
+// per idle WebSocket. It returns that connection, or nil while replayed
+// input is still to be read through c.
+func (c *replayConn) PassThrough() net.Conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.prefix) > 0 {
+		return nil
+	}
+	c.wrote, c.read = true, nil
+	c.through.Store(true)
+	return c.Conn
 }
 
 func (c *replayConn) Close() error {
