@@ -24,7 +24,7 @@
 #   reload:  2,000 clients (WebSocket, polling kept alive, polling with a new
 #            connection per request, polling upgraded to WebSocket, and
 #            protocol 3 polling and WebSocket) receive a numbered broadcast
-#            every 250 ms through 20 config reloads through the admin API, one
+#            every second through 20 config reloads through the admin API, one
 #            every 2 s, that change CORS, namespaces, relays and limits (the
 #            scenario writes each config: bench/loadgen/stress_reload.go);
 #            disconnects, lost and duplicated deliveries, and each change
@@ -108,8 +108,8 @@ for scenario in $scenarios; do
   cycles) args=(-n 10000 -c 50) ;;
   slow) args=(-n 5000 -c 100) ;;
   slow-timeouts) args=(-n 5000 -c 100 -hold 40s) ;;
-  reload) args=(-n 2000 -reloads 20 -reload-every 2s -tick 250ms) ;;
-  reload-nohandover) args=(-n 2000 -reloads 20 -reload-every 2s -tick 250ms -handover=false) ;;
+  reload) args=(-n 2000 -reloads 20 -reload-every 2s -tick 1s) ;;
+  reload-nohandover) args=(-n 2000 -reloads 20 -reload-every 2s -tick 1s -handover=false) ;;
   *) echo "stress.sh: unknown scenario $scenario (stalled, cycles, slow, slow-timeouts, reload, reload-nohandover)" >&2; exit 2 ;;
   esac
   echo "== $scenario"

@@ -53,10 +53,11 @@ type reloadResult struct {
 
 // reloadKind is one transport's share.
 type reloadKind struct {
-	Clients     int   `json:"clients"`
-	Disconnects int   `json:"disconnects"`
-	Lost        int64 `json:"lost"`
-	Duplicates  int64 `json:"duplicates"`
+	Clients     int    `json:"clients"`
+	Disconnects int    `json:"disconnects"`
+	Lost        int64  `json:"lost"`
+	Duplicates  int64  `json:"duplicates"`
+	FirstErr    string `json:"first_error,omitempty"` // why the first disconnected one ended
 }
 
 // reloadClient is one receiving client and what it got: counts[seq-1] is
@@ -400,6 +401,9 @@ func runReload(ctx context.Context, s *scenario, rs *reloadSetup) (result, error
 		}
 	}
 	for _, rc := range ended {
+		if k := st.ByKind[rc.kind]; k.Disconnects == 0 {
+			k.FirstErr = fmt.Sprint(rc.ended)
+		}
 		st.ByKind[rc.kind].Disconnects++
 		st.Disconnects++
 		s.errs.add(fmt.Errorf("a %s client was disconnected: %v", rc.kind, rc.ended))
