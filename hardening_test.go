@@ -212,36 +212,19 @@ func TestARelaySenderWithoutARoomReachesNobody(t *testing.T) {
 // error status, never an empty 200 the client would take for success.
 func TestAPostCutByReadBodyIsAnError(t *testing.T) {
 	addr := inProcessCaddy(t)
-	loadCaddyfile(t, fmt.Sprintf(`{
-	admin off
-	auto_https off
-	persist_config off
+	loadCaddyfile(t, inProcessCaddyfile(addr, `
 	servers {
 		timeouts {
 			read_body 300ms
 		}
-	}
-}
-http://%s {
-	socketio
-}
-`, addr))
-	res, err := http.Get("http://" + addr + "/socket.io/?EIO=4&transport=polling")
-	if err != nil {
-		t.Fatal(err)
-	}
-	open, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	m := regexp.MustCompile(`"sid":"([^"]+)"`).FindSubmatch(open)
-	if m == nil {
-		t.Fatalf("handshake %q", open)
-	}
+	}`, "\tsocketio"))
+	sid := openPollingSession(t, "http://"+addr+"/socket.io/?EIO=4&transport=polling")
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "POST /socket.io/?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n4", m[1], addr)
+	fmt.Fprintf(conn, "POST /socket.io/?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n4", sid, addr)
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	answer, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
@@ -261,13 +244,7 @@ http://%s {
 func TestTheAccessLogRecipeRemovesTheSessionID(t *testing.T) {
 	addr := inProcessCaddy(t)
 	logFile := filepath.Join(t.TempDir(), "access.log")
-	loadCaddyfile(t, fmt.Sprintf(`{
-	admin off
-	auto_https off
-	persist_config off
-}
-http://%s {
-	log {
+	loadCaddyfile(t, inProcessCaddyfile(addr, "", fmt.Sprintf(`	log {
 		output file %s
 		format filter {
 			wrap json
@@ -280,24 +257,12 @@ http://%s {
 	}
 	socketio {
 		cookie
-	}
-}
-`, addr, logFile))
+	}`, logFile)))
 	base := "http://" + addr + "/socket.io/?EIO=4&transport=polling"
-	res, err := http.Get(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	open, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	m := regexp.MustCompile(`"sid":"([^"]+)"`).FindSubmatch(open)
-	if m == nil {
-		t.Fatalf("handshake %q", open)
-	}
-	sid := string(m[1])
+	sid := openPollingSession(t, base)
 	req, _ := http.NewRequest("POST", base+"&sid="+sid, strings.NewReader("1"))
 	req.Header.Set("Cookie", "io="+sid+"; theme=dark")
-	res, err = http.DefaultClient.Do(req)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

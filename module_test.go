@@ -54,20 +54,38 @@ func inProcessCaddy(t *testing.T) string {
 	return addr
 }
 
+// site is a Caddyfile for the in-process Caddy whose one site serves
+// directive, then a static answer; Caddy logs errors only.
 func site(addr, directive string) string {
-	return fmt.Sprintf(`{
-	admin off
-	auto_https off
-	persist_config off
+	return inProcessCaddyfile(addr, `
 	log {
 		level ERROR
+	}`, directive+`
+	respond "static site"`)
+}
+
+// inProcessCaddyfile is a Caddyfile for the in-process Caddy: no admin
+// endpoint, plain HTTP, nothing saved to disk, the extra global options
+// given (lines of the global block), and one site at addr with body.
+func inProcessCaddyfile(addr, global, body string) string {
+	return fmt.Sprintf("{\n\tadmin off\n\tauto_https off\n\tpersist_config off%s\n}\nhttp://%s {\n%s\n}\n", global, addr, body)
+}
+
+// openPollingSession opens a polling session at base (the endpoint's URL
+// with EIO and transport) and returns its id.
+func openPollingSession(t *testing.T, base string) string {
+	t.Helper()
+	res, err := http.Get(base)
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-http://%s {
-%s
-	respond "static site"
-}
-`, addr, directive)
+	open, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	m := regexp.MustCompile(`"sid":"([^"]+)"`).FindSubmatch(open)
+	if m == nil {
+		t.Fatalf("handshake answer %q", open)
+	}
+	return string(m[1])
 }
 
 // nodeClient is a running Node script whose output lines the test reads as
@@ -273,20 +291,12 @@ func TestStopDisconnectsPollingClients(t *testing.T) {
 // the poll with a noop before the ceiling, and the session goes on.
 func TestLongPollEndsWithANoopBeforeTheWriteTimeout(t *testing.T) {
 	addr := inProcessCaddy(t)
-	loadCaddyfile(t, fmt.Sprintf(`{
-	admin off
-	auto_https off
-	persist_config off
+	loadCaddyfile(t, inProcessCaddyfile(addr, `
 	servers {
 		timeouts {
 			write 1s
 		}
-	}
-}
-http://%s {
-	socketio
-}
-`, addr))
+	}`, "\tsocketio"))
 	t.Cleanup(func() { _ = caddy.Stop() })
 	base := "http://" + addr + "/socket.io/?EIO=4&transport=polling"
 	get := func(url string) (int, string) {

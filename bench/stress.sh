@@ -4,7 +4,7 @@
 # load generator on CPU 1, as bench/compare.sh does; not part of the test
 # command (its smoke run is TestStressScenariosRunAgainstTheNodeReference).
 #
-#   bench/stress.sh                       # stalled, cycles, slow at full size
+#   bench/stress.sh                       # stalled, cycles, slow, reload at full size
 #   bench/stress.sh --scenarios stalled --out DIR
 #   bench/stress.sh --scenarios stalled --events 900   # three times as long: RSS must not grow with it
 #   bench/stress.sh --scenarios cycles --args "-n 30000"  # extra loadgen flags (the last of a flag wins)
@@ -21,12 +21,22 @@
 #            and do an acknowledged emit
 #   slow-timeouts: the same against Caddy with the README's server timeouts
 #            (read_header 10s, read_body 30s), holding 40 s: how many are cut
+#   reload:  2,000 clients (WebSocket, polling kept alive, polling with a new
+#            connection per request, polling upgraded to WebSocket, and
+#            protocol 3 polling and WebSocket) receive a numbered broadcast
+#            every second through 20 config reloads through the admin API, one
+#            every 2 s, that change CORS, namespaces, relays and limits (the
+#            scenario writes each config: bench/loadgen/stress_reload.go);
+#            disconnects, lost and duplicated deliveries, and each change
+#            checked after its reload
+#   reload-nohandover: the same without the socketio_handover listener
+#            wrapper: what a reload loses without it
 # Results: bench/results/stress-<time>/results.jsonl, with each Caddy's log.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-scenarios="stalled cycles slow" out="" events=300 extra=""
+scenarios="stalled cycles slow reload" out="" events=300 extra=""
 while [[ $# -gt 0 ]]; do
   case $1 in
   --scenarios) scenarios=$2; shift ;;
@@ -98,7 +108,9 @@ for scenario in $scenarios; do
   cycles) args=(-n 10000 -c 50) ;;
   slow) args=(-n 5000 -c 100) ;;
   slow-timeouts) args=(-n 5000 -c 100 -hold 40s) ;;
-  *) echo "stress.sh: unknown scenario $scenario (stalled, cycles, slow, slow-timeouts)" >&2; exit 2 ;;
+  reload) args=(-n 2000 -reloads 20 -reload-every 2s -tick 1s) ;;
+  reload-nohandover) args=(-n 2000 -reloads 20 -reload-every 2s -tick 1s -handover=false) ;;
+  *) echo "stress.sh: unknown scenario $scenario (stalled, cycles, slow, slow-timeouts, reload, reload-nohandover)" >&2; exit 2 ;;
   esac
   echo "== $scenario"
   servers=""
@@ -112,8 +124,12 @@ for scenario in $scenarios; do
 	}"
   fi
   start_caddy "$out/caddy-$scenario.log" "$servers"
+  if [[ $scenario == reload* ]]; then
+    args+=(-admin "http://127.0.0.1:$admin_port") # the scenario loads its own configs there
+  fi
+  base=${scenario%-timeouts}
   taskset -c 1 "$tmp/loadgen" -url "$server_url" -pid "$server_pid" -label caddy -pprof "http://127.0.0.1:$admin_port" \
-    -scenario "${scenario%-timeouts}" -variant "$scenario" "${args[@]}" $extra | tee -a "$out/results.jsonl"
+    -scenario "${base%-nohandover}" -variant "$scenario" "${args[@]}" $extra | tee -a "$out/results.jsonl"
   kill "$server_pid"
   wait "$server_pid" 2>/dev/null || true
   server_pid=""

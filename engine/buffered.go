@@ -188,10 +188,7 @@ func resetOnClose(conn *websocket.Conn) {
 	if bc, ok := nc.(*batchConn); ok {
 		nc = bc.Conn
 	}
-	if tc, ok := nc.(interface{ NetConn() net.Conn }); ok { // crypto/tls
-		nc = tc.NetConn()
-	}
-	if tc, ok := nc.(*net.TCPConn); ok {
+	if tc, ok := socketUnder(nc).(*net.TCPConn); ok { // under crypto/tls and a listener wrapper's
 		_ = tc.SetLinger(0)
 	}
 }

@@ -174,15 +174,13 @@ func (c *batchConn) awaitInput(onInput func()) error {
 }
 
 // rawConnOf gives access to the descriptor of conn if the poller can
-// watch it: a TCP or Unix socket, bare or under crypto/tls. Other wrappers
-// (a PROXY protocol reader, say) may buffer input the poller cannot see.
+// watch it: a TCP or Unix socket, bare or under crypto/tls, with any
+// number of passThrough wrappers between. Other wrappers (a PROXY protocol
+// reader, say) may buffer input the poller cannot see.
 func rawConnOf(conn net.Conn) (syscall.RawConn, bool) {
-	if tc, ok := conn.(*tls.Conn); ok {
-		conn = tc.NetConn()
-	}
 	var rc syscall.RawConn
 	var err error
-	switch c := conn.(type) {
+	switch c := socketUnder(conn).(type) {
 	case *net.TCPConn:
 		rc, err = c.SyscallConn()
 	case *net.UnixConn:
@@ -191,6 +189,36 @@ func rawConnOf(conn net.Conn) (syscall.RawConn, bool) {
 		return nil, false
 	}
 	return rc, err == nil
+}
+
+// passThrough is a connection wrapper that can step aside once its
+// connection is hijacked: PassThrough makes it keep nothing of what it
+// reads from then on and returns the connection it reads from, or nil if
+// it still holds input of its own. The handover package's connections
+// (Caddy's socketio_handover listener wrapper) are such wrappers; without
+// this, every WebSocket accepted through them would keep a reader
+// goroutine while idle.
+type passThrough interface{ PassThrough() net.Conn }
+
+// socketUnder returns the connection under conn's crypto/tls layer (only
+// the outermost one: inputPending looks into its buffer) and under its
+// passThrough wrappers; a wrapper that cannot step aside, or a TLS layer
+// under one, stops the descent there.
+func socketUnder(conn net.Conn) net.Conn {
+	if tc, ok := conn.(*tls.Conn); ok {
+		conn = tc.NetConn()
+	}
+	for {
+		p, ok := conn.(passThrough)
+		if !ok {
+			return conn
+		}
+		under := p.PassThrough()
+		if under == nil {
+			return conn
+		}
+		conn = under
+	}
 }
 
 // Close stops watching the connection before closing it.

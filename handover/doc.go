@@ -17,18 +17,20 @@
 //   - the older ones keep accepting on their sockets but hand every
 //     connection to the newest, whose server reads it; their own Accept
 //     only waits for Close;
-//   - a connection an older server closes without having written a byte,
-//     once its listener is closed (net/http drops so a request it read
-//     after Shutdown began), goes to the newest listener with what was read
-//     of it replayed, and is served there;
+//   - a connection an older server closes without having written a byte
+//     (net/http drops so a request it read after Shutdown began, a moment
+//     before it closes its listener) goes to the newest listener with what
+//     was read of it replayed, and is served there;
 //   - a closed older listener keeps its socket open, accepting for the
 //     newest, because closing a socket resets the connections queued on it
 //     and the kernel queues new ones on every SO_REUSEPORT socket of the
-//     address. Up to 16 such sockets per address are kept (one per reload);
+//     address. Up to 64 such sockets per address are kept (one per reload);
 //     past that the oldest is closed, and all of them once the newest is.
 //
 // When the newest is closed, the next newest open one takes over. The
-// replay needs the raw bytes: put the wrapper before tls.
+// replay needs the raw bytes: put the wrapper before tls. A connection
+// that is hijacked (a WebSocket) is never handed over, and steps aside for
+// the engine's poller (PassThrough).
 //
 // Concurrency: each Listener has one goroutine that accepts on its socket
 // until Close; a group's mutex guards which Listener is newest. Accept and

@@ -2,11 +2,19 @@ package handover
 
 import (
 	"bufio"
+	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/caddy-socketio/caddy-socketio/engine"
 )
 
 // accept returns the next connection l's Accept gives, or nil after d.
@@ -121,3 +129,57 @@ func TestARequestDroppedByAShuttingDownServerIsServedByTheNewest(t *testing.T) {
 type sharedSocket struct{ net.Listener }
 
 func (sharedSocket) Close() error { return nil }
+
+// A WebSocket accepted through a wrapped listener costs what one accepted
+// from the bare socket costs: once idle, the engine's poller reads it and
+// it holds no goroutine (the wrapper steps aside when the connection is
+// hijacked), and it still answers.
+func TestIdleWebSocketsThroughTheWrapperHoldNoGoroutine(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapped := Wrap(ln)
+	srv := engine.NewServer(engine.Options{})
+	srv.OnConnection(func(s *engine.Session) { s.OnMessage(func(m engine.Message) { s.Send(m) }) })
+	hs := &http.Server{Handler: srv}
+	go hs.Serve(wrapped)
+	defer hs.Close()
+	defer srv.Shutdown(context.Background())
+
+	const sessions = 40
+	before := runtime.NumGoroutine()
+	conns := make([]*websocket.Conn, sessions)
+	for i := range conns {
+		c, _, err := websocket.DefaultDialer.Dial("ws://"+ln.Addr().String()+"/?EIO=4&transport=websocket", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, open, err := c.ReadMessage(); err != nil || !strings.HasPrefix(string(open), "0{") {
+			t.Fatalf("open packet %q, %v", open, err)
+		}
+		conns[i] = c
+	}
+	var held int
+	for range 300 { // a reader hands its connection to the poller after 250 ms idle
+		if held = runtime.NumGoroutine() - before; held < sessions/4 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if held >= sessions/4 {
+		t.Fatalf("%d idle WebSocket sessions accepted through the wrapper hold %d goroutines", sessions, held)
+	}
+	for i, c := range conns {
+		msg := fmt.Sprintf("4hello %d", i)
+		if err := c.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, got, err := c.ReadMessage(); err != nil || string(got) != msg {
+			t.Fatalf("echo %q, %v; want %q", got, err, msg)
+		}
+	}
+}

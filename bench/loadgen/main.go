@@ -14,6 +14,7 @@
 //	loadgen -scenario stalled -n 1000 -c 100 -events 300 -pad 100000 -pid $PID  # stalled readers (stress.go)
 //	loadgen -scenario cycles  -n 10000 -c 50 -pprof URL   # connect/disconnect cycles over every transport
 //	loadgen -scenario slow    -n 5000 -c 100              # slow requests beside normal clients
+//	loadgen -scenario reload  -n 2000 -reloads 20 -admin http://127.0.0.1:2019  # Caddy reloads under load (stress_reload.go)
 //	loadgen -scenario echo -variant hook -hook-backend URL   # the echo answered by a backend hook
 //	loadgen -scenario storm -n 5000 -hook-backend URL         # all connecting at once through a connect hook
 //	loadgen hookbackend -connect-delay 20ms               # the backend of those two (hookbackend.go)
@@ -78,6 +79,7 @@ type options struct {
 	emitVia, apiURL, apiKeyEnv, redisAddr, room                                  string
 	hookBackend                                                                  string
 	stormDeadline                                                                time.Duration
+	reload                                                                       reloadSetup
 }
 
 func parseFlags(args []string) (options, error) {
@@ -113,6 +115,11 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.room, "room", "", "fanout with -emit-via api or redis-emitter: the room the receivers join and the events go to")
 	fs.StringVar(&o.hookBackend, "hook-backend", "", "base URL of `loadgen hookbackend` (http://127.0.0.1:PORT): what it saw in the measured window goes into the result's hook field")
 	fs.DurationVar(&o.stormDeadline, "storm-deadline", time.Minute, "storm: how long the clients may take to all connect")
+	fs.StringVar(&o.reload.admin, "admin", "", "reload: Caddy's admin endpoint (http://127.0.0.1:2019), where the scenario loads each config")
+	fs.IntVar(&o.reload.reloads, "reloads", 20, "reload: how many config reloads")
+	fs.DurationVar(&o.reload.every, "reload-every", 2*time.Second, "reload: time between two reloads")
+	fs.DurationVar(&o.reload.tick, "tick", 250*time.Millisecond, "reload: time between two broadcasts")
+	fs.BoolVar(&o.reload.handover, "handover", true, "reload: the configs use the socketio_handover listener wrapper (false shows what is lost without it)")
 	fs.StringVar(&o.sources, "src", "auto", "client source addresses: auto (127.0.0.2-5 for a loopback server), none, or a list")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -163,7 +170,7 @@ func run(ctx context.Context, args []string) (result, error) {
 	if err != nil {
 		return result{}, fmt.Errorf("raising the open-files limit: %v", err)
 	}
-	if need := uint64(o.n + o.c + 64); o.scenario == "conns" || o.scenario == "fanout" || o.scenario == "stalled" || o.scenario == "slow" {
+	if need := uint64(o.n + o.c + 64); o.scenario == "conns" || o.scenario == "fanout" || o.scenario == "stalled" || o.scenario == "slow" || o.scenario == "reload" {
 		if need > limit {
 			return result{}, fmt.Errorf("-n %d needs about %d open files, the limit is %d; lower -n or raise the hard limit (ulimit -Hn)", o.n, need, limit)
 		}
@@ -239,8 +246,10 @@ func run(ctx context.Context, args []string) (result, error) {
 		r, err = runSlow(ctx, s)
 	case "storm":
 		r, err = runStorm(ctx, s, o.stormDeadline)
+	case "reload":
+		r, err = runReload(ctx, s, &o.reload)
 	default:
-		return r, fmt.Errorf("-scenario %q: use conns, echo, fanout, handshake, polling, stalled, cycles, slow or storm", o.scenario)
+		return r, fmt.Errorf("-scenario %q: use conns, echo, fanout, handshake, polling, stalled, cycles, slow, storm or reload", o.scenario)
 	}
 	r.Server, r.Protocol = o.label, o.proto
 	if o.variant != "" {

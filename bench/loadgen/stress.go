@@ -36,8 +36,10 @@ import (
 type stressResult struct {
 	RSSMax        int64    `json:"rss_max,omitempty"`        // stalled: the server's peak resident bytes
 	StalledClosed int      `json:"stalled_closed,omitempty"` // stalled: clients the server closed
-	Goroutines    [2]int   `json:"goroutines,omitempty"`     // cycles: the server's, before and after
-	HeapBytes     [2]int64 `json:"heap_bytes,omitempty"`     // cycles: its live heap, before and after
+	Goroutines    [2]int   `json:"goroutines,omitzero"`      // cycles: the server's, before and after
+	HeapBytes     [2]int64 `json:"heap_bytes,omitzero"`      // cycles: its live heap, before and after
+
+	Reload *reloadResult `json:"reload,omitempty"` // reload (stress_reload.go)
 }
 
 // runStalled is the stalled scenario.
