@@ -9,6 +9,8 @@
 #   bench/compare.sh --eio 3 --skip 'conns-10000|fanout-stalled' --out DIR   # add to DIR's results
 #   bench/compare.sh --profile       # also save Caddy's CPU profile of each measured window
 #                                    # (heap at the end of conns holds): caddy-<phase>.*.pprof
+#   bench/compare.sh --scenarios conns --conns-ping-interval 10000   # conns at another ping
+#                                    # interval (ms; default 25000, both servers' default)
 #   bench/compare.sh --scenarios cluster --eio 4   # the cross-node fanout alone
 #   bench/compare.sh --scenarios api --eio 4       # emits from a backend: the HTTP API into Caddy
 #                                                  # against @socket.io/redis-emitter into Node
@@ -58,6 +60,7 @@ scenarios="conns echo fanout cluster handshake polling api hooks"
 out=""
 skip='^$' # a regular expression of phase names to leave out
 ping_interval_ms=10000
+conns_ping_interval_ms=25000 # the conns phases': the default of both servers
 while (($#)); do
   case $1 in
   --quick) quick=1 runs=1 ;;
@@ -67,6 +70,7 @@ while (($#)); do
   --scenarios) scenarios=$2; shift ;;
   --skip) skip=$2; shift ;;
   --out) out=$2; shift ;;
+  --conns-ping-interval) conns_ping_interval_ms=$2; shift ;;
   --profile) profile=1 ;;
   -h | --help) sed -n '2,/^set -euo/p' "$self" | sed '$d'; exit 0 ;;
   *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -410,6 +414,11 @@ for run in $(seq 1 "$runs"); do
           if [[ $name == hook-storm ]]; then hooks=connect; fi
           with_hooks=$hooks start_server "$server" "$log"
           second=(-hook-backend "http://$hook_backend")
+        elif [[ $name == conns-* ]]; then
+          # Heartbeats are measured at the default ping interval, whatever
+          # the other phases use: 4 whole intervals after the ramp, in a
+          # 110 s hold (loadgen's default hold).
+          ping_interval_ms=$conns_ping_interval_ms start_server "$server" "$log"
         else
           start_server "$server" "$log"
         fi
