@@ -27,9 +27,10 @@ type batchConn struct {
 	// decrypted ahead, see inputPending), read before the connection
 	// itself; br is the buffer gorilla reads through. Only the reader (one
 	// goroutine at a time) touches them, so they need no lock.
-	early []byte
-	br    *bufio.Reader
-	inbuf *[]byte // early's storage while the reader is active (plain connections)
+	early  []byte
+	br     *bufio.Reader
+	inbuf  *[]byte // early's storage while the reader is active (plain connections)
+	parked bool    // br's buffer is in the pool (see parkReadBuffer)
 
 	// raw reaches the descriptor when the poller can watch the connection
 	// (see rawConnOf); isTLS: it is under crypto/tls.
@@ -93,6 +94,22 @@ func (c *batchConn) Write(p []byte) (int, error) {
 // largeWrite is the size from which a write during a batch is not gathered:
 // one system call for it costs little next to copying it.
 const largeWrite = 16 << 10
+
+// writeNow writes p if the socket takes it without waiting, and returns
+// how much it took (0 when its buffer is full, or on an error, which the
+// next write meets). The descriptor's write lock is held meanwhile, as for
+// any write, so p does not interleave with another writer's bytes.
+func (c *batchConn) writeNow(p []byte) int {
+	if c.raw == nil {
+		return 0
+	}
+	var n int
+	_ = c.raw.Write(func(fd uintptr) bool {
+		n = writeFD(fd, p)
+		return true // one attempt: the caller must not wait
+	})
+	return n
+}
 
 // begin starts gathering writes.
 func (c *batchConn) begin() {

@@ -301,8 +301,12 @@ func (s *Session) writableLocked() bool {
 	return s.pollWake != nil
 }
 
-// enqueueLocked queues a control packet (ping, pong) with mu held.
+// enqueueLocked sends a control packet (ping, pong) with mu held: written
+// at once to an idle WebSocket (writeIdleLocked), queued otherwise.
 func (s *Session) enqueueLocked(p packet) {
+	if s.writeIdleLocked(p) {
+		return
+	}
 	s.queue = append(s.queue, p)
 	s.flushLocked()
 }
