@@ -2,9 +2,12 @@ package engine
 
 import (
 	"bufio"
+	"errors"
 	"net"
+	"os"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // batchConn is the network connection under a WebSocket. While the flusher
@@ -104,10 +107,18 @@ func (c *batchConn) writeNow(p []byte) int {
 		return 0
 	}
 	var n int
-	_ = c.raw.Write(func(fd uintptr) bool {
+	write := func(fd uintptr) bool {
 		n = writeFD(fd, p)
 		return true // one attempt: the caller must not wait
-	})
+	}
+	if err := c.raw.Write(write); errors.Is(err, os.ErrDeadlineExceeded) {
+		// The write deadline of the last batch has passed: it bounds a
+		// batch, and an idle connection outlives it. This write does not
+		// wait, so it needs none; gorilla sets one again for each frame
+		// it writes.
+		_ = c.SetWriteDeadline(time.Time{})
+		_ = c.raw.Write(write)
+	}
 	return n
 }
 
