@@ -23,8 +23,9 @@
 # redis-server) puts both nodes on CPU 0 and redis-server beside the load
 # generator on CPU 1; it needs redis-server on PATH or in $REDIS_SERVER
 # (left out with a warning when missing, an error under CI=true). Both
-# servers use a 10 s ping interval (Node's default is 25 s) so a conns phase
-# holds its connections through a heartbeat round in 12 s rather than 27 s;
+# servers use a 10 s ping interval (Node's default is 25 s) in the other
+# phases; the conns phases run at the default 25 s (--conns-ping-interval)
+# and hold 110 s, heartbeats measured over 4 whole intervals after the ramp;
 # nothing else differs from the defaults. The api phase sends a fanout to one
 # room from outside, as a backend does: over the HTTP server API
 # (socketio_api, one keep-alive connection) into Caddy, and as
