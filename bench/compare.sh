@@ -12,6 +12,8 @@
 #                                    # both servers with conns, echo and fanout at EIO 4, else the results dir)
 #   bench/compare.sh --profile       # also save Caddy's CPU profile of each measured window
 #                                    # (heap at the end of conns holds): caddy-<phase>.*.pprof
+#   bench/compare.sh --scenarios conns --conns-ping-interval 10000   # conns at another ping
+#                                    # interval (ms; default 25000, both servers' default)
 #   bench/compare.sh --scenarios cluster --eio 4   # the cross-node fanout alone
 #   bench/compare.sh --scenarios api --eio 4       # emits from a backend: the HTTP API into Caddy
 #                                                  # against @socket.io/redis-emitter into Node
@@ -28,8 +30,10 @@
 # (left out with a warning when missing, an error under CI=true). Both
 # servers use the same ping interval, `--ping-interval MS` (default 25000,
 # both servers' default), so a conns phase holds its connections through
-# whole heartbeat rounds at the interval users run; nothing else differs
-# from the defaults. The api phase sends a fanout to one
+# whole heartbeat rounds at the interval users run; the conns phases hold
+# 110 s, heartbeats measured over 4 whole intervals after the ramp
+# (`--conns-ping-interval MS` gives them another interval than the other
+# phases); nothing else differs from the defaults. The api phase sends a fanout to one
 # room from outside, as a backend does: over the HTTP server API
 # (socketio_api, one keep-alive connection) into Caddy, and as
 # @socket.io/redis-emitter does (one PUBLISH per event) into a Node server
@@ -76,6 +80,7 @@ scenarios="conns echo fanout cluster handshake polling api hooks"
 out="" charts=""
 skip='^$' # a regular expression of phase names to leave out
 ping_interval_ms=25000
+conns_ping_interval_ms="" # the conns phases' interval; empty: --ping-interval's
 while (($#)); do
   case $1 in
   --quick) quick=1 runs=1 ;;
@@ -85,6 +90,7 @@ while (($#)); do
   --scenarios) scenarios=$2; shift ;;
   --skip) skip=$2; shift ;;
   --out) out=$2; shift ;;
+  --conns-ping-interval) conns_ping_interval_ms=$2; shift ;;
   --profile) profile=1 ;;
   --ping-interval) ping_interval_ms=$2; shift ;;
   --charts) charts=$2; shift ;;
@@ -96,6 +102,10 @@ done
 
 if ! [[ $ping_interval_ms =~ ^[1-9][0-9]*$ ]]; then
   echo "compare.sh: --ping-interval $ping_interval_ms: want milliseconds, a whole number such as 25000" >&2
+  exit 2
+fi
+if [[ -n $conns_ping_interval_ms && ! $conns_ping_interval_ms =~ ^[1-9][0-9]*$ ]]; then
+  echo "compare.sh: --conns-ping-interval $conns_ping_interval_ms: want milliseconds, a whole number such as 25000" >&2
   exit 2
 fi
 
@@ -471,6 +481,10 @@ for run in $(seq 1 "$runs"); do
           second=(-hook-backend "http://$hook_backend")
         elif [[ $name == recovery-* ]]; then
           recovery_phase=${name##*-} start_server "$server" "$log"
+        elif [[ $name == conns-* ]]; then
+          # Heartbeats are measured over 4 whole intervals after the ramp,
+          # in a 110 s hold (loadgen's default hold).
+          ping_interval_ms=${conns_ping_interval_ms:-$ping_interval_ms} start_server "$server" "$log"
         else
           start_server "$server" "$log"
         fi

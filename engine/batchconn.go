@@ -2,9 +2,12 @@ package engine
 
 import (
 	"bufio"
+	"errors"
 	"net"
+	"os"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // batchConn is the network connection under a WebSocket. While the flusher
@@ -27,9 +30,10 @@ type batchConn struct {
 	// decrypted ahead, see inputPending), read before the connection
 	// itself; br is the buffer gorilla reads through. Only the reader (one
 	// goroutine at a time) touches them, so they need no lock.
-	early []byte
-	br    *bufio.Reader
-	inbuf *[]byte // early's storage while the reader is active (plain connections)
+	early  []byte
+	br     *bufio.Reader
+	inbuf  *[]byte // early's storage while the reader is active (plain connections)
+	parked bool    // br's buffer is in the pool (see parkReadBuffer)
 
 	// raw reaches the descriptor when the poller can watch the connection
 	// (see rawConnOf); isTLS: it is under crypto/tls.
@@ -93,6 +97,30 @@ func (c *batchConn) Write(p []byte) (int, error) {
 // largeWrite is the size from which a write during a batch is not gathered:
 // one system call for it costs little next to copying it.
 const largeWrite = 16 << 10
+
+// writeNow writes p if the socket takes it without waiting, and returns
+// how much it took (0 when its buffer is full, or on an error, which the
+// next write meets). The descriptor's write lock is held meanwhile, as for
+// any write, so p does not interleave with another writer's bytes.
+func (c *batchConn) writeNow(p []byte) int {
+	if c.raw == nil {
+		return 0
+	}
+	var n int
+	write := func(fd uintptr) bool {
+		n = writeFD(fd, p)
+		return true // one attempt: the caller must not wait
+	}
+	if err := c.raw.Write(write); errors.Is(err, os.ErrDeadlineExceeded) {
+		// The write deadline of the last batch has passed: it bounds a
+		// batch, and an idle connection outlives it. This write does not
+		// wait, so it needs none; gorilla sets one again for each frame
+		// it writes.
+		_ = c.SetWriteDeadline(time.Time{})
+		_ = c.raw.Write(write)
+	}
+	return n
+}
 
 // begin starts gathering writes.
 func (c *batchConn) begin() {

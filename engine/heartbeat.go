@@ -33,11 +33,20 @@ type heartbeatList struct {
 	armedFor   time.Duration
 }
 
+// pingSlack is how early a ping may go: a firing sends the pings due
+// within pingSlack of it too, so that the pings of sessions due close
+// together go out in one firing, one wake-up of the process for them all
+// (their pongs then come back together as well). A ping 25 ms early in an
+// interval of seconds changes nothing for the client; deadlines (a pong's,
+// a protocol 3 ping's) are never taken early.
+const pingSlack = 25 * time.Millisecond
+
 // arm puts s at the tail of the list for d, due at due. Called with s.mu.
 func (h *heartbeats) arm(s *Session, d, due time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.unlinkLocked(s)
+	s.hbPing = s.protocol == 4 && !s.awaitingPong
 	if h.lists == nil {
 		h.lists = make(map[time.Duration]*heartbeatList)
 	}
@@ -102,14 +111,15 @@ func (l *heartbeatList) scheduleLocked(due time.Duration) {
 	l.armedFor = due
 }
 
-// fire takes every session whose deadline has passed off the list and
-// runs its heartbeat, then re-arms the timer for the new head.
+// fire takes every session whose deadline has passed (or whose ping is
+// due within pingSlack) off the list and runs its heartbeat, then re-arms
+// the timer for the new head.
 func (l *heartbeatList) fire() {
 	h := l.owner
 	h.mu.Lock()
 	now := sinceStart()
 	var due []*Session
-	for s := l.head; s != nil && s.hbDue <= now; s = l.head {
+	for s := l.head; s != nil && (s.hbDue <= now || s.hbPing && s.hbDue <= now+pingSlack); s = l.head {
 		h.unlinkLocked(s)
 		due = append(due, s)
 	}

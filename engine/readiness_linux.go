@@ -11,8 +11,9 @@ import (
 // a read holds a stack (2-8 KB), the largest part of what an idle
 // connection would cost. One epoll instance watches every registered
 // connection (in one-shot mode: a connection is reported once, then
-// ignored until it is re-armed); the goroutine that waits on it starts a
-// reader per report.
+// ignored until it is re-armed); the goroutine that waits on it runs each
+// report's callback, which reads a lone heartbeat frame itself and starts
+// a reader goroutine for anything else (see batchConn.awaitInput).
 //
 // That goroutine waits through Go's own network poller (the epoll
 // descriptor is itself pollable), not in a blocking epoll_wait, so a report
@@ -30,7 +31,7 @@ type inputPoller struct {
 	wakeW int
 
 	mu       sync.Mutex // guards watches, nextID and running
-	watches  map[uint64]func()
+	watches  map[uint64]func(scratch []byte)
 	nextID   uint64
 	running  bool // the wait goroutine exists (it alone sets running back to false)
 	setupErr error
@@ -51,7 +52,7 @@ func thePoller() *inputPoller {
 }
 
 func (p *inputPoller) setup() {
-	p.watches = make(map[uint64]func())
+	p.watches = make(map[uint64]func([]byte))
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		p.setupErr = err
@@ -96,9 +97,11 @@ type inputWatch struct {
 	rc syscall.RawConn
 }
 
-// watch registers rc and arms it: onInput runs on a new goroutine the next
-// time the connection has input (or fails).
-func (p *inputPoller) watch(rc syscall.RawConn, onInput func()) (*inputWatch, error) {
+// watch registers rc and arms it: onInput runs on the poller's goroutine
+// the next time the connection has input (or fails), with a scratch buffer
+// of scratchSize bytes it may use until it returns. It must not block:
+// every other report waits for it.
+func (p *inputPoller) watch(rc syscall.RawConn, onInput func(scratch []byte)) (*inputWatch, error) {
 	p.mu.Lock()
 	p.nextID++
 	w := &inputWatch{p: p, id: p.nextID, rc: rc}
@@ -150,10 +153,16 @@ func (w *inputWatch) stop() {
 	p.mu.Unlock()
 }
 
+// scratchSize is the buffer a report's callback gets: room for a heartbeat
+// frame and what may come with it.
+const scratchSize = 128
+
 // wait is the poller's goroutine: it dispatches reports until no
 // connection is registered.
 func (p *inputPoller) wait() {
 	events := make([]syscall.EpollEvent, 128)
+	ready := make([]func([]byte), 0, 128)
+	scratch := make([]byte, scratchSize)
 	_ = p.raw.Read(func(uintptr) bool {
 		for {
 			n, err := syscall.EpollWait(p.epfd, events, 0)
@@ -166,7 +175,13 @@ func (p *inputPoller) wait() {
 				// WebSocket unread without a word.
 				panic("engine: epoll_wait failed: " + err.Error())
 			}
-			if p.dispatch(events[:n]) {
+			var exit bool
+			ready, exit = p.dispatch(events[:n], ready[:0])
+			for i, onInput := range ready {
+				onInput(scratch)
+				ready[i] = nil
+			}
+			if exit {
 				return true
 			}
 			if n < len(events) {
@@ -176,9 +191,10 @@ func (p *inputPoller) wait() {
 	})
 }
 
-// dispatch starts a reader per report and tells whether the goroutine
-// should exit, no connection being registered.
-func (p *inputPoller) dispatch(events []syscall.EpollEvent) (exit bool) {
+// dispatch appends the callback of each report to ready, for the caller to
+// run without p.mu (a callback re-arms its watch, and may stop it), and
+// tells whether the goroutine should exit, no connection being registered.
+func (p *inputPoller) dispatch(events []syscall.EpollEvent, ready []func([]byte)) (_ []func([]byte), exit bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, ev := range events {
@@ -193,12 +209,12 @@ func (p *inputPoller) dispatch(events []syscall.EpollEvent) (exit bool) {
 			continue
 		}
 		if onInput := p.watches[id]; onInput != nil {
-			go onInput()
+			ready = append(ready, onInput)
 		}
 	}
 	if len(p.watches) == 0 {
 		p.running = false
-		return true
+		return ready, true
 	}
-	return false
+	return ready, false
 }

@@ -12,7 +12,7 @@ type inputWatch struct{}
 
 func thePoller() *inputPoller { return nil }
 
-func (p *inputPoller) watch(syscall.RawConn, func()) (*inputWatch, error) {
+func (p *inputPoller) watch(syscall.RawConn, func([]byte)) (*inputWatch, error) {
 	return nil, errNoPoller
 }
 

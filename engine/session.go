@@ -97,6 +97,7 @@ type Session struct {
 	hbPrev        *Session
 	hbNext        *Session
 	hbDue         time.Duration // on the monotonic clock, since processStart
+	hbPing        bool          // the entry is for sending a ping (pingSlack applies); written under both locks
 	awaitingPong  bool          // protocol 4: a ping is out
 	pongRefreshed bool
 
@@ -301,8 +302,12 @@ func (s *Session) writableLocked() bool {
 	return s.pollWake != nil
 }
 
-// enqueueLocked queues a control packet (ping, pong) with mu held.
+// enqueueLocked sends a control packet (ping, pong) with mu held: written
+// at once to an idle WebSocket (writeIdleLocked), queued otherwise.
 func (s *Session) enqueueLocked(p packet) {
+	if s.writeIdleLocked(p) {
+		return
+	}
 	s.queue = append(s.queue, p)
 	s.flushLocked()
 }
@@ -528,7 +533,7 @@ func (s *Session) heartbeatOverdue() bool {
 // heartbeat runs when the session's heartbeat deadline has passed.
 func (s *Session) heartbeat() {
 	s.mu.Lock()
-	if s.state == stateClosed || sinceStart() < s.hbDue {
+	if early := s.hbDue - sinceStart(); s.state == stateClosed || early > 0 && !(s.hbPing && early <= pingSlack) {
 		s.mu.Unlock() // over, or re-armed since its list let it go
 		return
 	}

@@ -176,6 +176,7 @@ func (s *Session) serveWS(conn *websocket.Conn) {
 		s.readWS(conn)
 		return
 	}
+	bc.unparkReadBuffer()
 	// After a heartbeat packet (a pong, or a protocol 3 ping) the client
 	// is most likely idle until the next one: hand the connection over at
 	// once rather than linger.
@@ -194,14 +195,97 @@ func (s *Session) serveWS(conn *websocket.Conn) {
 			continue
 		}
 		bc.releaseInputBuffer()
-		if bc.awaitInput(func() { growStack(); s.serveWS(conn) }) == nil {
+		if bc.awaitInput(s) == nil {
 			return
 		}
 		// The connection is closing (or could not be registered): read
 		// on until the read fails.
+		bc.unparkReadBuffer()
 		s.readWS(conn)
 		return
 	}
+}
+
+// resumeReading starts a reader for the session's WebSocket, which the
+// poller reports has input (idleReader).
+func (s *Session) resumeReading() { go s.readBurst() }
+
+func (s *Session) readBurst() {
+	growStack()
+	s.mu.Lock()
+	conn := s.ws // set before the connection was first watched, never changed
+	s.mu.Unlock()
+	s.serveWS(conn)
+}
+
+// idleMessage handles a message the poller read while the WebSocket was
+// idle, if it is the heartbeat packet the client sends (idleReader): the
+// pong on protocol 4, the ping on protocol 3.
+func (s *Session) idleMessage(payload []byte) bool {
+	want := packetPong
+	if s.protocol == 3 {
+		want = packetPing
+	}
+	if len(payload) != 1 || payload[0] != want {
+		return false
+	}
+	s.server.stats.received(s, 1, 1, 1)
+	s.handlePacket(packet{typ: want})
+	return true
+}
+
+// writeIdleLocked writes a heartbeat packet (the ping, or a protocol 3
+// pong: one type byte) straight to an idle WebSocket, from the goroutine
+// that sends it, and reports whether it did; if not, the caller queues it
+// for the flusher. Idle means nothing queued and no flusher, so no other
+// data frame is being written; the frame goes in one non-blocking write
+// under the descriptor's write lock, so it cannot interleave with a
+// control frame gorilla writes either. A heartbeat list's timer thus
+// writes the pings of all its due sessions in a row, with no goroutine
+// started per ping (and no write deadline to set: the write does not
+// wait). Plain TCP only: under TLS the frame goes through crypto/tls.
+// Called with mu held.
+func (s *Session) writeIdleLocked(p packet) bool {
+	if s.transport != transportWebSocket || s.ws == nil || s.flushing || len(s.queue) > 0 || len(p.data) > 0 || s.state != stateOpen {
+		return false
+	}
+	bc, _ := s.ws.NetConn().(*batchConn)
+	if bc == nil || bc.raw == nil || bc.isTLS {
+		return false
+	}
+	frame := [3]byte{0x81, 1, p.typ} // a final text frame of one byte, unmasked (from the server)
+	n := bc.writeNow(frame[:])
+	switch {
+	case n == 0:
+		return false // the socket's buffer is full (or it failed): the flusher waits, or meets the error
+	case n < len(frame):
+		// Part of it went: the rest must follow before any other frame.
+		// The flusher's role is taken, so no data frame comes between.
+		s.flushing = true
+		rest := append([]byte(nil), frame[n:]...)
+		go s.finishFrame(rest)
+	}
+	s.server.stats.sent(s, 1, 1, 1)
+	return true
+}
+
+// finishFrame writes the rest of a frame writeIdleLocked began, then goes
+// on as the flusher (whose role writeIdleLocked took).
+func (s *Session) finishFrame(rest []byte) {
+	growStack()
+	s.mu.Lock()
+	conn := s.ws
+	s.mu.Unlock()
+	bc := conn.NetConn().(*batchConn)
+	_ = bc.Conn.SetWriteDeadline(time.Now().Add(s.writeTimeout()))
+	if _, err := bc.Conn.Write(rest); err != nil {
+		s.mu.Lock()
+		s.flushing = false
+		s.mu.Unlock()
+		s.terminate("transport error")
+		return
+	}
+	s.flushWS()
 }
 
 // readWS reads the session's WebSocket on this goroutine until it closes.

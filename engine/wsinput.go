@@ -26,6 +26,15 @@ import (
 // idle one holds no goroutine. Where the poller cannot watch a connection
 // (not Linux, or a connection type whose buffering it cannot see) the
 // session keeps a reader goroutine.
+//
+// What an idle connection gets most is its heartbeat: one small frame per
+// ping interval (the pong, or a protocol 3 ping). The poller's goroutine
+// reads that itself (idleInput): when what it reads is exactly one such
+// frame, the session handles it there and the connection is re-armed, with
+// no goroutine started and nothing allocated; anything else is handed to a
+// new reader as input read ahead. While idle, gorilla's bufio.Reader holds
+// no buffer either (parkReadBuffer): it gets one from a pool for each read
+// burst.
 
 // idleHandoff is how long a connection stays without input before its
 // reader goroutine hands it to the poller. Much shorter than any
@@ -98,19 +107,58 @@ func (c *batchConn) waitInput(d time.Duration) bool {
 	return err == nil
 }
 
-// releaseInputBuffer gives back the read-ahead buffer before the
-// connection goes idle.
+// releaseInputBuffer gives back the read-ahead buffer and gorilla's read
+// buffer before the connection goes idle.
 func (c *batchConn) releaseInputBuffer() {
 	if c.inbuf != nil && len(c.early) == 0 {
 		inputBuffers.Put(c.inbuf)
 		c.inbuf, c.early = nil, nil
 	}
+	c.parkReadBuffer()
 }
 
 // newReadBuffer is the bufio.Reader gorilla reads the connection through.
 func (c *batchConn) newReadBuffer() *bufio.Reader {
 	c.br = bufio.NewReaderSize(c, wsReadBufferSize)
 	return c.br
+}
+
+// Read buffers of idle connections wait in a pool: a parked connection's
+// bufio.Reader (the one gorilla holds a pointer to) is emptied into a
+// shell, and a reader starting takes a full one back. The two pools hold
+// bufio.Reader values with and without a buffer.
+var (
+	fullReaders  = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, wsReadBufferSize) }}
+	emptyReaders = sync.Pool{New: func() any { return new(bufio.Reader) }}
+)
+
+// parkReadBuffer gives gorilla's read buffer back while the connection is
+// idle: the reader calls it before it hands the connection to the poller,
+// with nothing buffered. gorilla reads only on the reader's behalf, so
+// until unparkReadBuffer nothing touches the emptied bufio.Reader.
+func (c *batchConn) parkReadBuffer() {
+	if c.br == nil || c.parked || c.br.Buffered() > 0 {
+		return
+	}
+	shell := emptyReaders.Get().(*bufio.Reader)
+	*shell = *c.br
+	*c.br = bufio.Reader{}
+	fullReaders.Put(shell)
+	c.parked = true
+}
+
+// unparkReadBuffer gives gorilla's bufio.Reader a buffer again, before a
+// read burst.
+func (c *batchConn) unparkReadBuffer() {
+	if !c.parked {
+		return
+	}
+	full := fullReaders.Get().(*bufio.Reader)
+	*c.br = *full
+	c.br.Reset(c) // keeps the buffer: it is not nil
+	*full = bufio.Reader{}
+	emptyReaders.Put(full)
+	c.parked = false
 }
 
 // inputPending reports whether input is buffered in user space, where the
@@ -140,11 +188,23 @@ func (c *batchConn) inputPending() bool {
 	return !(errors.As(err, &ne) && ne.Timeout())
 }
 
-// awaitInput hands the connection to the poller: onInput runs on a new
-// goroutine when input arrives. Call it only when inputPending is false,
-// from the reader, which then returns.
-// An error means the caller must go on reading by itself.
-func (c *batchConn) awaitInput(onInput func()) error {
+// idleReader is what reads a connection the poller watches: the session.
+type idleReader interface {
+	// resumeReading starts a reader goroutine.
+	resumeReading()
+	// idleMessage handles a text message the poller read while the
+	// connection was idle, if it is a heartbeat packet, and reports
+	// whether it did; if not, a reader gets it.
+	idleMessage(payload []byte) bool
+}
+
+// awaitInput hands the connection to the poller: when input arrives, r
+// handles a lone heartbeat frame on the poller's goroutine (idleInput), or
+// a reader goroutine starts. The watch is registered once, with the r of
+// the first call. Call it only when inputPending is false, from the
+// reader, which then returns. An error means the caller must go on reading
+// by itself.
+func (c *batchConn) awaitInput(r idleReader) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -157,20 +217,91 @@ func (c *batchConn) awaitInput(onInput func()) error {
 	if p == nil || c.raw == nil {
 		return errNoPoller
 	}
-	w, err := p.watch(c.raw, func() {
+	w, err := p.watch(c.raw, func(scratch []byte) {
 		// The burst that armed the watch released mu after its last read;
-		// taking it here orders this burst after that one (the poller's
-		// report, through the kernel, is invisible to the race detector).
+		// taking it here orders this report after that burst (the
+		// poller's report, through the kernel, is invisible to the race
+		// detector).
 		c.mu.Lock()
 		//lint:ignore SA2001 the empty critical section is the point
 		c.mu.Unlock()
-		onInput()
+		if !c.idleInput(r, scratch) {
+			r.resumeReading()
+		}
 	})
 	if err != nil {
 		return err
 	}
 	c.watch = w
 	return nil
+}
+
+// idleInput runs on the poller's goroutine, which is the connection's
+// reader until it returns: it reads what came, and if that is exactly one
+// small text frame that r handles (a heartbeat), re-arms the watch and
+// reports true. Otherwise what it read waits in early for the reader that
+// the caller starts. Under TLS it reads nothing (the records are
+// crypto/tls's to read).
+func (c *batchConn) idleInput(r idleReader, scratch []byte) bool {
+	if c.isTLS || len(c.early) > 0 {
+		return false
+	}
+	var n int
+	var ready bool
+	if err := c.raw.Read(func(fd uintptr) bool {
+		n, ready = readFD(fd, scratch)
+		return true // one attempt: the poller's goroutine must not wait
+	}); err != nil {
+		return false // closed: the reader meets it
+	}
+	switch {
+	case !ready: // a report with nothing to read (the input went meanwhile)
+		return c.rearm()
+	case n == 0: // end of stream: the reader's next read meets it too
+		return false
+	}
+	if payload, ok := clientTextFrame(scratch[:n]); ok && r.idleMessage(payload) {
+		return c.rearm()
+	}
+	// Not a heartbeat: the bytes (clientTextFrame left them as they came)
+	// go to gorilla through the reader.
+	if c.inbuf == nil {
+		c.inbuf = inputBuffers.Get().(*[]byte)
+	}
+	c.early = append((*c.inbuf)[:0], scratch[:n]...)
+	return false
+}
+
+// rearm asks the poller for the next report, after idleInput drained the
+// input; false if that failed (the reader must then read).
+func (c *batchConn) rearm() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.closed && c.watch != nil && c.watch.arm() == nil
+}
+
+// maxIdleFrame is the largest payload idleInput hands to the session; a
+// heartbeat packet is one byte.
+const maxIdleFrame = 8
+
+// clientTextFrame returns the payload of b if b is exactly one complete
+// text message from a client: one final frame, no extension bits, masked
+// (RFC 6455 5.1), of at most maxIdleFrame bytes. The payload is unmasked
+// into scratch space after b's end, so b stays as it came.
+func clientTextFrame(b []byte) ([]byte, bool) {
+	if len(b) < 6 || b[0] != 0x81 || b[1]&0x80 == 0 {
+		return nil, false
+	}
+	n := int(b[1] & 0x7f)
+	if n > maxIdleFrame || len(b) != 6+n || cap(b) < len(b)+n {
+		return nil, false
+	}
+	mask, data := b[2:6], b[6:]
+	payload := b[len(b) : len(b)+n]
+	for i := range data {
+		payload[i] = data[i] ^ mask[i&3]
+	}
+	return payload, true
 }
 
 // rawConnOf gives access to the descriptor of conn if the poller can

@@ -216,3 +216,69 @@ func TestGetRacingAnEagerUpgradeIsRefused(t *testing.T) {
 		t.Fatalf("transport %q after the upgrade", tr)
 	}
 }
+
+// An idle WebSocket's heartbeats are read by the poller and its pings
+// written by the heartbeat list (no goroutine of the session's own); a
+// client sees them as from any server: a ping per interval, its session
+// alive as long as it answers, and a message that comes in the same
+// segment as a pong delivered as well.
+func TestIdleHeartbeatsAndWhatComesWithThem(t *testing.T) {
+	for _, protocol := range []string{"4", "3"} {
+		t.Run("v"+protocol, func(t *testing.T) {
+			ws := newWireServer(t, Options{AllowEIO3: true, PingInterval: 60 * time.Millisecond, PingTimeout: 2 * time.Second})
+			conn := dialOpen(t, ws, "EIO="+protocol+"&transport=websocket")
+			defer conn.Close()
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			// heartbeat: protocol 4 answers the server's ping; protocol 3
+			// pings and reads the pong.
+			heartbeat := func(with string) {
+				t.Helper()
+				// A mask key that changes the byte, as a browser's does.
+				frames := []byte{0x81, 0x81, 0x5a, 1, 2, 3, '3' ^ 0x5a}
+				if protocol == "3" {
+					frames[6] = '2' ^ 0x5a
+				} else if _, data, err := conn.ReadMessage(); err != nil || string(data) != "2" {
+					t.Fatalf("waiting for a ping: %q, %v (%s)", data, err, closeReason(ws))
+				}
+				if with != "" {
+					frames = append(frames, maskedTextFrame(with)...)
+				}
+				// One write: the heartbeat and what comes with it reach the
+				// server in one segment.
+				if _, err := conn.NetConn().Write(frames); err != nil {
+					t.Fatal(err)
+				}
+				if protocol == "3" {
+					if _, data, err := conn.ReadMessage(); err != nil || string(data) != "3" {
+						t.Fatalf("waiting for the pong: %q, %v", data, err)
+					}
+				}
+			}
+			// Ten heartbeats, each after the reader handed the
+			// connection over (the timeout is roomy for a loaded
+			// machine; heartbeat_test.go has the timeouts).
+			for range 10 {
+				time.Sleep(idleHandoff / 4) // a heartbeat packet hands over at once
+				heartbeat("")
+			}
+			heartbeat("4with the heartbeat")
+			readEchoes(t, conn, []string{"4with the heartbeat"})
+			heartbeat("")
+			select {
+			case r := <-ws.reasons:
+				t.Fatalf("session closed: %s", r)
+			default:
+			}
+		})
+	}
+}
+
+// closeReason is why the server closed the session, if it did.
+func closeReason(ws *wireServer) string {
+	select {
+	case r := <-ws.reasons:
+		return "closed by the server: " + r
+	case <-time.After(time.Second):
+		return "the server has not closed the session"
+	}
+}

@@ -35,3 +35,15 @@ func peekFD(fd uintptr) (ready bool) {
 		return true
 	}
 }
+
+// writeFD writes what a non-blocking descriptor takes of p now: 0 when it
+// takes nothing (its buffer is full, or an error the next write meets).
+func writeFD(fd uintptr, p []byte) int {
+	for {
+		n, err := syscall.Write(int(fd), p)
+		if err == syscall.EINTR {
+			continue
+		}
+		return max(n, 0)
+	}
+}

@@ -94,7 +94,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.n, "n", 1000, "connections (conns) or receivers (fanout)")
 	fs.IntVar(&o.c, "c", 50, "concurrent clients (echo, handshake, polling)")
 	fs.DurationVar(&o.duration, "d", 10*time.Second, "measured duration (echo, fanout, handshake, polling)")
-	fs.DurationVar(&o.hold, "hold", 0, "conns: how long to hold the connections; 0 is one ping interval plus 2s")
+	fs.DurationVar(&o.hold, "hold", 0, "conns: how long to hold the connections after the ramp; 0 is 5 s, 4 ping intervals (the heartbeat window) and 5 s more: 110 s at a 25 s interval")
 	fs.IntVar(&o.rate, "ramp", 2000, "connections opened per second")
 	fs.IntVar(&o.pid, "pid", 0, "server process id: its CPU time and memory (children included) are read from /proc")
 	fs.IntVar(&o.pid2, "pid2", 0, "with -url2: the second node's process id, measured as -pid is")

@@ -31,12 +31,19 @@ func (p *profiler) cpu(ctx context.Context, d time.Duration) (wait func() error)
 	return func() error { return <-done }
 }
 
-// heap saves a heap profile now.
+// heap saves the runtime's memory statistics as they are (.memstats.txt:
+// what the resident memory is made of, heap, stacks, what the collector
+// has not returned yet), then a heap profile of what is live now: the
+// profile is taken after a collection, so it holds no garbage left from
+// before (the profile of the last collection could date from the ramp).
 func (p *profiler) heap(ctx context.Context) error {
 	if p == nil {
 		return nil
 	}
-	return p.fetch(ctx, "/debug/pprof/heap", ".heap.pprof")
+	if err := p.fetch(ctx, "/debug/pprof/heap?debug=1", ".memstats.txt"); err != nil {
+		return err
+	}
+	return p.fetch(ctx, "/debug/pprof/heap?gc=1", ".heap.pprof")
 }
 
 func (p *profiler) fetch(ctx context.Context, path, suffix string) error {

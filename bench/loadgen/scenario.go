@@ -17,7 +17,7 @@ type scenario struct {
 	n         int           // connections (conns, fanout receivers)
 	c         int           // concurrent clients (echo, handshake, polling)
 	duration  time.Duration // measured window of echo, fanout, handshake, polling
-	hold      time.Duration // conns: how long to hold; 0 is one ping interval and 2 s
+	hold      time.Duration // conns: how long to hold; 0 is the settle, 4 ping intervals and 5 s
 	rate      int           // connections opened per second during a ramp
 	pid       int           // server process to sample; 0 for none
 	pid2      int           // the second node's process (with target2); 0 for none
