@@ -301,6 +301,7 @@ func (c *client) admit(nsp *Namespace, s *Socket) {
 		nsp.add(s)
 		s.onConnect()
 	}
+	s.saveConnected()
 	if ce := c.server.logger.Check(zap.DebugLevel, "socket connected"); ce != nil {
 		ce.Write(zap.String("namespace", name), zap.String("socket", s.id), zap.String("remote", c.address()))
 	}
