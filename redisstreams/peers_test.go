@@ -30,13 +30,23 @@ import (
 // port, without persistence, and returns a client of it.
 func startRedis(t *testing.T) (addr string, client *redis.Client) {
 	t.Helper()
+	addr, client, _ = startKillableRedis(t)
+	return addr, client
+}
+
+// startKillableRedis is startRedis, and kill stops the server as a crash
+// would.
+func startKillableRedis(t *testing.T) (addr string, client *redis.Client, kill func()) {
+	t.Helper()
 	bin := testpeer.RedisServer(t)
 	port := freePort(t)
 	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning")
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting redis-server: %v", err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var once sync.Once
+	kill = func() { once.Do(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) }
+	t.Cleanup(kill)
 	addr = "127.0.0.1:" + strconv.Itoa(port)
 	client = redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { client.Close() })
@@ -47,7 +57,7 @@ func startRedis(t *testing.T) (addr string, client *redis.Client) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return addr, client
+	return addr, client, kill
 }
 
 func freePort(t *testing.T) int {
