@@ -2,7 +2,8 @@
 // and connection state recovery, in the cluster the Go tests start. It
 // prints {"port"} once listening, then a JSON line per connection and
 // disconnection. Server-side emits from the Go node drive the cluster
-// operations that must start on this side: "fetch", "sse", "ask-clients".
+// operations that must start on this side: "fetch", "sse", "ask-clients";
+// GET /emit broadcasts from this node.
 const { createServer } = require("http");
 const { Server } = require("socket.io");
 const { createClient } = require("redis");
@@ -34,7 +35,7 @@ const print = (o) => process.stdout.write(JSON.stringify(o) + "\n");
   io.on("sse", async (arg, cb) => {
     if (typeof cb !== "function") return;
     try {
-      cb(await io.timeout(3000).serverSideEmitWithAck("to-go", arg));
+      cb(await io.serverSideEmitWithAck("to-go", arg));
     } catch (e) {
       cb({ error: e.message });
     }
@@ -47,5 +48,12 @@ const print = (o) => process.stdout.write(JSON.stringify(o) + "\n");
     }
   });
   io.on("to-node", (arg, cb) => cb && cb("node got " + arg));
+  // GET /emit?room=r&event=e&n=1 broadcasts e(n) to room r from here.
+  http.on("request", (req, res) => {
+    const u = new URL(req.url, "http://x");
+    if (u.pathname !== "/emit") return;
+    io.to(u.searchParams.get("room")).emit(u.searchParams.get("event"), Number(u.searchParams.get("n")));
+    res.end("ok");
+  });
   http.listen(0, "127.0.0.1", () => print({ port: http.address().port }));
 })();
