@@ -339,13 +339,25 @@ func (a *Adapter) replay(ctx context.Context, from, to streamID, rooms []string,
 	return nil
 }
 
-// replayEntry sends one entry if it is a stored broadcast of this
-// namespace that a socket in rooms was a receiver of (Node's
-// shouldIncludePacket). Volatile broadcasts are not replayed, as they
-// get no offset live.
+// replayEntry sends one entry if it is a stored broadcast for the
+// session.
 func (a *Adapter) replayEntry(x redis.XMessage, rooms []string, send func(*socketio.Packet, string) error) error {
 	m, err := decodeEntry(x.Values)
-	if err != nil || m.Nsp != a.nsp.Name() || m.Type != typeBroadcast {
+	if err != nil {
+		return nil
+	}
+	if p := storedBroadcast(m, a.nsp.Name(), rooms); p != nil {
+		return send(p, x.ID)
+	}
+	return nil
+}
+
+// storedBroadcast is the packet of an entry that a socket of namespace nsp
+// in rooms missed: a broadcast without acknowledgement of that namespace
+// it was a receiver of (Node's shouldIncludePacket); nil for any other.
+// Volatile broadcasts are not replayed, as they get no offset live.
+func storedBroadcast(m *message, nsp string, rooms []string) *socketio.Packet {
+	if m.Nsp != nsp || m.Type != typeBroadcast {
 		return nil
 	}
 	var d data
@@ -356,5 +368,5 @@ func (a *Adapter) replayEntry(x redis.XMessage, rooms []string, send func(*socke
 	if err != nil {
 		return nil
 	}
-	return send(p, x.ID)
+	return p
 }
