@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -152,8 +153,9 @@ type Node struct {
 	// and while a recovering socket catches up and joins: so a socket
 	// gets each entry once, from the replay or live.
 	deliverMu sync.Mutex
-	last      streamID // the last entry delivered; guarded by deliverMu
-	known     bool     // last is known: the read loop has started
+	last      streamID      // the last entry delivered; guarded by deliverMu
+	known     bool          // last is known: the read loop has started
+	advanced  chan struct{} // closed when last moves (or becomes known), then replaced
 
 	out    chan outgoing
 	pubsub *redis.PubSub
@@ -185,7 +187,7 @@ func newNode(cfg Config, onClose func(*Node)) *Node {
 	n := &Node{
 		cfg: cfg, uid: newUID(), onClose: onClose,
 		adapters: make(map[string]*Adapter), channels: make(map[string]*Adapter),
-		out: make(chan outgoing, 8192), stop: make(chan struct{}),
+		out: make(chan outgoing, 8192), stop: make(chan struct{}), advanced: make(chan struct{}),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.readCtx, n.readCancel = context.WithCancel(n.ctx)
@@ -405,6 +407,7 @@ func (n *Node) readLoop() {
 			}
 			n.deliverMu.Lock()
 			n.last, n.known = last, true
+			n.advanceLocked()
 			n.deliverMu.Unlock()
 		}
 		n.deliverMu.Lock()
@@ -467,6 +470,7 @@ func (n *Node) deliver(x redis.XMessage) {
 	defer n.deliverMu.Unlock()
 	if ok && n.last.less(id) {
 		n.last = id
+		n.advanceLocked()
 	}
 	if err != nil {
 		n.malformed.log("malformed stream entry dropped", x.ID, err)
@@ -474,6 +478,30 @@ func (n *Node) deliver(x redis.XMessage) {
 	}
 	if a := n.adapterOf(m.Nsp); a != nil {
 		a.onEntry(m, x.ID)
+	}
+}
+
+// advanceLocked wakes those waiting for the reader to move on; deliverMu
+// is held.
+func (n *Node) advanceLocked() {
+	close(n.advanced)
+	n.advanced = make(chan struct{})
+}
+
+// waitPast waits until the reader has delivered entry id, or ctx ends.
+func (n *Node) waitPast(ctx context.Context, id streamID) error {
+	for {
+		n.deliverMu.Lock()
+		pos, known, advanced := n.last, n.known, n.advanced
+		n.deliverMu.Unlock()
+		if known && !pos.less(id) {
+			return nil
+		}
+		select {
+		case <-advanced:
+		case <-ctx.Done():
+			return fmt.Errorf("this server's reading of the stream is behind entry %s: %w", id, ctx.Err())
+		}
 	}
 }
 

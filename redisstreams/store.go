@@ -281,15 +281,8 @@ func (a *Adapter) ConnectRecovered(sess *socketio.StoredSession, send func(*sock
 	}
 	// The client may have seen entries (on another server) that this one
 	// has not read yet: they must not reach it live a second time.
-	for i := 0; ; i++ {
-		pos, known := a.n.position()
-		if known && !pos.less(from) {
-			break
-		}
-		if i == 400 {
-			return fmt.Errorf("this server's reading of the stream is behind the client's offset %s", from)
-		}
-		time.Sleep(5 * time.Millisecond)
+	if err := a.n.waitPast(ctx, from); err != nil {
+		return err
 	}
 	for range 20 {
 		pos, _ := a.n.position()
