@@ -1,18 +1,12 @@
 package integration_test
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/caddy-socketio/caddy-socketio/internal/testpeer"
 )
@@ -26,105 +20,27 @@ func streamsScript(name string) string {
 	return filepath.Join(testpeer.RepoRoot(), "redisstreams", "testdata", name)
 }
 
-// jsonLines is what a Node script printed, line by line, as JSON objects.
-type jsonLines struct {
-	mu   sync.Mutex
-	all  []map[string]any
-	cond *sync.Cond
-	done bool
-}
-
-// runScript starts a Node script, killed when the test ends.
-func runScript(t *testing.T, script string, env ...string) *jsonLines {
-	t.Helper()
-	cmd := exec.Command(testpeer.Node(t), script)
-	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(testpeer.RepoRoot(), "node_modules"))
-	cmd.Env = append(cmd.Env, env...)
-	var stderr testpeer.LockedBuffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	l := &jsonLines{}
-	l.cond = sync.NewCond(&l.mu)
-	go func() { // ends when the script's stdout closes
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			var m map[string]any
-			if json.Unmarshal(sc.Bytes(), &m) == nil {
-				l.mu.Lock()
-				l.all = append(l.all, m)
-				l.cond.Broadcast()
-				l.mu.Unlock()
-			}
-		}
-		l.mu.Lock()
-		l.done = true
-		l.cond.Broadcast()
-		l.mu.Unlock()
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("%s stderr:\n%s", filepath.Base(script), stderr.String())
-		}
-	})
-	return l
-}
-
-// wait returns the index of the first line from from on that match accepts.
-func (l *jsonLines) wait(t *testing.T, from int, what string, match func(map[string]any) bool) int {
-	t.Helper()
-	timer := time.AfterFunc(20*time.Second, func() {
-		l.mu.Lock()
-		l.done = true
-		l.cond.Broadcast()
-		l.mu.Unlock()
-	})
-	defer timer.Stop()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for i := from; ; i++ {
-		for i >= len(l.all) && !l.done {
-			l.cond.Wait()
-		}
-		if i >= len(l.all) {
-			b, _ := json.Marshal(l.all)
-			t.Fatalf("no %s; the script printed %s", what, b)
-		}
-		if match(l.all[i]) {
-			return i
-		}
-	}
-}
-
-func (l *jsonLines) line(i int) map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.all[i]
-}
-
 var streamOffset = regexp.MustCompile(`^[0-9]+-[0-9]+$`)
 
 // Our node is killed (kill -9) while its clients are connected; Node's
 // node broadcasts to their room meanwhile; they come back through the same
-// address to Node's node and recover: same id, their room, every event
-// they missed once and in order. Node's adapter alone loses them
-// (socket.io-redis-streams-adapter#27): it writes a session at a clean
-// disconnect only, where ours keeps it in Redis while the socket is
-// connected.
+// address to the other node, Node's or another Caddy, and recover: same
+// id, their room, every event they missed once and in order. Node's
+// adapter alone loses them (socket.io-redis-streams-adapter#27): it writes
+// a session at a clean disconnect only, where ours keeps it in Redis while
+// the socket is connected.
 func TestStreamsClientsOfAKilledCaddyRecoverOnTheNodeNode(t *testing.T) {
-	r := startRedisProcess(t)
-	nodeLines := runScript(t, streamsScript("node-server.js"), "REDIS_URL=redis://"+r.addr())
-	nodePort := nodeLines.line(nodeLines.wait(t, 0, "port", func(m map[string]any) bool { return m["port"] != nil }))["port"]
-	nodeAddr := fmt.Sprintf("127.0.0.1:%v", nodePort)
-	port := freePort(t)
-	caddy := startCaddy(t, fmt.Sprintf(`http://127.0.0.1:%d {
+	testStreamsKilledCaddy(t, false)
+}
+
+func TestStreamsClientsOfAKilledCaddyRecoverOnAnotherCaddy(t *testing.T) {
+	testStreamsKilledCaddy(t, true)
+}
+
+// streamsSite is a Caddy site with recovery and adapter redis_streams on
+// redisAddr; new sockets join room1. extra goes in the socketio block.
+func streamsSite(port int, redisAddr string, extra string) string {
+	return fmt.Sprintf(`http://127.0.0.1:%d {
 	socketio {
 		connection_state_recovery {
 			max_disconnection_duration 1m
@@ -133,11 +49,26 @@ func TestStreamsClientsOfAKilledCaddyRecoverOnTheNodeNode(t *testing.T) {
 		namespace / {
 			join room1
 		}
+%s
 	}
 }
-`, port, r.addr()))
-	caddyAddr := fmt.Sprintf("127.0.0.1:%d", port)
-	emit := func(event string, n int) {
+`, port, redisAddr, extra)
+}
+
+type streamsClient struct {
+	lines *testpeer.JSONLines
+	id    string
+	away  int // index of the line after "before"
+}
+
+// streamsCluster is a Redis, Node's node, and a way to broadcast from it.
+func streamsCluster(t *testing.T) (r *redisProcess, nodeAddr string, emit func(event string, n int)) {
+	t.Helper()
+	r = startRedisProcess(t)
+	nodeLines, _ := testpeer.StartNodeScript(t, streamsScript("node-server.js"), "REDIS_URL=redis://"+r.addr())
+	m, _ := nodeLines.Wait(t, 0, "port", testpeer.Has("port"))
+	nodeAddr = fmt.Sprintf("127.0.0.1:%v", m["port"])
+	emit = func(event string, n int) {
 		t.Helper()
 		resp, err := http.Get(fmt.Sprintf("http://%s/emit?room=room1&event=%s&n=%d", nodeAddr, event, n))
 		if err != nil {
@@ -145,46 +76,41 @@ func TestStreamsClientsOfAKilledCaddyRecoverOnTheNodeNode(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
+	return r, nodeAddr, emit
+}
 
-	type client struct {
-		lines *jsonLines
-		id    string
-		away  int // index of the line after "before"
-	}
-	proxy := testpeer.StartCutProxy(t, caddyAddr)
-	clients := make([]*client, 2)
+// connectStreamsClients connects n clients through proxy and waits until
+// each has an offset (a "before" broadcast).
+func connectStreamsClients(t *testing.T, proxy *testpeer.CutProxy, n int, emit func(string, int)) []*streamsClient {
+	t.Helper()
+	clients := make([]*streamsClient, n)
 	for i := range clients {
-		c := &client{lines: runScript(t, streamsScript("client.js"), "URL="+proxy.URL())}
-		c.id = c.lines.line(c.lines.wait(t, 0, "connect", func(m map[string]any) bool { return m["connect"] != nil }))["connect"].(string)
+		lines, _ := testpeer.StartNodeScript(t, streamsScript("client.js"), "URL="+proxy.URL())
+		m, _ := lines.Wait(t, 0, "connect", testpeer.Has("connect"))
+		c := &streamsClient{lines: lines, id: m["connect"].(string)}
 		clients[i] = c
 	}
 	emit("before", 0)
 	for _, c := range clients {
-		c.away = c.lines.wait(t, 0, "before", func(m map[string]any) bool { return m["event"] == "before" }) + 1
+		_, c.away = c.lines.Wait(t, 0, "before", func(m map[string]any) bool { return m["event"] == "before" })
 	}
+	return clients
+}
 
-	proxy.Cut() // no reconnection until the missed events are out
-	if err := caddy.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	<-caddy.exited
-	emit("missed", 1)
-	emit("missed", 2)
-	emit("missed", 3)
-	proxy.RestoreTo(nodeAddr)
-
+// checkRecovered checks that each client came back with its id, and got
+// the missed events then "after" (sent now to room1), once, in order.
+func checkRecovered(t *testing.T, clients []*streamsClient, emit func(string, int), missed ...string) {
+	t.Helper()
 	for _, c := range clients {
-		i := c.lines.wait(t, c.away, "reconnect", func(m map[string]any) bool { return m["connect"] != nil })
-		if back := c.lines.line(i); back["connect"] != c.id || back["recovered"] != true {
+		if back, _ := c.lines.Wait(t, c.away, "reconnect", testpeer.Has("connect")); back["connect"] != c.id || back["recovered"] != true {
 			t.Errorf("client %s came back as %v, want the same id, recovered", c.id, back)
 		}
 	}
-	emit("after", 4) // reaches them only if they are in room1 again
+	emit("after", 9) // reaches them only if they are in room1 again
 	for _, c := range clients {
-		end := c.lines.wait(t, c.away, "after", func(m map[string]any) bool { return m["event"] == "after" })
+		_, end := c.lines.Wait(t, c.away, "after", func(m map[string]any) bool { return m["event"] == "after" })
 		var got []string
-		for i := c.away; i <= end; i++ {
-			m := c.lines.line(i)
+		for _, m := range c.lines.Since(c.away)[:end-c.away] {
 			name, ok := m["event"].(string)
 			if !ok {
 				continue
@@ -195,8 +121,50 @@ func TestStreamsClientsOfAKilledCaddyRecoverOnTheNodeNode(t *testing.T) {
 			}
 			got = append(got, fmt.Sprintf("%s %v", name, args[:len(args)-1]))
 		}
-		if want := []string{"missed [1]", "missed [2]", "missed [3]", "after [4]"}; !slices.Equal(got, want) {
-			t.Errorf("client %s got %q after the kill, want %q", c.id, got, want)
+		if want := append(missed, "after [9]"); !slices.Equal(got, want) {
+			t.Errorf("client %s got %q after it lost its connection, want %q", c.id, got, want)
 		}
 	}
+}
+
+func testStreamsKilledCaddy(t *testing.T, toCaddy bool) {
+	r, nodeAddr, emit := streamsCluster(t)
+	port := freePort(t)
+	caddy := startCaddy(t, streamsSite(port, r.addr(), ""))
+	target := nodeAddr
+	if toCaddy {
+		other := freePort(t)
+		startCaddy(t, streamsSite(other, r.addr(), ""))
+		target = fmt.Sprintf("127.0.0.1:%d", other)
+	}
+	proxy := testpeer.StartCutProxy(t, fmt.Sprintf("127.0.0.1:%d", port))
+	clients := connectStreamsClients(t, proxy, 2, emit)
+
+	proxy.Cut() // no reconnection until the missed events are out
+	if err := caddy.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-caddy.exited
+	emit("missed", 1)
+	emit("missed", 2)
+	emit("missed", 3)
+	proxy.RestoreTo(target)
+	checkRecovered(t, clients, emit, "missed [1]", "missed [2]", "missed [3]")
+}
+
+// `caddy reload` keeps the node, and with it the sessions: a client that
+// lost its connection before the reload recovers after it on the same
+// Caddy.
+func TestStreamsReloadKeepsTheSessions(t *testing.T) {
+	r, _, emit := streamsCluster(t)
+	port := freePort(t)
+	caddy := startCaddy(t, streamsSite(port, r.addr(), ""))
+	proxy := testpeer.StartCutProxy(t, fmt.Sprintf("127.0.0.1:%d", port))
+	clients := connectStreamsClients(t, proxy, 1, emit)
+	proxy.Cut()
+	emit("missed", 1)
+	caddy.reload(streamsSite(port, r.addr(), "		max_connections 1000"))
+	emit("missed", 2)
+	proxy.Restore()
+	checkRecovered(t, clients, emit, "missed [1]", "missed [2]")
 }

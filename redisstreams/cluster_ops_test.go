@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-socketio/caddy-socketio/internal/testpeer"
 	"github.com/caddy-socketio/caddy-socketio/redisadapter"
 	"github.com/caddy-socketio/caddy-socketio/socketio"
 )
@@ -23,7 +24,7 @@ func TestClusterOperationsWithANodeNode(t *testing.T) {
 	goID := mustConnect(t, goClient)
 	nodeID := mustConnect(t, nodeClient)
 	goN.waitNote(t, "connect "+goID)
-	nodeLines.wait(0, "connect", func(m map[string]any) bool { return m["connect"] == nodeID })
+	nodeLines.Wait(t, 0, "connect", func(m map[string]any) bool { return m["connect"] == nodeID })
 	nsp := goN.io.Of("/")
 	adapter := nsp.Adapter().(*Adapter)
 	ctx := context.Background()
@@ -64,8 +65,8 @@ func TestClusterOperationsWithANodeNode(t *testing.T) {
 		return false
 	})
 	_ = nsp.To("room2").Emit("in-room2", 1)
-	goClient.wait(0, "in-room2", isEvent("in-room2"))
-	nodeClient.wait(0, "in-room2", isEvent("in-room2"))
+	goClient.Wait(t, 0, "in-room2", isEvent("in-room2"))
+	nodeClient.Wait(t, 0, "in-room2", isEvent("in-room2"))
 
 	// A broadcast with acknowledgements from ours gets both clients' acks.
 	acks, err := nsp.EmitWithAck(withTimeout(t, 5*time.Second), "ask", "from-go")
@@ -121,12 +122,12 @@ func TestClusterOperationsWithANodeNode(t *testing.T) {
 	if err := nsp.In(nodeID).DisconnectSockets(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	nodeLines.wait(0, "disconnect", func(m map[string]any) bool { return m["disconnect"] == nodeID })
+	nodeLines.Wait(t, 0, "disconnect", func(m map[string]any) bool { return m["disconnect"] == nodeID })
 }
 
-func mustConnect(t *testing.T, l *lines) string {
+func mustConnect(t *testing.T, l *testpeer.JSONLines) string {
 	t.Helper()
-	m, _ := l.wait(0, "connect", has("connect"))
+	m, _ := l.Wait(t, 0, "connect", testpeer.Has("connect"))
 	return m["connect"].(string)
 }
 

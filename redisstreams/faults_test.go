@@ -46,7 +46,7 @@ func authJSON(pid, offset string) string {
 func connectWith(t *testing.T, url, auth string) map[string]any {
 	t.Helper()
 	c, _ := startNode(t, "client.js", "URL="+url, "AUTH="+auth)
-	m, _ := c.wait(0, "connect", has("connect"))
+	m, _ := c.Wait(t, 0, "connect", testpeer.Has("connect"))
 	return m
 }
 
@@ -78,11 +78,11 @@ func TestPidOfConnectedSocketOrWrongOffsetLeavesTheSessionToItsOwner(t *testing.
 	goN := startGoNode(t, redisAddr, nil)
 	proxy := testpeer.StartCutProxy(t, goN.addr)
 	owner, _ := startNode(t, "client.js", "URL="+proxy.URL())
-	first, next := owner.wait(0, "connect", has("connect"))
+	first, next := owner.Wait(t, 0, "connect", testpeer.Has("connect"))
 	id := first["connect"].(string)
 	goN.waitNote(t, "connect "+id)
 	_ = goN.io.To("room1").Emit("before", 1)
-	ev, next := owner.wait(next, "before", isEvent("before"))
+	ev, next := owner.Wait(t, next, "before", isEvent("before"))
 	args := ev["args"].([]any)
 	offset := args[len(args)-1].(string)
 	sess, _ := sessionOfSocket(t, rc, id)
@@ -121,7 +121,7 @@ func TestPidOfConnectedSocketOrWrongOffsetLeavesTheSessionToItsOwner(t *testing.
 		t.Fatal("a wrong offset deleted the owner's session")
 	}
 	proxy.Restore()
-	back, _ := owner.wait(next, "reconnect", has("connect"))
+	back, _ := owner.Wait(t, next, "reconnect", testpeer.Has("connect"))
 	if back["connect"] != id || back["recovered"] != true {
 		t.Errorf("the owner came back as %v, want %s recovered", back, id)
 	}
@@ -139,11 +139,11 @@ func TestRedisDownGivesAFreshSocketLoggedOnce(t *testing.T) {
 	goN := startGoNode(t, redisAddr, zap.New(core))
 	proxy := testpeer.StartCutProxy(t, goN.addr)
 	client, _ := startNode(t, "client.js", "URL="+proxy.URL())
-	first, next := client.wait(0, "connect", has("connect"))
+	first, next := client.Wait(t, 0, "connect", testpeer.Has("connect"))
 	id := first["connect"].(string)
 	goN.waitNote(t, "connect "+id)
 	_ = goN.io.To("room1").Emit("before", 1)
-	_, next = client.wait(next, "before", isEvent("before"))
+	_, next = client.Wait(t, next, "before", isEvent("before"))
 	proxy.Cut()
 	goN.waitNote(t, "disconnect "+id)
 	kill()
@@ -156,7 +156,7 @@ func TestRedisDownGivesAFreshSocketLoggedOnce(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	proxy.Restore()
-	back, _ := client.wait(next, "reconnect", has("connect"))
+	back, _ := client.Wait(t, next, "reconnect", testpeer.Has("connect"))
 	if back["recovered"] != false || back["connect"] == id {
 		t.Errorf("with Redis down the client came back as %v, want a fresh socket", back)
 	}

@@ -1,14 +1,10 @@
 package redisstreams
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -70,113 +66,21 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// lines collects the JSON lines a process prints, for tests to wait on.
-type lines struct {
-	t    *testing.T
-	name string
-	mu   sync.Mutex
-	all  []map[string]any
-	cond *sync.Cond
-	done bool
-}
-
-func newLines(t *testing.T, name string, r io.Reader) *lines {
-	l := &lines{t: t, name: name}
-	l.cond = sync.NewCond(&l.mu)
-	go func() {
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var m map[string]any
-			if json.Unmarshal(sc.Bytes(), &m) != nil {
-				continue
-			}
-			l.mu.Lock()
-			l.all = append(l.all, m)
-			l.cond.Broadcast()
-			l.mu.Unlock()
-		}
-		l.mu.Lock()
-		l.done = true
-		l.cond.Broadcast()
-		l.mu.Unlock()
-	}()
-	return l
-}
-
-// wait returns the first line from index from on that match accepts, and
-// the index after it; it fails the test after 15 s.
-func (l *lines) wait(from int, what string, match func(map[string]any) bool) (map[string]any, int) {
-	l.t.Helper()
-	timer := time.AfterFunc(15*time.Second, func() {
-		l.mu.Lock()
-		l.done = true
-		l.cond.Broadcast()
-		l.mu.Unlock()
-	})
-	defer timer.Stop()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for i := from; ; i++ {
-		for i >= len(l.all) && !l.done {
-			l.cond.Wait()
-		}
-		if i >= len(l.all) {
-			all, _ := json.Marshal(l.all)
-			l.t.Fatalf("%s: no %s; it printed %s", l.name, what, all)
-		}
-		if match(l.all[i]) {
-			return l.all[i], i + 1
-		}
-	}
-}
-
-// since returns the lines from index from on.
-func (l *lines) since(from int) []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]map[string]any(nil), l.all[from:]...)
-}
-
-func has(key string) func(map[string]any) bool {
-	return func(m map[string]any) bool { _, ok := m[key]; return ok }
-}
-
 func isEvent(name string) func(map[string]any) bool {
 	return func(m map[string]any) bool { return m["event"] == name }
 }
 
-// startNode runs a Node script with the repository's node_modules; it is
-// killed when the test ends.
-func startNode(t *testing.T, script string, env ...string) (*lines, *exec.Cmd) {
+// startNode runs a script of testdata (testpeer.StartNodeScript).
+func startNode(t *testing.T, script string, env ...string) (*testpeer.JSONLines, *exec.Cmd) {
 	t.Helper()
-	cmd := exec.Command(testpeer.Node(t), filepath.Join("testdata", script))
-	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(testpeer.RepoRoot(), "node_modules"))
-	cmd.Env = append(cmd.Env, env...)
-	var stderr testpeer.LockedBuffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() && stderr.String() != "" {
-			t.Logf("%s stderr:\n%s", script, stderr.String())
-		}
-	})
-	return newLines(t, script, out), cmd
+	return testpeer.StartNodeScript(t, filepath.Join("testdata", script), env...)
 }
 
 // startNodeServer runs node-server.js and returns its URL and its lines.
-func startNodeServer(t *testing.T, redisAddr string) (string, *lines) {
+func startNodeServer(t *testing.T, redisAddr string) (string, *testpeer.JSONLines) {
 	t.Helper()
 	l, _ := startNode(t, "node-server.js", "REDIS_URL=redis://"+redisAddr)
-	m, _ := l.wait(0, "port", has("port"))
+	m, _ := l.Wait(t, 0, "port", testpeer.Has("port"))
 	return fmt.Sprintf("127.0.0.1:%v", m["port"]), l
 }
 

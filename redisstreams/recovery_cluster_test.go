@@ -74,13 +74,13 @@ func TestClientRecoversFromGoNodeOntoNodeNode(t *testing.T) {
 	proxy := testpeer.StartCutProxy(t, goN.addr)
 	client, _ := startNode(t, "client.js", "URL="+proxy.URL())
 
-	first, next := client.wait(0, "first connect", has("connect"))
+	first, next := client.Wait(t, 0, "first connect", testpeer.Has("connect"))
 	id := first["connect"].(string)
 	goN.waitNote(t, "connect "+id)
 	if err := goN.io.To("room1").Emit("before", 1); err != nil {
 		t.Fatal(err)
 	}
-	_, next = client.wait(next, "before", isEvent("before"))
+	_, next = client.Wait(t, next, "before", isEvent("before"))
 	away := next // the missed events come before the connect event
 
 	proxy.Cut()
@@ -92,11 +92,11 @@ func TestClientRecoversFromGoNodeOntoNodeNode(t *testing.T) {
 	waitStream(t, rc, before, 3)
 	proxy.RestoreTo(nodeAddr)
 
-	back, next := client.wait(next, "reconnect", has("connect"))
+	back, next := client.Wait(t, next, "reconnect", testpeer.Has("connect"))
 	if back["connect"] != id || back["recovered"] != true {
 		t.Fatalf("client came back as %v, want id %s recovered", back, id)
 	}
-	m, _ := nodeLines.wait(0, "the recovered socket", func(m map[string]any) bool { return m["connect"] == id })
+	m, _ := nodeLines.Wait(t, 0, "the recovered socket", func(m map[string]any) bool { return m["connect"] == id })
 	wantRooms := []string{id, "room1"}
 	slices.Sort(wantRooms)
 	if m["recovered"] != true || fmt.Sprint(m["rooms"]) != fmt.Sprint(wantRooms) || fmt.Sprint(m["data"]) != "map[name:ann]" {
@@ -105,8 +105,8 @@ func TestClientRecoversFromGoNodeOntoNodeNode(t *testing.T) {
 	// Rooms live on: a broadcast to room1 from our node reaches it.
 	_ = goN.io.To("room1").Emit("after", 3)
 	_ = goN.io.To(id).Emit("bye")
-	client.wait(next, "bye", isEvent("bye"))
-	got := eventsOf(t, client.since(away))
+	client.Wait(t, next, "bye", isEvent("bye"))
+	got := eventsOf(t, client.Since(away))
 	want := []string{"missed [1]", "missed [2 map[n:2]]", "after [3]", "bye []"}
 	if !slices.Equal(got, want) {
 		t.Errorf("after reconnecting the client got %q, want %q", got, want)
@@ -122,15 +122,15 @@ func TestClientRecoversFromNodeNodeOntoGoNode(t *testing.T) {
 	proxy := testpeer.StartCutProxy(t, nodeAddr)
 	client, _ := startNode(t, "client.js", "URL="+proxy.URL())
 
-	first, next := client.wait(0, "first connect", has("connect"))
+	first, next := client.Wait(t, 0, "first connect", testpeer.Has("connect"))
 	id := first["connect"].(string)
-	nodeLines.wait(0, "connect", func(m map[string]any) bool { return m["connect"] == id })
+	nodeLines.Wait(t, 0, "connect", func(m map[string]any) bool { return m["connect"] == id })
 	_ = goN.io.To("room1").Emit("before", 1)
-	_, next = client.wait(next, "before", isEvent("before"))
+	_, next = client.Wait(t, next, "before", isEvent("before"))
 	away := next // the missed events come before the connect event
 
 	proxy.Cut()
-	nodeLines.wait(0, "disconnect", func(m map[string]any) bool { return m["disconnect"] == id })
+	nodeLines.Wait(t, 0, "disconnect", func(m map[string]any) bool { return m["disconnect"] == id })
 	before := xlen(rc)
 	_ = goN.io.To("room1").Emit("missed", 1)
 	_ = goN.io.To("room2").Emit("not-for-it", 0)
@@ -138,7 +138,7 @@ func TestClientRecoversFromNodeNodeOntoGoNode(t *testing.T) {
 	waitStream(t, rc, before, 3)
 	proxy.RestoreTo(goN.addr)
 
-	back, next := client.wait(next, "reconnect", has("connect"))
+	back, next := client.Wait(t, next, "reconnect", testpeer.Has("connect"))
 	if back["connect"] != id || back["recovered"] != true {
 		t.Fatalf("client came back as %v, want id %s recovered", back, id)
 	}
@@ -156,8 +156,8 @@ func TestClientRecoversFromNodeNodeOntoGoNode(t *testing.T) {
 	}
 	_ = goN.io.To("room1").Emit("after", 3)
 	_ = goN.io.To(id).Emit("bye")
-	client.wait(next, "bye", isEvent("bye"))
-	got := eventsOf(t, client.since(away))
+	client.Wait(t, next, "bye", isEvent("bye"))
+	got := eventsOf(t, client.Since(away))
 	want := []string{"missed [1]", "missed [2]", "after [3]", "bye []"}
 	if !slices.Equal(got, want) {
 		t.Errorf("after reconnecting the client got %q, want %q", got, want)
