@@ -58,6 +58,12 @@ func (a *Adapter) SaveSession(st *socketio.StoredSession, connected bool) {
 	a.sessMu.Lock()
 	defer a.sessMu.Unlock()
 	if connected {
+		// A socket that closed meanwhile is out of the namespace before its
+		// disconnected session is saved: it must not be marked connected
+		// after that.
+		if a.nsp.Socket(st.ID) == nil {
+			return
+		}
 		a.tracked[st.PID] = st.ID
 	} else {
 		delete(a.tracked, st.PID)
