@@ -97,6 +97,16 @@ func (RedisAdapter) CaddyModule() caddy.ModuleInfo {
 // Redis is down.
 func (r *RedisAdapter) Provision(ctx caddy.Context) error {
 	r.logger = ctx.Logger()
+	if err := r.resolveClient(); err != nil {
+		return err
+	}
+	r.key = r.poolKey()
+	return r.provisionGroup()
+}
+
+// resolveClient resolves the placeholders of the connection options and
+// checks them.
+func (r *RedisAdapter) resolveClient() error {
 	redisLogOnce.Do(func() { redis.SetLogger(redisLog{caddy.Log().Named("redis")}) })
 	repl := caddy.NewReplacer()
 	r.client = redisadapter.ClientConfig{
@@ -109,10 +119,12 @@ func (r *RedisAdapter) Provision(ctx caddy.Context) error {
 		r.client.Addresses = append(r.client.Addresses, repl.ReplaceKnown(a, ""))
 	}
 	r.resolved = true
-	if err := r.Validate(); err != nil {
-		return err
-	}
-	r.key = r.poolKey()
+	return r.Validate()
+}
+
+// provisionGroup takes the Group of these settings from the pool, or
+// starts one.
+func (r *RedisAdapter) provisionGroup() error {
 	val, _, err := clusters.LoadOrNew(r.key, func() (caddy.Destructor, error) {
 		g, err := redisadapter.NewGroup(r.client, redisadapter.Config{
 			KeyPrefix:       r.KeyPrefix,
@@ -226,59 +238,77 @@ func (r *RedisAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	r.Addresses = append(r.Addresses, d.RemainingArgs()...)
 	seen := map[string]bool{}
 	for d.NextBlock(0) {
-		name := d.Val()
-		if seen[name] && name != "address" {
-			return d.Errf("redis adapter: %s given twice; keep one", name)
+		known, err := r.unmarshalOption(d, "redis adapter", seen)
+		if err != nil {
+			return err
 		}
-		seen[name] = true
-		switch name {
-		case "address", "addresses":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			r.Addresses = append(r.Addresses, args...)
-		case "username", "password", "key_prefix", "requests_timeout", "db":
-			var v string
-			if !d.Args(&v) {
-				return d.ArgErr()
-			}
-			if d.NextArg() {
-				return d.Errf("redis adapter: %s takes one value, got also %q", name, d.Val())
-			}
-			switch name {
-			case "username":
-				r.Username = v
-			case "password":
-				r.Password = v
-			case "key_prefix":
-				if v == "" {
-					return d.Errf("redis adapter: key_prefix must not be empty")
-				}
-				r.KeyPrefix = v
-			case "requests_timeout":
-				dur, err := caddy.ParseDuration(v)
-				if err != nil || dur <= 0 {
-					return d.Errf("redis adapter: requests_timeout %q is not a positive duration such as 5s", v)
-				}
-				r.RequestsTimeout = caddy.Duration(dur)
-			case "db":
-				n, err := strconv.Atoi(v)
-				if err != nil || n < 0 {
-					return d.Errf("redis adapter: db %q is not a database number such as 0", v)
-				}
-				r.DB = n
-			}
-		case "tls":
-			if d.NextArg() {
-				return d.Errf("redis adapter: tls takes no value, got %q", d.Val())
-			}
-			r.TLS = true
-		default:
-			return d.Errf("redis adapter: unknown option %q; known: address, username, password, db, tls, key_prefix, requests_timeout", name)
+		if !known {
+			return d.Errf("redis adapter: unknown option %q; known: %s", d.Val(), redisOptionNames)
 		}
 	}
 	return nil
+}
+
+// redisOptionNames are the options unmarshalOption knows.
+const redisOptionNames = "address, username, password, db, tls, key_prefix, requests_timeout"
+
+// unmarshalOption reads the option at d, if it is one of the connection
+// options both Redis adapters have (kind names the adapter in errors);
+// seen has the options read so far, to refuse any but address twice.
+func (r *RedisAdapter) unmarshalOption(d *caddyfile.Dispenser, kind string, seen map[string]bool) (bool, error) {
+	name := d.Val()
+	if seen[name] && name != "address" {
+		return true, d.Errf("%s: %s given twice; keep one", kind, name)
+	}
+	seen[name] = true
+	switch name {
+	case "address", "addresses":
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return true, d.ArgErr()
+		}
+		r.Addresses = append(r.Addresses, args...)
+	case "username", "password", "key_prefix", "requests_timeout", "db":
+		var v string
+		if !d.Args(&v) {
+			return true, d.ArgErr()
+		}
+		if d.NextArg() {
+			return true, d.Errf("%s: %s takes one value, got also %q", kind, name, d.Val())
+		}
+		switch name {
+		case "username":
+			r.Username = v
+		case "password":
+			r.Password = v
+		case "key_prefix":
+			if v == "" {
+				return true, d.Errf("%s: key_prefix must not be empty", kind)
+			}
+			r.KeyPrefix = v
+		case "requests_timeout":
+			dur, err := caddy.ParseDuration(v)
+			if err != nil || dur <= 0 {
+				return true, d.Errf("%s: requests_timeout %q is not a positive duration such as 5s", kind, v)
+			}
+			r.RequestsTimeout = caddy.Duration(dur)
+		case "db":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return true, d.Errf("%s: db %q is not a database number such as 0", kind, v)
+			}
+			r.DB = n
+		}
+	case "tls":
+		if d.NextArg() {
+			return true, d.Errf("%s: tls takes no value, got %q", kind, d.Val())
+		}
+		r.TLS = true
+	default:
+		delete(seen, name)
+		return false, nil
+	}
+	return true, nil
 }
 
 // Interface guards

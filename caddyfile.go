@@ -69,7 +69,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    allow_request [<matchers>] {     # (allowRequest) request matchers a handshake must match
 //	        <matchers>
 //	    }
-//	    adapter <name> { ... }           # (adapter) e.g. adapter redis, see socketio.adapters.redis
+//	    adapter <name> { ... }           # (adapter) e.g. adapter redis or redis_streams, see socketio.adapters.*
 //	    connection_state_recovery {      # (connectionStateRecovery) off without it
 //	        max_disconnection_duration <duration> # default 2m
 //	        skip_middlewares             # recovered sockets skip join and the connect hook

@@ -305,6 +305,9 @@ func (c *client) admit(nsp *Namespace, s *Socket) {
 		ce.Write(zap.String("namespace", name), zap.String("socket", s.id), zap.String("remote", c.address()))
 	}
 	nsp.connected(s)
+	// After the connection handlers: the rooms and data they gave it are
+	// in its first record.
+	s.saveConnected()
 }
 
 // connectErrorData is the CONNECT_ERROR payload for a middleware error:

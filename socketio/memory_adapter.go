@@ -177,7 +177,7 @@ func (a *MemoryAdapter) RoomSize(room string) int {
 // socket opts selects.
 func (a *MemoryAdapter) Broadcast(p *Packet, opts *BroadcastOptions) error {
 	p.Namespace = a.nsp.name
-	if r := a.nsp.recovery.Load(); r != nil && storable(p, opts) {
+	if r := a.nsp.recovery.Load(); r != nil && a.nsp.store == nil && storable(p, opts) {
 		r.broadcast(a, p, opts) // stored, with its offset
 		return nil
 	}

@@ -16,6 +16,9 @@ type Namespace struct {
 	ackIDs  atomic.Uint64 // ack ids of server emits, shared by all its sockets as in Node
 	// recovery is the connection state recovery state; nil when off.
 	recovery atomic.Pointer[recovery]
+	// store is the adapter when it keeps recovery's sessions and log
+	// itself (session_store.go); nil otherwise.
+	store SessionStore
 
 	// eventRate overrides the server's event rate limit; see
 	// SetEventRateLimit.
@@ -54,6 +57,7 @@ func newNamespace(srv *Server, name string) *Namespace {
 		factory = NewMemoryAdapter
 	}
 	n.adapter = factory(n)
+	n.store, _ = n.adapter.(SessionStore)
 	if o := srv.recovery.options(); o != nil {
 		n.recovery.Store(newRecovery(*o))
 	}

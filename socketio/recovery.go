@@ -154,6 +154,10 @@ type recoverySession struct {
 	// from is the sequence number of the last offset the recovering
 	// client saw, set when it is taken.
 	from uint64
+
+	// stored is the session as a SessionStore gave it back; nil for one
+	// of the namespace's own.
+	stored *StoredSession
 }
 
 func newRecovery(opts RecoveryOptions) *recovery {
@@ -262,18 +266,7 @@ func (r *recovery) broadcast(a *MemoryAdapter, p *Packet, opts *BroadcastOptions
 	defer r.mu.Unlock()
 	seq := r.nextLocked()
 	text := r.withOffsetLocked(p, seq)
-	msgs := prepareParts(text, p.Args.Attachments)
-	var plain []*engine.PreparedMessage // for revision 4 clients, made when one is met
-	a.apply(opts, func(s *Socket) {
-		if s.client.protocol >= 5 {
-			s.client.writePrepared(msgs, false)
-			return
-		}
-		if plain == nil {
-			plain = preparePacket(p)
-		}
-		s.client.writePrepared(plain, false)
-	})
+	a.deliverStored(p, opts, prepareParts(text, p.Args.Attachments))
 	targets, nRooms := targetsOf(opts)
 	r.appendLocked(logEntry{targets: targets, nRooms: nRooms, text: text, attachments: p.Args.Attachments})
 }
@@ -632,6 +625,7 @@ type socketRecovery struct {
 	recovered bool             // it took a session back
 	restoring *recoverySession // that session, until the socket is connected
 	since     uint64           // the first stored packet it may have missed
+	position  string           // the same, with a SessionStore: its Position
 }
 
 // restore gives a recovering socket its session's id, Data, Meta and rooms
@@ -640,6 +634,9 @@ type socketRecovery struct {
 func (s *Socket) restore(sess *recoverySession) {
 	s.id = sess.sid
 	s.rec = &socketRecovery{pid: sess.pid, recovered: true, restoring: sess, since: sess.since}
+	if sess.stored != nil {
+		s.rec.position = sess.stored.Since
+	}
 	if sess.data != nil || sess.meta != nil {
 		s.mu.Lock()
 		app := s.appLocked()
@@ -676,6 +673,11 @@ func (s *Socket) emitStored(p *Packet) (bool, error) {
 		return false, nil
 	}
 	p.Namespace = s.nsp.name
+	if s.nsp.store != nil {
+		// As Node does with recovery on: through the adapter, to the
+		// socket's own room, so that the packet gets its offset there.
+		return true, s.nsp.adapter.Broadcast(p, &BroadcastOptions{Rooms: []string{s.id}})
+	}
 	return true, r.emit(s, p)
 }
 
@@ -690,7 +692,12 @@ func (c *client) restoreSession(nsp *Namespace, auth json.RawMessage) *recoveryS
 	if !ok {
 		return nil
 	}
-	sess := r.take(pid, offset, hasOffset)
+	var sess *recoverySession
+	if st := nsp.sessionStore(); st != nil {
+		sess = c.restoreStored(st, pid, offset, hasOffset)
+	} else {
+		sess = r.take(pid, offset, hasOffset)
+	}
 	if sess == nil {
 		if ce := c.server.logger.Check(zap.DebugLevel, "connection state not recovered: unknown or expired session, or offset no longer kept"); ce != nil {
 			ce.Write(zap.String("namespace", nsp.name), zap.String("remote", c.address()))
@@ -706,7 +713,10 @@ func (c *client) connectRecovered(s *Socket) bool {
 	s.rec.restoring = nil
 	r := s.nsp.recovery.Load()
 	err := errors.New("connection state recovery was turned off")
-	if r != nil {
+	switch st := s.nsp.sessionStore(); {
+	case st != nil && sess.stored != nil:
+		err = s.connectStored(st, sess)
+	case r != nil && sess.stored == nil:
 		err = r.connect(s, sess)
 	}
 	if err != nil {
@@ -725,6 +735,12 @@ func (s *Socket) abandonRecovery() {
 	}
 	sess := s.rec.restoring
 	s.rec.restoring = nil
+	if sess.stored != nil {
+		if st := s.nsp.sessionStore(); st != nil {
+			st.SaveSession(sess.stored, false)
+		}
+		return
+	}
 	if r := s.nsp.recovery.Load(); r != nil {
 		r.giveBack(sess)
 	}
@@ -740,6 +756,10 @@ func (n *Namespace) skipsMiddlewares() bool {
 // markSince records, for a socket connecting afresh, where the log stands:
 // the packets stored from now on are those it may miss.
 func (s *Socket) markSince() {
+	if st := s.nsp.sessionStore(); st != nil && s.rec != nil {
+		s.rec.position = st.Position()
+		return
+	}
 	if r := s.nsp.recovery.Load(); r != nil && s.rec != nil {
 		r.mu.Lock()
 		s.rec.since = r.nextLocked()

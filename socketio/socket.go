@@ -108,20 +108,7 @@ func (s *Socket) Data() any {
 
 // dataJSON is the socket's data as JSON for FetchSockets answers: nil when
 // unset or when it cannot be encoded (a channel, say: Node would send {}).
-func (s *Socket) dataJSON() json.RawMessage {
-	d := s.Data()
-	if d == nil {
-		return nil
-	}
-	if raw, ok := d.(json.RawMessage); ok {
-		return raw
-	}
-	b, err := json.Marshal(d)
-	if err != nil {
-		return nil
-	}
-	return b
-}
+func (s *Socket) dataJSON() json.RawMessage { return jsonOf(s.Data()) }
 
 // SetData stores an application value on the socket.
 func (s *Socket) SetData(v any) {
@@ -489,7 +476,12 @@ func (s *Socket) onClose(reason string) {
 	s.nsp.remove(s)
 	s.nsp.stats.disconnected(reason)
 	s.client.remove(s)
-	if kept != nil {
+	switch st := s.nsp.sessionStore(); {
+	case st != nil && kept != nil:
+		st.SaveSession(s.storedOf(kept), false)
+	case st != nil && s.rec != nil:
+		st.DropSession(s.rec.pid) // kept up to date while connected, gone now
+	case kept != nil:
 		// Only now, so that a client taking it back quickly cannot meet
 		// this socket still holding its id.
 		s.nsp.recovery.Load().persist(kept)

@@ -95,3 +95,13 @@ func (p *CutProxy) Restore() {
 	p.down = false
 	p.mu.Unlock()
 }
+
+// RestoreTo accepts connections again and forwards them to target from now
+// on: a client that reconnects reaches another server, as it would behind
+// a load balancer after its server went away.
+func (p *CutProxy) RestoreTo(target string) {
+	p.mu.Lock()
+	p.down = false
+	p.target = target
+	p.mu.Unlock()
+}
