@@ -62,15 +62,15 @@ type Hooks struct {
 type runner struct {
 	h         *Hooks
 	transport http.RoundTripper
-	url       string
+	urls      [len(Kinds)]string // the hook URL of each Kind
 	connect   bool
 	exact     map[string]bool // event names without glob characters
 	globs     []string
 	notify    map[string]bool
 	timeout   time.Duration
 	slots     chan struct{} // one per request in flight (MaxConcurrent)
-	keys      [][]byte
-	headers   []string // canonical names
+	signers   []*signer     // one per secret, the first first
+	headers   []string      // canonical names
 	maxAnswer int64
 	log       *zap.Logger
 	notes     *notifier
@@ -187,7 +187,7 @@ func (h *Hooks) newID() string {
 
 func (h *Hooks) compile(c *Config) *runner {
 	r := &runner{
-		h: h, transport: c.Transport, url: c.URL, connect: c.Connect,
+		h: h, transport: c.Transport, connect: c.Connect,
 		timeout: c.Timeout, maxAnswer: c.MaxAnswerBytes, log: c.Logger,
 	}
 	if r.timeout <= 0 {
@@ -204,6 +204,9 @@ func (h *Hooks) compile(c *Config) *runner {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = n
 		r.transport = t
+	}
+	for k := range r.urls {
+		r.urls[k] = c.URL + "/" + Kinds[k]
 	}
 	r.slots = make(chan struct{}, n)
 	if r.log == nil {
@@ -235,7 +238,7 @@ func (h *Hooks) compile(c *Config) *runner {
 		r.notify[t] = true
 	}
 	for _, s := range c.Secrets {
-		r.keys = append(r.keys, []byte(s))
+		r.signers = append(r.signers, newSigner([]byte(s)))
 	}
 	for _, name := range c.ForwardHeaders {
 		r.headers = append(r.headers, http.CanonicalHeaderKey(name))
@@ -316,17 +319,20 @@ func (r *runner) call(kind Kind, body []byte, forward http.Header) ([]byte, *hoo
 		r.h.stats.request(kind, time.Since(start))
 	}()
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url+"/"+Kinds[kind], bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.urls[kind], bytes.NewReader(body))
 	if err != nil {
 		return nil, &hookError{CodeUnavailable, "the backend is unavailable", err}
 	}
+	// Room for what a reverse proxy adds (Via, X-Forwarded-*), so that the
+	// map is not grown on the way.
+	req.Header = make(http.Header, len(forward)+8)
 	for name, v := range forward {
 		req.Header[name] = v
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "caddy-socketio-hooks")
-	if len(r.keys) > 0 {
-		req.Header.Set(SignatureHeader, sign(r.keys, time.Now(), body))
+	req.Header["Content-Type"] = contentTypeJSON
+	req.Header["User-Agent"] = userAgent
+	if len(r.signers) > 0 {
+		req.Header[SignatureHeader] = []string{signWith(r.signers, time.Now(), body)}
 	}
 	resp, err := r.transport.RoundTrip(req)
 	if err != nil {
@@ -343,7 +349,14 @@ func (r *runner) call(kind Kind, body []byte, forward http.Header) ([]byte, *hoo
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		return nil, nil
 	}
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, r.maxAnswer+1))
+	var answer []byte
+	if n := resp.ContentLength; n >= 0 && n <= r.maxAnswer {
+		// The usual answer: its size is known and allowed, one read.
+		answer = make([]byte, n)
+		_, err = io.ReadFull(resp.Body, answer)
+	} else {
+		answer, err = io.ReadAll(io.LimitReader(resp.Body, r.maxAnswer+1))
+	}
 	if err != nil {
 		return nil, r.transportError(ctx, err)
 	}
@@ -352,6 +365,12 @@ func (r *runner) call(kind Kind, body []byte, forward http.Header) ([]byte, *hoo
 	}
 	return answer, nil
 }
+
+// The header values of every hook request (net/http only reads them).
+var (
+	contentTypeJSON = []string{"application/json"}
+	userAgent       = []string{"caddy-socketio-hooks"}
+)
 
 func (r *runner) transportError(ctx context.Context, err error) *hookError {
 	switch {
