@@ -395,3 +395,19 @@ func TestHookTransportKeepsMaxConcurrentIdleConnections(t *testing.T) {
 		}
 	}
 }
+
+// keepIdle reaches a reverse_proxy inside a subroute (matchers, handle
+// blocks), and leaves fastcgi and a configured value alone.
+func TestKeepIdleInSubroutesAndNotForFastCGI(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`{"handler":"subroute","routes":[{"match":[{"path":["/x"]}],"handle":[{"handler":"reverse_proxy","upstreams":[{"dial":"a:1"}]}]}]}`,
+			`{"handler":"subroute","routes":[{"handle":[{"handler":"reverse_proxy","transport":{"keep_alive":{"max_idle_conns_per_host":64},"protocol":"http"},"upstreams":[{"dial":"a:1"}]}],"match":[{"path":["/x"]}]}]}`},
+		{`{"handler":"reverse_proxy","transport":{"protocol":"fastcgi"}}`, `{"handler":"reverse_proxy","transport":{"protocol":"fastcgi"}}`},
+		{`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":{"max_idle_conns_per_host":8}}}`,
+			`{"handler":"reverse_proxy","transport":{"protocol":"http","keep_alive":{"max_idle_conns_per_host":8}}}`},
+	} {
+		if got := string(keepIdle(json.RawMessage(c.in), 64)); got != c.want {
+			t.Errorf("keepIdle(%s)\n= %s\nwant %s", c.in, got, c.want)
+		}
+	}
+}
