@@ -22,7 +22,8 @@ type Config struct {
 	// MaxIdleConnsPerHost is MaxConcurrent (net/http keeps 2 idle
 	// connections per host by default, and opens a new one for every
 	// request past them). Requests go to it as they are: no redirects are
-	// followed, no cookies kept.
+	// followed, no cookies kept. Each request is built for one RoundTrip
+	// and not read afterwards, so a transport may add headers to it.
 	Transport http.RoundTripper
 	// URL is the base URL including the path prefix: requests go to
 	// URL+"/connect", URL+"/event" and URL+"/notify".

@@ -17,12 +17,15 @@ func (h *Hooks) onConnect(s *socketio.Socket) error {
 	if r == nil || !r.connect {
 		return nil
 	}
-	hs := s.Handshake()
-	body, err := json.Marshal(describe(s, &hs, h.newID(), "connect", time.Now().UnixMilli(), r.headers))
+	sh, err := h.shakeOf(s, r)
 	if err != nil {
 		return r.refuse(s, &hookError{CodeUnavailable, "the connect hook failed", err})
 	}
-	answer, herr := r.call(KindConnect, body, r.forwardHeaders(&hs))
+	body, err := json.Marshal(describe(s, sh, h.newID(), "connect", time.Now().UnixMilli()))
+	if err != nil {
+		return r.refuse(s, &hookError{CodeUnavailable, "the connect hook failed", err})
+	}
+	answer, herr := r.call(KindConnect, body, sh.forward)
 	if herr != nil {
 		return r.refuse(s, herr)
 	}

@@ -88,16 +88,20 @@ func (h *Hooks) sendEvent(e *socketio.Event) {
 		r.fail(e, &hookError{CodeUnavailable, "the event hook failed", err})
 		return
 	}
-	hs := s.Handshake()
+	sh, err := h.shakeOf(s, r)
+	if err != nil {
+		r.fail(e, &hookError{CodeUnavailable, "the event hook failed", err})
+		return
+	}
 	body, err := json.Marshal(&eventRequest{
-		envelope: describe(s, &hs, h.newID(), "event", time.Now().UnixMilli(), r.headers),
+		envelope: describe(s, sh, h.newID(), "event", time.Now().UnixMilli()),
 		Event:    e.Name, Args: args, Ack: e.WantsAck(),
 	})
 	if err != nil {
 		r.fail(e, &hookError{CodeUnavailable, "the event hook failed", err})
 		return
 	}
-	answer, herr := r.call(KindEvent, body, r.forwardHeaders(&hs))
+	answer, herr := r.call(KindEvent, body, sh.forward)
 	if herr != nil {
 		r.fail(e, herr)
 		return

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,14 @@ type Hooks struct {
 
 	stats Stats // totals for metrics, across every Config
 
+	// shakes holds the encoded handshake of each connected socket that
+	// had a hook call (shakeOf): a socket's handshake never changes, and
+	// encoding it (its query parsed, its URL and time formatted) was a
+	// tenth of a hooked event's CPU. shakeMu guards it; an entry goes when
+	// its socket disconnects.
+	shakeMu sync.Mutex
+	shakes  map[*socketio.Socket]*shake
+
 	// mu guards the fields below, and every wg.Add (so that none happens
 	// once Close waits).
 	mu      sync.Mutex
@@ -53,15 +62,15 @@ type Hooks struct {
 type runner struct {
 	h         *Hooks
 	transport http.RoundTripper
-	url       string
+	urls      [len(Kinds)]string // the hook URL of each Kind
 	connect   bool
 	exact     map[string]bool // event names without glob characters
 	globs     []string
 	notify    map[string]bool
 	timeout   time.Duration
 	slots     chan struct{} // one per request in flight (MaxConcurrent)
-	keys      [][]byte
-	headers   []string // canonical names
+	signers   []*signer     // one per secret, the first first
+	headers   []string      // canonical names
 	maxAnswer int64
 	log       *zap.Logger
 	notes     *notifier
@@ -74,14 +83,17 @@ type runner struct {
 func Attach(nsp *socketio.Namespace) *Hooks {
 	var seed [8]byte
 	_, _ = rand.Read(seed[:])
-	h := &Hooks{nsp: nsp, idPrefix: hex.EncodeToString(seed[:]) + "-", queues: make(map[*socketio.Socket]*eventQueue)}
+	h := &Hooks{nsp: nsp, idPrefix: hex.EncodeToString(seed[:]) + "-", queues: make(map[*socketio.Socket]*eventQueue), shakes: make(map[*socketio.Socket]*shake)}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	nsp.UseAsync(h.onConnect)
 	nsp.OnConnection(func(s *socketio.Socket) { h.notify(s, "connect", "", "") })
 	nsp.OnEvent(h.onEvent)
 	nsp.OnJoin(func(s *socketio.Socket, room string) { h.notify(s, "join", "", room) })
 	nsp.OnLeave(func(s *socketio.Socket, room string) { h.notify(s, "leave", "", room) })
-	nsp.OnDisconnect(func(s *socketio.Socket, reason string) { h.notify(s, "disconnect", reason, "") })
+	nsp.OnDisconnect(func(s *socketio.Socket, reason string) {
+		h.notify(s, "disconnect", reason, "")
+		h.forget(s)
+	})
 	return h
 }
 
@@ -175,7 +187,7 @@ func (h *Hooks) newID() string {
 
 func (h *Hooks) compile(c *Config) *runner {
 	r := &runner{
-		h: h, transport: c.Transport, url: c.URL, connect: c.Connect,
+		h: h, transport: c.Transport, connect: c.Connect,
 		timeout: c.Timeout, maxAnswer: c.MaxAnswerBytes, log: c.Logger,
 	}
 	if r.timeout <= 0 {
@@ -192,6 +204,9 @@ func (h *Hooks) compile(c *Config) *runner {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = n
 		r.transport = t
+	}
+	for k := range r.urls {
+		r.urls[k] = c.URL + "/" + Kinds[k]
 	}
 	r.slots = make(chan struct{}, n)
 	if r.log == nil {
@@ -223,7 +238,7 @@ func (h *Hooks) compile(c *Config) *runner {
 		r.notify[t] = true
 	}
 	for _, s := range c.Secrets {
-		r.keys = append(r.keys, []byte(s))
+		r.signers = append(r.signers, newSigner([]byte(s)))
 	}
 	for _, name := range c.ForwardHeaders {
 		r.headers = append(r.headers, http.CanonicalHeaderKey(name))
@@ -304,17 +319,20 @@ func (r *runner) call(kind Kind, body []byte, forward http.Header) ([]byte, *hoo
 		r.h.stats.request(kind, time.Since(start))
 	}()
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url+"/"+Kinds[kind], bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.urls[kind], bytes.NewReader(body))
 	if err != nil {
 		return nil, &hookError{CodeUnavailable, "the backend is unavailable", err}
 	}
+	// Room for what a reverse proxy adds (Via, X-Forwarded-*), so that the
+	// map is not grown on the way.
+	req.Header = make(http.Header, len(forward)+8)
 	for name, v := range forward {
 		req.Header[name] = v
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "caddy-socketio-hooks")
-	if len(r.keys) > 0 {
-		req.Header.Set(SignatureHeader, sign(r.keys, time.Now(), body))
+	req.Header["Content-Type"] = contentTypeJSON
+	req.Header["User-Agent"] = userAgent
+	if len(r.signers) > 0 {
+		req.Header[SignatureHeader] = []string{signWith(r.signers, time.Now(), body)}
 	}
 	resp, err := r.transport.RoundTrip(req)
 	if err != nil {
@@ -331,7 +349,14 @@ func (r *runner) call(kind Kind, body []byte, forward http.Header) ([]byte, *hoo
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		return nil, nil
 	}
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, r.maxAnswer+1))
+	var answer []byte
+	if n := resp.ContentLength; n >= 0 && n <= r.maxAnswer {
+		// The usual answer: its size is known and allowed, one read.
+		answer = make([]byte, n)
+		_, err = io.ReadFull(resp.Body, answer)
+	} else {
+		answer, err = io.ReadAll(io.LimitReader(resp.Body, r.maxAnswer+1))
+	}
 	if err != nil {
 		return nil, r.transportError(ctx, err)
 	}
@@ -341,6 +366,12 @@ func (r *runner) call(kind Kind, body []byte, forward http.Header) ([]byte, *hoo
 	return answer, nil
 }
 
+// The header values of every hook request (net/http only reads them).
+var (
+	contentTypeJSON = []string{"application/json"}
+	userAgent       = []string{"caddy-socketio-hooks"}
+)
+
 func (r *runner) transportError(ctx context.Context, err error) *hookError {
 	switch {
 	case r.h.ctx.Err() != nil:
@@ -349,6 +380,50 @@ func (r *runner) transportError(ctx context.Context, err error) *hookError {
 		return &hookError{CodeTimeout, "the backend did not answer in time", fmt.Errorf("no answer within %v: %w", r.timeout, err)}
 	}
 	return &hookError{CodeUnavailable, "the backend is unavailable", err}
+}
+
+// shake is what the hooks send of one socket's handshake under one
+// runner (whose allowlist of headers it follows): the encoded handshake
+// object, the client's address, the forwarded headers (read-only).
+type shake struct {
+	r         *runner
+	address   string
+	handshake json.RawMessage
+	forward   http.Header
+}
+
+// shakeOf returns the shake of s under r: the one kept for s when it was
+// made under r, else a new one, kept if s is connected. A socket that is
+// not yet connected (its connect hook) or no longer is gets none kept, so
+// that forget, on its disconnection, leaves nothing behind: Connected turns
+// false before the disconnect observers run, and is read here under
+// shakeMu, which forget takes too.
+func (h *Hooks) shakeOf(s *socketio.Socket, r *runner) (*shake, error) {
+	h.shakeMu.Lock()
+	sh := h.shakes[s]
+	h.shakeMu.Unlock()
+	if sh != nil && sh.r == r {
+		return sh, nil
+	}
+	hs := s.Handshake()
+	b, err := handshakeJSON(s, &hs, r.headers)
+	if err != nil {
+		return nil, err
+	}
+	sh = &shake{r: r, address: hs.Address, handshake: b, forward: r.forwardHeaders(&hs)}
+	h.shakeMu.Lock()
+	if s.Connected() {
+		h.shakes[s] = sh
+	}
+	h.shakeMu.Unlock()
+	return sh, nil
+}
+
+// forget drops what shakeOf kept of s, once s disconnected.
+func (h *Hooks) forget(s *socketio.Socket) {
+	h.shakeMu.Lock()
+	delete(h.shakes, s)
+	h.shakeMu.Unlock()
 }
 
 // forwardHeaders are the allowlisted handshake headers as HTTP headers of

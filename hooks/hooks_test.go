@@ -484,3 +484,23 @@ func TestClientV2NamespaceQueryReachesTheHook(t *testing.T) {
 		t.Errorf("connect request: %s; want the token in the query alone, not in the handshake URL nor auth", c.raw)
 	}
 }
+
+// The encoded handshake a socket's hook calls share is kept while the
+// socket is connected, and dropped when it disconnects: a server whose
+// clients come and go holds none of theirs.
+func TestHandshakeKeptPerSocketGoesWithIt(t *testing.T) {
+	ts, be, h := chatSetup(t, nil)
+	expectLines(t, runScript(t, "v4.js", "URL="+ts.URL, "SCENARIO=accept"),
+		`connected true`,
+		`fetch [{"user":"ann"}]`,
+		`whoami [{"auth":{"token":"good"},"data":{"user":"ann"},"forwarded":"Bearer abc|","headers":{"authorization":"Bearer abc"},"meta":{"session":"s1"},"protocol":5,"room":"x","rooms":["lobby"],"tag":"b"}]`,
+	)
+	if n := len(be.recorded("/socketio/event")); n != 2 {
+		t.Fatalf("%d event hook requests, want 2 (fetch, whoami)", n)
+	}
+	waitFor(t, func() bool {
+		h.shakeMu.Lock()
+		defer h.shakeMu.Unlock()
+		return len(h.shakes) == 0
+	}, "the disconnected socket's handshake dropped")
+}

@@ -43,9 +43,13 @@ func (h *Hooks) notify(s *socketio.Socket, typ, reason, room string) {
 	if r == nil || !r.notify[typ] {
 		return
 	}
-	hs := s.Handshake()
+	sh, err := h.shakeOf(s, r)
+	if err != nil {
+		r.log.Error("notification not encoded", zap.String("type", typ), zap.Error(err))
+		return
+	}
 	b, err := json.Marshal(&notification{
-		envelope: describe(s, &hs, h.newID(), typ, time.Now().UnixMilli(), r.headers),
+		envelope: describe(s, sh, h.newID(), typ, time.Now().UnixMilli()),
 		Reason:   reason, Room: room,
 	})
 	if err != nil {

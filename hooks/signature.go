@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -17,13 +19,40 @@ const SignatureHeader = "Socketio-Signature"
 // sign returns the Socketio-Signature value of body at t for each key, in
 // order: t=<unix seconds>,v1=<hex>,v1=<hex>...
 func sign(keys [][]byte, t time.Time, body []byte) string {
-	ts := strconv.FormatInt(t.Unix(), 10)
-	b := make([]byte, 0, len("t=")+len(ts)+len(keys)*(len(",v1=")+2*sha256.Size))
+	signers := make([]*signer, len(keys))
+	for i, k := range keys {
+		signers[i] = newSigner(k)
+	}
+	return signWith(signers, t, body)
+}
+
+// signer is one key's HMAC-SHA256, reused from call to call (hmac.New
+// allocates its two hashes and pads): a pool, since calls run at once.
+type signer struct{ pool sync.Pool }
+
+func newSigner(key []byte) *signer {
+	s := &signer{}
+	s.pool.New = func() any { return hmac.New(sha256.New, key) }
+	return s
+}
+
+// signWith is sign with the signers of the keys.
+func signWith(signers []*signer, t time.Time, body []byte) string {
+	var tsBuf [20]byte
+	ts := strconv.AppendInt(tsBuf[:0], t.Unix(), 10)
+	b := make([]byte, 0, len("t=")+len(ts)+len(signers)*(len(",v1=")+2*sha256.Size))
 	b = append(b, "t="...)
 	b = append(b, ts...)
-	for _, k := range keys {
+	var sum [sha256.Size]byte
+	for _, s := range signers {
+		m := s.pool.Get().(hash.Hash)
+		m.Reset()
+		m.Write(ts)
+		m.Write([]byte{'.'})
+		m.Write(body)
 		b = append(b, ",v1="...)
-		b = hex.AppendEncode(b, mac(k, ts, body))
+		b = hex.AppendEncode(b, m.Sum(sum[:0]))
+		s.pool.Put(m)
 	}
 	return string(b)
 }

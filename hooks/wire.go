@@ -17,12 +17,12 @@ import (
 
 // envelope is what every hook body and every notification starts with.
 type envelope struct {
-	ID        string         `json:"id"`
-	Type      string         `json:"type"`
-	Time      int64          `json:"time"`
-	Namespace string         `json:"namespace"`
-	Socket    socketInfo     `json:"socket"`
-	Handshake *handshakeInfo `json:"handshake"`
+	ID        string          `json:"id"`
+	Type      string          `json:"type"`
+	Time      int64           `json:"time"`
+	Namespace string          `json:"namespace"`
+	Socket    socketInfo      `json:"socket"`
+	Handshake json.RawMessage `json:"handshake"` // a handshakeInfo, encoded once per socket (shake)
 }
 
 type socketInfo struct {
@@ -65,20 +65,25 @@ type notification struct {
 
 var emptyObject = json.RawMessage("{}")
 
-// describe fills the envelope of socket s, with its handshake; headers are
-// the canonical names of the allowlisted handshake headers.
-func describe(s *socketio.Socket, hs *socketio.Handshake, id, typ string, now int64, headers []string) envelope {
+// describe fills the envelope of socket s, whose handshake sh describes.
+func describe(s *socketio.Socket, sh *shake, id, typ string, now int64) envelope {
 	rooms := s.Rooms()
 	if rooms == nil {
 		rooms = []string{}
 	}
-	e := envelope{
+	return envelope{
 		ID: id, Type: typ, Time: now, Namespace: s.Namespace().Name(),
 		Socket: socketInfo{
-			ID: s.ID(), Transport: s.Transport(), Protocol: s.Protocol(), Address: hs.Address,
+			ID: s.ID(), Transport: s.Transport(), Protocol: s.Protocol(), Address: sh.address,
 			Rooms: rooms, Data: dataJSON(s.Data()), Meta: s.Meta(), Recovered: s.Recovered(),
 		},
+		Handshake: sh.handshake,
 	}
+}
+
+// handshakeJSON encodes the handshake object of socket s; headers are the
+// canonical names of the allowlisted handshake headers.
+func handshakeJSON(s *socketio.Socket, hs *socketio.Handshake, headers []string) (json.RawMessage, error) {
 	info := &handshakeInfo{
 		URL: hs.URL(), Query: queryObject(hs), Headers: forwardedHeaders(hs.Headers, headers),
 		Auth: hs.Auth, Secure: hs.Secure, Time: hs.Time(), Issued: hs.Issued,
@@ -98,8 +103,7 @@ func describe(s *socketio.Socket, hs *socketio.Handshake, id, typ string, now in
 	} else if len(info.Auth) == 0 {
 		info.Auth = emptyObject
 	}
-	e.Handshake = info
-	return e
+	return json.Marshal(info)
 }
 
 // dataJSON is socket.data as JSON: null when unset or not encodable.
