@@ -14,6 +14,9 @@
 #                                                  # against @socket.io/redis-emitter into Node
 #   bench/compare.sh --scenarios hooks --eio 4     # backend hooks (issue 11): an acked event answered
 #                                                  # by the backend, and a reconnect storm
+#   bench/compare.sh --scenarios "echo openloop"   # the echo at a fixed offered rate: half of Node's
+#                                                  # closed-loop acks/s of this run, on both servers
+#   bench/compare.sh --scenarios openloop --offered 6000   # the same at a rate given
 #
 # Each server starts fresh for every phase, pinned to CPU 0 with `taskset -c
 # 0`; the load generator runs on CPU 1. The cluster phase (a fanout whose
@@ -42,7 +45,10 @@
 # connections to the backend alive: Node's keep-alive agent keeps up to 256
 # idle sockets, reverse_proxy only 32 per host unless told
 # (keepalive_idle_conns_per_host 64), and with 32 it opens hundreds of
-# connections a second under this load. The load average is written to
+# connections a second under this load. The openloop phase is the echo at a
+# fixed offered rate, the same for both servers: half of the median acks/s
+# of Node's echo phase so far in this run, same protocol (so the echo
+# scenario must run first, with node among the servers), or --offered. The load average is written to
 # load.txt before each measured phase. Results go to bench/results/<time>/ (results.jsonl, table.md,
 # server logs, profiles).
 set -euo pipefail
@@ -54,9 +60,10 @@ cd "$root"
 runs=3 quick=0 profile=0
 eios="4 3"
 servers="node caddy"
-scenarios="conns echo fanout cluster handshake polling api hooks"
+scenarios="conns echo openloop fanout cluster handshake polling api hooks"
 out=""
 skip='^$' # a regular expression of phase names to leave out
+offered="" # openloop's events per second; empty: half of Node's echo acks/s
 ping_interval_ms=10000
 while (($#)); do
   case $1 in
@@ -67,6 +74,7 @@ while (($#)); do
   --scenarios) scenarios=$2; shift ;;
   --skip) skip=$2; shift ;;
   --out) out=$2; shift ;;
+  --offered) offered=$2; shift ;;
   --profile) profile=1 ;;
   -h | --help) sed -n '2,/^set -euo/p' "$self" | sed '$d'; exit 0 ;;
   *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -325,6 +333,7 @@ phases() {
       case $s in
       conns) echo "conns-200 -scenario conns -n 200 -hold 1s" ;;
       echo) echo "echo -scenario echo -c 5 -d 1s" ;;
+      openloop) echo "openloop -scenario openloop -c 5 -d 1s" ;;
       fanout)
         echo "fanout -scenario fanout -n 50 -d 1s"
         echo "fanout-idle -scenario fanout -n 50 -d 1s -idle-polling"
@@ -347,6 +356,8 @@ phases() {
         echo "conns-19000 -scenario conns -n 19000"
         ;;
       echo) echo "echo -scenario echo -c 50 -d 10s" ;;
+      # The echo at a fixed offered rate (see offered_rate).
+      openloop) echo "openloop -scenario openloop -c 50 -d 10s" ;;
       fanout)
         echo "fanout -scenario fanout -n 1000 -d 10s"
         echo "fanout-idle -scenario fanout -n 1000 -d 10s -idle-polling"
@@ -386,6 +397,31 @@ fi
 
 results="$out/results.jsonl"
 failures=0
+
+# offered_rate <eio>: the openloop phase's events per second, --offered or
+# half of the median acks/s of Node's echo results so far with that
+# protocol; empty when there are none.
+offered_rate() {
+  if [[ -n $offered ]]; then
+    echo "$offered"
+    return
+  fi
+  python3 - "$results" "$1" <<'PY'
+import json, statistics, sys
+rates = []
+try:
+    with open(sys.argv[1]) as f:
+        for line in f:
+            r = json.loads(line) if line.startswith("{") else {}
+            if r.get("scenario") == "echo" and r.get("server") == "node" and not r.get("variant") \
+                    and r.get("eio") == int(sys.argv[2]) and r.get("ops_per_s"):
+                rates.append(r["ops_per_s"])
+except FileNotFoundError:
+    pass
+if rates:
+    print(round(statistics.median(rates) / 2))
+PY
+}
 for run in $(seq 1 "$runs"); do
   while read -r name flags; do
     if [[ $name =~ $skip ]]; then continue; fi
@@ -395,7 +431,18 @@ for run in $(seq 1 "$runs"); do
         echo "== run $run/$runs: $name EIO$eio on $server"
         echo "$(date -u +%H:%M:%S) $name EIO$eio $server: load average $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/load.txt"
         second=() pprof=()
-        if [[ $name == cluster ]]; then
+        if [[ $name == openloop ]]; then
+          rate=$(offered_rate "$eio")
+          if [[ -z $rate ]]; then
+            echo "compare.sh: the openloop phase offers half of Node's echo acks/s, and there is no node echo result for EIO$eio yet; run the echo scenario before it with node among the servers, or give --offered N" >&2
+            failures=$((failures + 1))
+            continue
+          fi
+          second=(-offered "$rate")
+        fi
+        if [[ $name == openloop ]]; then
+          start_server "$server" "$log"
+        elif [[ $name == cluster ]]; then
           start_cluster "$server" "${log%.log}"
           second=(-url2 "$server2_url" -pid2 "$server2_pid")
         elif [[ $name == api && $server == caddy ]]; then
