@@ -27,9 +27,6 @@ type batchConn struct {
 	// (see hijackable); gorilla's own copy, its first write, is dropped.
 	dropHandshake bool
 	isTLS         bool // the connection is under crypto/tls (see raw); set once
-	// drained: the last read from the socket returned less than it asked
-	// for, so nothing was left (see readAhead.skip); reader-owned.
-	drained bool
 
 	// early is what the client sent before the hijack (or crypto/tls
 	// decrypted ahead, see inputPending), read before the connection
@@ -68,7 +65,6 @@ func (c *batchConn) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	n, err := c.Conn.Read(p)
-	c.drained = err == nil && n < len(p)
 	if n == 0 && c.readDeadline != 0 && errors.Is(err, os.ErrDeadlineExceeded) {
 		// waitInput's deadline, left in place for the next wait: gorilla
 		// would take the timeout as the end of the connection, and more of

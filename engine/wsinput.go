@@ -50,21 +50,12 @@ var longAgo = time.Unix(1, 0)
 type readAhead struct {
 	buf []byte
 	n   int // what the last successful attempt read
-	// skip: the socket was drained by the last read, so the first attempt
-	// of a wait need not look (it would meet EAGAIN): the netpoller's
-	// edge for the next input is what to wait for. Input that arrives
-	// during or after a read raises that edge.
-	skip bool
-	try  func(fd uintptr) bool
+	try func(fd uintptr) bool
 }
 
 var inputBuffers = sync.Pool{New: func() any {
 	ra := &readAhead{buf: make([]byte, 4096)}
 	ra.try = func(fd uintptr) bool {
-		if ra.skip {
-			ra.skip = false
-			return false
-		}
 		n, ready := readFD(fd, ra.buf)
 		if !ready {
 			return false
@@ -101,11 +92,10 @@ func (c *batchConn) waitInput(d time.Duration) bool {
 		c.inbuf = inputBuffers.Get().(*readAhead)
 	}
 	ra := c.inbuf
-	ra.n, ra.skip = 0, c.drained
+	ra.n = 0
 	err := c.raw.Read(ra.try)
 	if err == nil && ra.n > 0 {
 		c.early = ra.buf[:ra.n]
-		c.drained = ra.n < len(ra.buf)
 	}
 	return err == nil
 }
@@ -198,8 +188,6 @@ func (c *batchConn) awaitInput(onInput func()) error {
 		c.mu.Lock()
 		//lint:ignore SA2001 the empty critical section is the point
 		c.mu.Unlock()
-		// Read first: the netpoller may not have seen this input yet.
-		c.drained = false
 		onInput()
 	})
 	if err != nil {
