@@ -21,6 +21,9 @@
 #                                                  # by the backend, and a reconnect storm
 #   bench/compare.sh --scenarios recovery --eio 4  # connection state recovery (issue 14): the fanout with
 #                                                  # it off and on, in the same run
+#   bench/compare.sh --scenarios "echo openloop"   # the echo at a fixed offered rate: half of Node's
+#                                                  # closed-loop acks/s of this run, on both servers
+#   bench/compare.sh --scenarios openloop --offered 6000   # the same at a rate given
 #
 # Each server starts fresh for every phase, pinned to CPU 0 with `taskset -c
 # 0`; the load generator runs on CPU 1. The cluster phase (a fanout whose
@@ -58,7 +61,11 @@
 # their defaults, 2 minutes), so every relayed event is stored with its
 # offset appended; the table adds the server's RSS growth per stored event
 # (every event of the window is kept), best read in recovery-log-on, the
-# same with 10 receivers, which stores many more events. The load average is written to
+# same with 10 receivers, which stores many more events.
+# The openloop phase is the echo at a
+# fixed offered rate, the same for both servers: half of the median acks/s
+# of Node's echo phase so far in this run, same protocol (so the echo
+# scenario must run first, with node among the servers), or --offered. The load average is written to
 # load.txt before each measured phase. Results go to bench/results/<time>/ (results.jsonl, table.md,
 # server logs, profiles). At the end, bench/charts draws BENCHMARKS.md's
 # charts from all of the results directory's lines (those of earlier
@@ -76,9 +83,10 @@ cd "$root"
 runs=3 quick=0 profile=0
 eios="4 3"
 servers="node caddy"
-scenarios="conns echo fanout cluster handshake polling api hooks"
+scenarios="conns echo openloop fanout cluster handshake polling api hooks"
 out="" charts=""
 skip='^$' # a regular expression of phase names to leave out
+offered="" # openloop's events per second; empty: half of Node's echo acks/s
 ping_interval_ms=25000
 conns_ping_interval_ms="" # the conns phases' interval; empty: --ping-interval's
 while (($#)); do
@@ -91,6 +99,7 @@ while (($#)); do
   --skip) skip=$2; shift ;;
   --out) out=$2; shift ;;
   --conns-ping-interval) conns_ping_interval_ms=$2; shift ;;
+  --offered) offered=$2; shift ;;
   --profile) profile=1 ;;
   --ping-interval) ping_interval_ms=$2; shift ;;
   --charts) charts=$2; shift ;;
@@ -378,6 +387,7 @@ phases() {
       case $s in
       conns) echo "conns-200 -scenario conns -n 200 -hold 1s" ;;
       echo) echo "echo -scenario echo -c 5 -d 1s" ;;
+      openloop) echo "openloop -scenario openloop -c 5 -d 1s" ;;
       fanout)
         echo "fanout -scenario fanout -n 50 -d 1s"
         echo "fanout-idle -scenario fanout -n 50 -d 1s -idle-polling"
@@ -406,6 +416,8 @@ phases() {
         echo "conns-19000 -scenario conns -n 19000"
         ;;
       echo) echo "echo -scenario echo -c 50 -d 10s" ;;
+      # The echo at a fixed offered rate (see offered_rate).
+      openloop) echo "openloop -scenario openloop -c 50 -d 10s" ;;
       fanout)
         echo "fanout -scenario fanout -n 1000 -d 10s"
         echo "fanout-idle -scenario fanout -n 1000 -d 10s -idle-polling"
@@ -454,6 +466,31 @@ fi
 
 results="$out/results.jsonl"
 failures=0
+
+# offered_rate <eio>: the openloop phase's events per second, --offered or
+# half of the median acks/s of Node's echo results so far with that
+# protocol; empty when there are none.
+offered_rate() {
+  if [[ -n $offered ]]; then
+    echo "$offered"
+    return
+  fi
+  python3 - "$results" "$1" <<'PY'
+import json, statistics, sys
+rates = []
+try:
+    with open(sys.argv[1]) as f:
+        for line in f:
+            r = json.loads(line) if line.startswith("{") else {}
+            if r.get("scenario") == "echo" and r.get("server") == "node" and not r.get("variant") \
+                    and r.get("eio") == int(sys.argv[2]) and r.get("ops_per_s"):
+                rates.append(r["ops_per_s"])
+except FileNotFoundError:
+    pass
+if rates:
+    print(round(statistics.median(rates) / 2))
+PY
+}
 for run in $(seq 1 "$runs"); do
   while read -r name flags; do
     if [[ $name =~ $skip ]]; then continue; fi
@@ -464,7 +501,18 @@ for run in $(seq 1 "$runs"); do
         echo "$(date -u +%H:%M:%S) $name EIO$eio $server: load average $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/load.txt"
         second=() pprof=() without_join=""
         if [[ $name == fanout* || $name == cluster ]]; then without_join=1; fi
-        if [[ $name == cluster ]]; then
+        if [[ $name == openloop ]]; then
+          rate=$(offered_rate "$eio")
+          if [[ -z $rate ]]; then
+            echo "compare.sh: the openloop phase offers half of Node's echo acks/s, and there is no node echo result for EIO$eio yet; run the echo scenario before it with node among the servers, or give --offered N" >&2
+            failures=$((failures + 1))
+            continue
+          fi
+          second=(-offered "$rate")
+        fi
+        if [[ $name == openloop ]]; then
+          start_server "$server" "$log"
+        elif [[ $name == cluster ]]; then
           start_cluster "$server" "${log%.log}"
           second=(-url2 "$server2_url" -pid2 "$server2_pid")
         elif [[ $name == api && $server == caddy ]]; then

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -25,6 +26,7 @@ type batchConn struct {
 	// dropHandshake: the 101 response went out through the ResponseWriter
 	// (see hijackable); gorilla's own copy, its first write, is dropped.
 	dropHandshake bool
+	isTLS         bool // the connection is under crypto/tls (see raw); set once
 
 	// early is what the client sent before the hijack (or crypto/tls
 	// decrypted ahead, see inputPending), read before the connection
@@ -32,14 +34,23 @@ type batchConn struct {
 	// goroutine at a time) touches them, so they need no lock.
 	early  []byte
 	br     *bufio.Reader
-	inbuf  *[]byte // early's storage while the reader is active (plain connections)
-	parked bool    // br's buffer is in the pool (see parkReadBuffer)
+	inbuf  *readAhead // early's storage while the reader is active (plain connections)
+	parked bool       // br's buffer is in the pool (see parkReadBuffer)
 
 	// raw reaches the descriptor when the poller can watch the connection
-	// (see rawConnOf); isTLS: it is under crypto/tls.
-	raw   syscall.RawConn
-	isTLS bool
-	buf   []byte // borrowed from batchBuffers for one batch only
+	// (see rawConnOf).
+	raw syscall.RawConn
+	buf []byte // borrowed from batchBuffers for one batch only
+
+	// readDeadline is the read deadline waitInput left on a plain
+	// connection (UnixNano; 0: none), which Read clears when it meets it;
+	// reader-owned. writeDeadline is the write deadline last set on the
+	// connection (UnixNano; 0: none), so that gorilla's SetWriteDeadline
+	// before every frame, with the value it stores, costs the runtime's
+	// timer nothing when it has not changed; gorilla calls it with its
+	// write lock held, so one at a time.
+	readDeadline  int64
+	writeDeadline atomic.Int64 // read by the flusher too (see refreshWriteDeadline)
 }
 
 // maxBatch is the most a batch gathers before it is written out; larger
@@ -54,7 +65,36 @@ func (c *batchConn) Read(p []byte) (int, error) {
 		c.early = c.early[n:]
 		return n, nil
 	}
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	if n == 0 && c.readDeadline != 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+		// waitInput's deadline, left in place for the next wait: gorilla
+		// would take the timeout as the end of the connection, and more of
+		// a message it has begun is worth waiting for.
+		c.readDeadline = 0
+		_ = c.Conn.SetReadDeadline(time.Time{})
+		return c.Conn.Read(p)
+	}
+	return n, err
+}
+
+// SetWriteDeadline passes t on unless it is already the connection's
+// write deadline.
+func (c *batchConn) SetWriteDeadline(t time.Time) error {
+	key := int64(0)
+	if !t.IsZero() {
+		key = t.UnixNano()
+	}
+	if key == c.writeDeadline.Load() {
+		return nil
+	}
+	c.writeDeadline.Store(key)
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// SetDeadline forgets the remembered write deadline, then passes t on.
+func (c *batchConn) SetDeadline(t time.Time) error {
+	c.writeDeadline.Store(-1) // matches no deadline: the next SetWriteDeadline goes through
+	return c.Conn.SetDeadline(t)
 }
 
 func (c *batchConn) Write(p []byte) (int, error) {

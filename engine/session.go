@@ -81,7 +81,10 @@ type Session struct {
 
 	// websocket
 	ws       *websocket.Conn
-	flushing bool // a flusher goroutine owns writes to ws
+	flushing bool // a flusher goroutine (or the reader, see startFlushLocked) owns writes to ws
+	// readerFlushes: the reader is handling a message and writes what is
+	// queued meanwhile when it is done; flushDeferred: something was.
+	readerFlushes, flushDeferred bool
 
 	// upgrade
 	upgrading    bool

@@ -1,6 +1,9 @@
 package engine
 
-import "sync/atomic"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Stats are a server's running totals, for metrics: plain atomic counters
 // that the session code bumps where the event happens anyway (a handshake,
@@ -11,7 +14,11 @@ import "sync/atomic"
 // The traffic counters, bumped by every reader and flusher goroutine, are
 // sharded by session, each shard on a cache line of its own: goroutines of
 // different sessions running on different cores then rarely write to the
-// same line (a broadcast wakes one flusher per receiver at once).
+// same line (a broadcast wakes one flusher per receiver at once). Each
+// packs a count of packets and their bytes into one word, so that a read
+// or a written batch costs one atomic add, not two: the word is folded
+// into the wide totals whenever either part passes half its range, and
+// at every snapshot.
 type Stats struct {
 	// sessions open now, by protocol (3, 4) and current transport.
 	sessions [2][2]atomic.Int64
@@ -24,6 +31,52 @@ type Stats struct {
 	slowClosed      atomic.Uint64 // sessions closed because their client stopped reading
 
 	traffic [trafficShards]trafficShard
+
+	// folding guards the totals the shards' words are folded into.
+	folding sync.Mutex
+	totals  trafficTotals
+}
+
+// trafficTotals are the folded traffic counts, by transport.
+type trafficTotals struct {
+	packetsIn, bytesIn, packetsOut, bytesOut [2]uint64
+}
+
+// A traffic word: bytes in the low trafficByteBits bits, packets above.
+const (
+	trafficByteBits = 40
+	trafficByteMask = 1<<trafficByteBits - 1
+	trafficPacket   = 1 << trafficByteBits
+)
+
+// trafficWord is packets and bytes as one addend. Neither part of a word
+// may overflow between folds: count folds once a part passes half its
+// range, and one addend is far below the other half (a message is at
+// most MaxPayload, a batch of packets far fewer than 2^23).
+func trafficWord(packets, bytes int) uint64 {
+	return uint64(packets)<<trafficByteBits | uint64(bytes)&trafficByteMask
+}
+
+// count adds a word to *w and folds it when a part passed half its range.
+func (st *Stats) count(w *atomic.Uint64, in bool, transport int, word uint64) {
+	if v := w.Add(word); v&trafficByteMask >= 1<<(trafficByteBits-1) || v>>trafficByteBits >= 1<<(63-trafficByteBits) {
+		st.folding.Lock()
+		st.foldLocked(w, in, transport)
+		st.folding.Unlock()
+	}
+}
+
+// foldLocked moves a word's counts into the totals; st.folding held.
+func (st *Stats) foldLocked(w *atomic.Uint64, in bool, transport int) {
+	v := w.Swap(0)
+	packets, bytes := v>>trafficByteBits, v&trafficByteMask
+	if in {
+		st.totals.packetsIn[transport] += packets
+		st.totals.bytesIn[transport] += bytes
+	} else {
+		st.totals.packetsOut[transport] += packets
+		st.totals.bytesOut[transport] += bytes
+	}
 }
 
 const trafficShards = 8 // a power of two
@@ -32,8 +85,8 @@ const trafficShards = 8 // a power of two
 // cache line of counters and a line of padding, so that no two shards
 // share a line however the array is aligned (1 KiB per server).
 type trafficShard struct {
-	packetsIn, bytesIn, packetsOut, bytesOut [2]atomic.Uint64
-	_                                        [64]byte
+	in, out [2]atomic.Uint64 // traffic words by transport
+	_       [64]byte
 }
 
 // shard is s's share: its id is random, so sessions spread evenly.
@@ -131,15 +184,17 @@ func (st *Stats) Snapshot() StatsSnapshot {
 	}
 	s.VolatileDropped = st.volatileDropped.Load()
 	s.SlowClosed = st.slowClosed.Load()
+	st.folding.Lock()
 	for i := range st.traffic {
 		sh := &st.traffic[i]
 		for t := range 2 {
-			s.PacketsIn[t] += sh.packetsIn[t].Load()
-			s.BytesIn[t] += sh.bytesIn[t].Load()
-			s.PacketsOut[t] += sh.packetsOut[t].Load()
-			s.BytesOut[t] += sh.bytesOut[t].Load()
+			st.foldLocked(&sh.in[t], true, t)
+			st.foldLocked(&sh.out[t], false, t)
 		}
 	}
+	tt := st.totals
+	st.folding.Unlock()
+	s.PacketsIn, s.BytesIn, s.PacketsOut, s.BytesOut = tt.packetsIn, tt.bytesIn, tt.packetsOut, tt.bytesOut
 	return s
 }
 
@@ -169,16 +224,12 @@ func (st *Stats) closed(protocol uint8, transport, reason string) {
 
 // received counts packets read from s's client in one message or body.
 func (st *Stats) received(s *Session, transport int, packets, bytes int) {
-	sh := st.shard(s)
-	sh.packetsIn[transport].Add(uint64(packets))
-	sh.bytesIn[transport].Add(uint64(bytes))
+	st.count(&st.shard(s).in[transport], true, transport, trafficWord(packets, bytes))
 }
 
 // sent counts packets written to s's client in one batch or response.
 func (st *Stats) sent(s *Session, transport int, packets, bytes int) {
-	sh := st.shard(s)
-	sh.packetsOut[transport].Add(uint64(packets))
-	sh.bytesOut[transport].Add(uint64(bytes))
+	st.count(&st.shard(s).out[transport], false, transport, trafficWord(packets, bytes))
 }
 
 // wsPacketBytes is the size of pkts as WebSocket message payloads: a type

@@ -136,3 +136,41 @@ func BenchmarkStatsSent(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkStatsPerAck is everything the engine counts for one answered
+// message over WebSocket, on one goroutine as a reader that writes its
+// own answer does: the message read, and the batch written. Set against
+// socketio's BenchmarkRelayedAck (the whole round trip, in µs), it is the
+// metrics' share of the hot path.
+func BenchmarkStatsPerAck(b *testing.B) {
+	srv := NewServer(Options{})
+	s := &Session{id: newID(), protocol: 4}
+	in := []byte(`42["echo",1,1700000000000]`)
+	pkts := []packet{{typ: packetMessage, data: []byte(`31[]`)}}
+	for range b.N {
+		srv.stats.received(s, 1, 1, len(in))
+		srv.stats.sent(s, 1, len(pkts), wsPacketBytes(pkts, s.protocol))
+	}
+}
+
+// Packets and bytes share one word per shard; counts that pass half of
+// either part's range are folded into the totals, so no part overflows
+// into the other and the snapshot stays exact.
+func TestTrafficCountsStayExactPastAWordsRange(t *testing.T) {
+	var st Stats
+	s := &Session{id: newID(), protocol: 4}
+	const big = 1 << (trafficByteBits - 2) // a quarter of the bytes' range per call
+	for range 10 {
+		st.received(s, 1, 3, big)
+	}
+	for range 3 << 22 { // past half of the packets' range in one shard
+		st.sent(s, 0, 1, 1)
+	}
+	snap := st.Snapshot()
+	if snap.PacketsIn[1] != 30 || snap.BytesIn[1] != 10*big {
+		t.Errorf("in: %d packets, %d bytes; want 30 and %d", snap.PacketsIn[1], snap.BytesIn[1], uint64(10*big))
+	}
+	if want := uint64(3 << 22); snap.PacketsOut[0] != want || snap.BytesOut[0] != want {
+		t.Errorf("out: %d packets, %d bytes; want %d of each", snap.PacketsOut[0], snap.BytesOut[0], want)
+	}
+}

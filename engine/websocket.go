@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
+	"io"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -29,19 +32,36 @@ func (s *Session) writeTimeout() time.Duration {
 	return s.opts.PingInterval + s.opts.PingTimeout
 }
 
-// startFlushLocked starts the flusher unless one is running.
+// startFlushLocked starts the flusher unless one is running. While the
+// session's reader is inside a message's handler (readerFlushes) it only
+// notes that there is something to write: the reader writes it itself
+// when the handler returns, as Node writes an ack after its handler, which
+// spares a goroutine and a scheduler hand-off per answered message. What
+// other goroutines queue for the session meanwhile waits for the handler
+// too; a handler that blocks should do its waiting on a goroutine of its
+// own (as UseAsync middlewares and hooks do).
 func (s *Session) startFlushLocked() {
 	if s.flushing || s.ws == nil {
+		return
+	}
+	if s.readerFlushes {
+		s.flushDeferred = true
 		return
 	}
 	s.flushing = true
 	go s.flushWS()
 }
 
-// flushWS writes the queue to the WebSocket until it is empty, then exits.
-// When the session is closing it ends with a close frame.
+// flushWS is the flusher goroutine: it writes the queue to the WebSocket
+// until it is empty, then exits.
 func (s *Session) flushWS() {
 	growStack()
+	s.writeQueuedWS()
+}
+
+// writeQueuedWS writes the queue until it is empty, on the goroutine that
+// set flushing. When the session is closing it ends with a close frame.
+func (s *Session) writeQueuedWS() {
 	for {
 		s.mu.Lock()
 		if s.state == stateClosed {
@@ -64,7 +84,7 @@ func (s *Session) flushWS() {
 		}
 		s.mu.Unlock()
 
-		conn.SetWriteDeadline(time.Now().Add(s.writeTimeout()))
+		refreshWriteDeadline(conn, s.writeTimeout())
 		err := s.writeBatch(conn, pkts)
 		s.server.releaseBytes(pkts)
 		if err != nil {
@@ -77,6 +97,18 @@ func (s *Session) flushWS() {
 		}
 		s.server.stats.sent(s, 1, len(pkts), wsPacketBytes(pkts, s.protocol))
 	}
+}
+
+// refreshWriteDeadline gives the next writes to conn a deadline of about
+// timeout: a new one only once less than half of the last is left, as
+// setting it re-arms a runtime timer (a connection under gorilla's own
+// control frames' short deadlines gets a new one at once).
+func refreshWriteDeadline(conn *websocket.Conn, timeout time.Duration) {
+	now := time.Now()
+	if bc, _ := conn.NetConn().(*batchConn); bc != nil && bc.writeDeadline.Load()-now.UnixNano() >= int64(timeout/2) {
+		return
+	}
+	conn.SetWriteDeadline(now.Add(timeout))
 }
 
 // writeBatch writes packets, several of them in one system call when the
@@ -300,7 +332,7 @@ func (s *Session) readWS(conn *websocket.Conn) {
 // readMessage reads and handles one message; ok false means the session
 // has ended, heartbeat that the message was a heartbeat packet.
 func (s *Session) readMessage(conn *websocket.Conn) (ok, heartbeat bool) {
-	kind, data, err := conn.ReadMessage()
+	kind, data, err := readWSMessage(conn)
 	if err != nil {
 		s.terminate(readErrorReason(err))
 		return false, false
@@ -321,8 +353,71 @@ func (s *Session) readMessage(conn *websocket.Conn) (ok, heartbeat bool) {
 		s.terminate("parse error")
 		return false, false
 	}
+	s.mu.Lock()
+	s.readerFlushes = true
+	s.mu.Unlock()
 	s.handlePacket(p)
+	s.mu.Lock()
+	s.readerFlushes = false
+	write := s.flushDeferred && !s.flushing && s.ws != nil
+	s.flushDeferred = false
+	if write {
+		s.flushing = true
+	}
+	s.mu.Unlock()
+	if write {
+		s.writeQueuedWS()
+	}
 	return true, p.typ == packetPong || p.typ == packetPing
+}
+
+// messageBuffers are what readWSMessage reads a message into before it
+// copies it out at its size.
+var messageBuffers = sync.Pool{New: func() any { b := make([]byte, 2048); return &b }}
+
+// readWSMessage is gorilla's ReadMessage without its io.ReadAll, which
+// starts every message with a 512-byte buffer: a message that fits in a
+// pooled buffer is copied out at its own size (the handler may keep it).
+func readWSMessage(conn *websocket.Conn) (int, []byte, error) {
+	kind, r, err := conn.NextReader()
+	if err != nil {
+		return kind, nil, err
+	}
+	bp := messageBuffers.Get().(*[]byte)
+	buf := *bp
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			data := bytes.Clone(buf[:n])
+			messageBuffers.Put(bp)
+			if data == nil {
+				data = []byte{}
+			}
+			return kind, data, nil
+		}
+		if err != nil {
+			messageBuffers.Put(bp)
+			return kind, nil, err
+		}
+	}
+	// Larger than the buffer: the rest as io.ReadAll would.
+	data := append(make([]byte, 0, 2*n), buf[:n]...)
+	messageBuffers.Put(bp)
+	for {
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
+		m, err := r.Read(data[len(data):cap(data)])
+		data = data[:len(data)+m]
+		if err == io.EOF {
+			return kind, data, nil
+		}
+		if err != nil {
+			return kind, nil, err
+		}
+	}
 }
 
 // readErrorReason maps a read error to Node's close reason: the peer going

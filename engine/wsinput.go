@@ -53,9 +53,27 @@ var errNoPoller = errors.New("engine: the connection cannot be watched for input
 // what is already buffered in user space.
 var longAgo = time.Unix(1, 0)
 
-// inputBuffers hold what waitInput reads ahead on plain connections, while
-// a reader is active.
-var inputBuffers = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
+// readAhead holds what waitInput reads ahead on a plain connection while a
+// reader is active, with the callback RawConn.Read calls made once, not per
+// wait (a closure per wait was an allocation per message).
+type readAhead struct {
+	buf []byte
+	n   int // what the last successful attempt read
+	try func(fd uintptr) bool
+}
+
+var inputBuffers = sync.Pool{New: func() any {
+	ra := &readAhead{buf: make([]byte, 4096)}
+	ra.try = func(fd uintptr) bool {
+		n, ready := readFD(fd, ra.buf)
+		if !ready {
+			return false
+		}
+		ra.n = n
+		return true // data, or end of stream or an error the next read meets
+	}
+	return ra
+}}
 
 var peekBuffers = sync.Pool{New: func() any { b := make([]byte, 2048); return &b }}
 
@@ -67,40 +85,46 @@ func (c *batchConn) watchable() bool { return c.raw != nil && thePoller() != nil
 // what came into early, with the read it would have made anyway; under
 // TLS it only peeks, and crypto/tls reads.
 func (c *batchConn) waitInput(d time.Duration) bool {
-	// The deadline is set only once the first attempt finds nothing: a
-	// busy connection usually has its next message waiting already.
+	if c.isTLS {
+		return c.waitInputTLS(d)
+	}
+	// The deadline stays set for the next waits and is renewed only once
+	// less than half of d is left, so that the linger is between d/2 and
+	// d: a reader that waits after every message (an echo) would
+	// otherwise re-arm and stop the runtime's deadline timer twice per
+	// message. Read clears it when gorilla meets it.
+	if now := time.Now(); c.readDeadline-now.UnixNano() < int64(d/2) {
+		c.readDeadline = now.Add(d).UnixNano()
+		_ = c.Conn.SetReadDeadline(now.Add(d))
+	}
+	if c.inbuf == nil {
+		c.inbuf = inputBuffers.Get().(*readAhead)
+	}
+	ra := c.inbuf
+	ra.n = 0
+	err := c.raw.Read(ra.try)
+	if err == nil && ra.n > 0 {
+		c.early = ra.buf[:ra.n]
+	}
+	return err == nil
+}
+
+// waitInputTLS is waitInput under crypto/tls: it only peeks, and
+// crypto/tls reads. The deadline is set only once the first attempt finds
+// nothing (a busy connection usually has its next message waiting
+// already), and cleared after, since inputPending sets its own.
+func (c *batchConn) waitInputTLS(d time.Duration) bool {
 	deadline := false
-	nothingYet := func() bool {
+	err := c.raw.Read(func(fd uintptr) bool {
+		if peekFD(fd) {
+			return true
+		}
 		if !deadline {
 			_ = c.Conn.SetReadDeadline(time.Now().Add(d))
 			deadline = true
 		}
 		return false
-	}
-	var err error
-	if c.isTLS {
-		err = c.raw.Read(func(fd uintptr) bool {
-			if peekFD(fd) {
-				return true
-			}
-			return nothingYet()
-		})
-	} else {
-		if c.inbuf == nil {
-			c.inbuf = inputBuffers.Get().(*[]byte)
-		}
-		buf := *c.inbuf
-		err = c.raw.Read(func(fd uintptr) bool {
-			n, ready := readFD(fd, buf)
-			if !ready {
-				return nothingYet()
-			}
-			if n > 0 {
-				c.early = buf[:n]
-			}
-			return true // data, or end of stream or an error the next read meets
-		})
-	}
+	})
 	if deadline {
 		_ = c.Conn.SetReadDeadline(time.Time{})
 	}
@@ -266,9 +290,9 @@ func (c *batchConn) idleInput(r idleReader, scratch []byte) bool {
 	// Not a heartbeat: the bytes (clientTextFrame left them as they came)
 	// go to gorilla through the reader.
 	if c.inbuf == nil {
-		c.inbuf = inputBuffers.Get().(*[]byte)
+		c.inbuf = inputBuffers.Get().(*readAhead)
 	}
-	c.early = append((*c.inbuf)[:0], scratch[:n]...)
+	c.early = append(c.inbuf.buf[:0], scratch[:n]...)
 	return false
 }
 

@@ -3,6 +3,7 @@ package socketio
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 
 	"github.com/caddy-socketio/caddy-socketio/engine"
@@ -181,9 +182,14 @@ func (a *MemoryAdapter) Broadcast(p *Packet, opts *BroadcastOptions) error {
 		r.broadcast(a, p, opts) // stored, with its offset
 		return nil
 	}
-	msgs := preparePacket(p)
+	// Encoded for the first receiver: a relay to a room with no one else
+	// in it (each socket alone in its own) costs no encoding.
+	var msgs []*engine.PreparedMessage
 	receivers := 0
 	a.apply(opts, func(s *Socket) {
+		if msgs == nil {
+			msgs = preparePacket(p)
+		}
 		s.client.writePrepared(msgs, opts.Flags.Volatile)
 		receivers++
 	})
@@ -220,15 +226,34 @@ func (a *MemoryAdapter) apply(opts *BroadcastOptions, fn func(*Socket)) {
 	defer a.mu.RUnlock()
 	a.nsp.mu.RLock()
 	defer a.nsp.mu.RUnlock()
-	var except map[string]struct{}
-	if len(opts.Except) > 0 {
-		except = make(map[string]struct{})
-		for _, room := range opts.Except {
-			a.membersLocked(room, func(id string) { except[id] = struct{}{} })
-		}
+	// The excluded ids: a few (a relay excludes its sender) are looked up
+	// in a slice, more in a map.
+	var (
+		few    [8]string
+		except = few[:0]
+		many   map[string]struct{}
+	)
+	for _, room := range opts.Except {
+		a.membersLocked(room, func(id string) {
+			if many == nil && len(except) < len(few) {
+				except = append(except, id)
+				return
+			}
+			if many == nil {
+				many = make(map[string]struct{}, 2*len(few))
+				for _, e := range except {
+					many[e] = struct{}{}
+				}
+			}
+			many[id] = struct{}{}
+		})
 	}
 	visit := func(id string) {
-		if _, skip := except[id]; skip {
+		if many != nil {
+			if _, skip := many[id]; skip {
+				return
+			}
+		} else if slices.Contains(except, id) {
 			return
 		}
 		if s := a.nsp.sockets[id]; s != nil {

@@ -35,7 +35,9 @@ func (st *namespaceStats) disconnected(reason string) {
 // broadcast counts one local fan-out of a packet to receivers sockets.
 func (st *namespaceStats) broadcast(receivers int) {
 	st.broadcasts.Add(1)
-	st.deliveries.Add(uint64(receivers))
+	if receivers > 0 { // a relay to a room with no one else in it: one add, not two
+		st.deliveries.Add(uint64(receivers))
+	}
 }
 
 // NamespaceStats is a copy of a namespace's totals at one moment.

@@ -11,6 +11,7 @@
 //	loadgen -scenario fanout    -n 1000 -url2 URL    # the same over two nodes sharing a Redis
 //	loadgen -scenario handshake -c 50 -d 10s         # abandoned polling handshakes
 //	loadgen -scenario polling   -c 50 -d 10s         # echo over long-polling only
+//	loadgen -scenario openloop  -c 50 -offered 5000  # the echo at a fixed offered rate (openloop.go)
 //	loadgen -scenario stalled -n 1000 -c 100 -events 300 -pad 100000 -pid $PID  # stalled readers (stress.go)
 //	loadgen -scenario cycles  -n 10000 -c 50 -pprof URL   # connect/disconnect cycles over every transport
 //	loadgen -scenario slow    -n 5000 -c 100              # slow requests beside normal clients
@@ -73,7 +74,7 @@ func main() {
 type options struct {
 	scenario, endpoint, endpoint2, namespace, transport, label, variant, sources string
 	pprof, pprof2, pprofOut                                                      string
-	proto, n, c, rate, pid, pid2, pad, window, events                            int
+	proto, n, c, rate, pid, pid2, pad, window, events, offered                   int
 	duration, hold                                                               time.Duration
 	idlePoll, stalledWS                                                          bool
 	emitVia, apiURL, apiKeyEnv, redisAddr, room                                  string
@@ -85,7 +86,7 @@ type options struct {
 func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
-	fs.StringVar(&o.scenario, "scenario", "echo", "conns, echo, fanout, handshake, polling or storm (and the stress scenarios)")
+	fs.StringVar(&o.scenario, "scenario", "echo", "conns, echo, openloop, fanout, handshake, polling or storm (and the stress scenarios)")
 	fs.StringVar(&o.endpoint, "url", "http://127.0.0.1:3000/socket.io/", "the server's Engine.IO endpoint")
 	fs.StringVar(&o.endpoint2, "url2", "", "fanout: a second server node's endpoint (the two share a Redis): the odd receivers connect to it, the sender and the even receivers to -url")
 	fs.StringVar(&o.namespace, "ns", "/", "the relay namespace")
@@ -96,6 +97,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.duration, "d", 10*time.Second, "measured duration (echo, fanout, handshake, polling)")
 	fs.DurationVar(&o.hold, "hold", 0, "conns: how long to hold the connections after the ramp; 0 is 5 s, 4 ping intervals (the heartbeat window) and 5 s more: 110 s at a 25 s interval")
 	fs.IntVar(&o.rate, "ramp", 2000, "connections opened per second")
+	fs.IntVar(&o.offered, "offered", 0, "openloop: events per second offered, over all -c clients, whether or not the acks keep up")
 	fs.IntVar(&o.pid, "pid", 0, "server process id: its CPU time and memory (children included) are read from /proc")
 	fs.IntVar(&o.pid2, "pid2", 0, "with -url2: the second node's process id, measured as -pid is")
 	fs.StringVar(&o.label, "label", "", "server name written in the result (node, caddy)")
@@ -193,6 +195,7 @@ func run(ctx context.Context, args []string) (result, error) {
 		duration:  o.duration,
 		hold:      o.hold,
 		rate:      o.rate,
+		offered:   o.offered,
 		pid:       o.pid,
 		pad:       o.pad,
 		window:    o.window,
@@ -236,6 +239,8 @@ func run(ctx context.Context, args []string) (result, error) {
 		r, err = runEcho(ctx, s, "polling")
 	case "fanout":
 		r, err = runFanout(ctx, s)
+	case "openloop":
+		r, err = runOpenLoop(ctx, s)
 	case "handshake":
 		r, err = runHandshake(ctx, s)
 	case "stalled":
@@ -249,7 +254,7 @@ func run(ctx context.Context, args []string) (result, error) {
 	case "reload":
 		r, err = runReload(ctx, s, &o.reload)
 	default:
-		return r, fmt.Errorf("-scenario %q: use conns, echo, fanout, handshake, polling, stalled, cycles, slow, storm or reload", o.scenario)
+		return r, fmt.Errorf("-scenario %q: use conns, echo, openloop, fanout, handshake, polling, stalled, cycles, slow, storm or reload", o.scenario)
 	}
 	r.Server, r.Protocol = o.label, o.proto
 	if o.variant != "" {

@@ -28,6 +28,10 @@ type result struct {
 	Sent       int64 `json:"sent,omitempty"`       // fanout: events the sender emitted
 	Lost       int64 `json:"lost"`                 // fanout: deliveries that never arrived
 
+	// OfferedPerSec: openloop's fixed offered rate (-offered), events per
+	// second over all clients.
+	OfferedPerSec float64 `json:"offered_per_s,omitempty"`
+
 	// EmitsPerSec and CPUusPerEmit: a fanout sent by an emitter (-emit-via
 	// api or redis-emitter), per event it sent rather than per delivery.
 	EmitVia      string  `json:"emit_via,omitempty"`
@@ -36,7 +40,10 @@ type result struct {
 
 	P50us int64 `json:"p50_us,omitempty"`
 	P99us int64 `json:"p99_us,omitempty"`
-	MaxUs int64 `json:"max_us,omitempty"`
+	// P999us: the 99.9th percentile (openloop), where one stall in a
+	// thousand operations shows.
+	P999us int64 `json:"p999_us,omitempty"`
+	MaxUs  int64 `json:"max_us,omitempty"`
 
 	ServerCPUus int64   `json:"server_cpu_us,omitempty"` // CPU the server spent in the measured window
 	ServerSysus int64   `json:"server_sys_us,omitempty"` // the kernel's part of it (syscalls, loopback TCP)
@@ -145,6 +152,7 @@ func (r *result) measure(before, after *serverSample, window time.Duration) {
 func (r *result) latencies(h *histogram) {
 	r.P50us = h.quantile(0.50)
 	r.P99us = h.quantile(0.99)
+	r.P999us = h.quantile(0.999)
 	r.MaxUs = h.max
 	r.LatencyHistogram = h.buckets()
 }

@@ -19,6 +19,7 @@ type scenario struct {
 	duration  time.Duration // measured window of echo, fanout, handshake, polling
 	hold      time.Duration // conns: how long to hold; 0 is the settle, 4 ping intervals and 5 s
 	rate      int           // connections opened per second during a ramp
+	offered   int           // openloop: events per second offered, over all clients
 	pid       int           // server process to sample; 0 for none
 	pid2      int           // the second node's process (with target2); 0 for none
 	pad       int           // extra payload bytes per event

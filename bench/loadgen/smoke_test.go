@@ -58,6 +58,7 @@ func TestEveryScenarioRunsAgainstTheNodeReference(t *testing.T) {
 			{"conns", []string{"-scenario", "conns", "-n", "50", "-hold", "500ms"}},
 			{"conns over polling", []string{"-scenario", "conns", "-n", "20", "-hold", "500ms", "-transport", "polling"}},
 			{"echo", []string{"-scenario", "echo", "-c", "5"}},
+			{"openloop", []string{"-scenario", "openloop", "-c", "5", "-offered", "200"}},
 			{"fanout", []string{"-scenario", "fanout", "-n", "20"}},
 			{"fanout with an idle polling session", []string{"-scenario", "fanout", "-n", "20", "-idle-polling"}},
 			{"fanout with a stalled WebSocket client", []string{"-scenario", "fanout", "-n", "20", "-stalled-websocket"}},
@@ -68,6 +69,11 @@ func TestEveryScenarioRunsAgainstTheNodeReference(t *testing.T) {
 				r, line := smokeRun(t, append([]string{"-url", url, "-eio", eio, "-d", "1s", "-pid", pidFlag, "-label", "node"}, tc.args...))
 				if fmt.Sprint(r.Protocol) != eio || r.Server != "node" || r.RSSAfter == 0 {
 					t.Fatalf("result misses what the flags asked for: %s", line)
+				}
+				// 200 events/s for a second from 5 clients on a fixed
+				// schedule: 40 each, whatever the server's speed.
+				if r.Scenario == "openloop" && (r.Sent != 200 || r.Ops != r.Sent || r.OfferedPerSec != 200 || r.P999us == 0) {
+					t.Fatalf("openloop: want 200 events sent and acked at the offered 200/s, with a p99.9: %s", line)
 				}
 			})
 		}

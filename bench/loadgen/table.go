@@ -34,6 +34,17 @@ var figures = map[string][]figure{
 		{"  of which kernel (µs)", func(r result) float64 { return perOp(r.ServerSysus, r.Ops) }},
 		{"errors", func(r result) float64 { return float64(r.Errors) }},
 	},
+	// the echo at a fixed offered rate (the same for both servers).
+	"openloop": {
+		{"offered events/s", func(r result) float64 { return r.OfferedPerSec }},
+		{"acks/s", func(r result) float64 { return r.OpsPerSec }},
+		{"p50 ack latency (µs)", func(r result) float64 { return float64(r.P50us) }},
+		{"p99 ack latency (µs)", func(r result) float64 { return float64(r.P99us) }},
+		{"p99.9 ack latency (µs)", func(r result) float64 { return float64(r.P999us) }},
+		{"server CPU per ack (µs)", func(r result) float64 { return r.CPUusPerOp }},
+		{"  of which kernel (µs)", func(r result) float64 { return perOp(r.ServerSysus, r.Ops) }},
+		{"errors", func(r result) float64 { return float64(r.Errors) }},
+	},
 	"fanout": {
 		{"deliveries/s", func(r result) float64 { return r.OpsPerSec }},
 		{"p99 delivery latency (µs)", func(r result) float64 { return float64(r.P99us) }},
@@ -156,7 +167,7 @@ func perOp(us, ops int64) float64 {
 	return float64(us) / float64(ops)
 }
 
-var scenarioOrder = []string{"conns", "echo", "fanout", "handshake", "polling", "storm"}
+var scenarioOrder = []string{"conns", "echo", "openloop", "fanout", "handshake", "polling", "storm"}
 
 // phase identifies results that measure the same thing, run after run.
 type phase struct {
