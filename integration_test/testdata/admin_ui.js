@@ -81,8 +81,10 @@ async function login(page, password) {
     seen.afterReload = await waitText(page, (t) => t.includes(ws.id));
     seen.loginFormAfterReload = await page.getByLabel('Password').isVisible();
 
+    // socket.io-client clears socket.id on close: wait on the id it had.
+    const leavingID = leaving.id;
     leaving.close();
-    seen.afterDisconnect = await waitText(page, (t) => !t.includes(leaving.id));
+    seen.afterDisconnect = await waitText(page, (t) => !t.includes(leavingID));
 
     await page.goto(uiURL + '#/rooms/');
     seen.rooms = await waitText(page, (t) => t.includes('lobby'));
