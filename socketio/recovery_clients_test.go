@@ -25,7 +25,11 @@ func recoveryClientServer(t *testing.T, opts RecoveryOptions) *testServer {
 
 // recoveryClientServerWith is recoveryClientServer, sending "before" or not.
 func recoveryClientServerWith(t *testing.T, opts RecoveryOptions, before bool) *testServer {
-	return startServerWith(t, "", engine.Options{},
+	// A short heartbeat: a polling client cut between two polls has no
+	// request parked for the server to see fail, so the server learns of
+	// the drop only when a pong is late, which at the default 25 s + 20 s
+	// is past the tests' 10 s wait for "lost".
+	return startServerWith(t, "", engine.Options{PingInterval: 2 * time.Second, PingTimeout: 3 * time.Second},
 		Options{ConnectionStateRecovery: &opts}, func(ts *testServer) {
 			ts.io.OnConnection(func(s *Socket) {
 				_, back := s.Handshake().AuthValue("pid")
