@@ -13,6 +13,66 @@ import (
 // error and stopping.
 const ackTimeout = 10 * time.Second
 
+// soloClients are the clients of the echo scenarios, each alone in its room
+// (so the server relays it nothing, and every event it sends comes back as
+// its ack alone), each read by a goroutine of its own until close.
+type soloClients struct {
+	s        *scenario
+	clients  []client // index as in open; nil where the dial failed
+	serving  sync.WaitGroup
+	stopping atomic.Bool
+	strays   atomic.Int64 // events relayed to a client alone in its room
+}
+
+// open dials s.c clients over the scenario's transport, client i into room
+// prefix+i, and returns how many connected. For each one that did it calls
+// started, whose result is handed the id of each ack of the target's
+// namespace that client reads.
+func (sc *soloClients) open(ctx context.Context, prefix string, started func(i int, c client) (onAck func(id int64))) int {
+	s := sc.s
+	ns := s.target.namespace
+	sc.clients = make([]client, s.c)
+	return s.openClients(ctx, s.c, s.transport, func(i int) string { return prefix + strconv.Itoa(i) }, func(i int, c client) {
+		sc.clients[i] = c
+		onAck := started(i, c)
+		sc.serving.Add(1)
+		go func() {
+			defer sc.serving.Done()
+			err := c.serve(func(p sioPacket) {
+				switch {
+				case p.Type == sioAck && p.Namespace == ns:
+					onAck(p.ID)
+				case p.Type == sioEvent:
+					sc.strays.Add(1)
+				}
+			})
+			if !sc.stopping.Load() {
+				s.errs.add(err)
+			}
+		}()
+	})
+}
+
+// close ends every client and waits for its reader; what a reader returns
+// from here on is not an error.
+func (sc *soloClients) close() {
+	sc.stopping.Store(true)
+	for _, c := range sc.clients {
+		if c != nil {
+			c.close()
+		}
+	}
+	sc.serving.Wait()
+}
+
+// checkStrays counts an error when any client received a relayed event,
+// which a client alone in its room should never see.
+func (sc *soloClients) checkStrays(who string) {
+	if n := sc.strays.Load(); n > 0 {
+		sc.s.errs.add(fmt.Errorf("%s clients received %d relayed events: the server did not keep each client alone in the room of its ?room= query", who, n))
+	}
+}
+
 // runEcho runs s.c clients, each in its own room, each emitting an event
 // with an ack and waiting for the ack before the next: the relay has no one
 // else to send to, so every round trip is the server's per-message cost.
@@ -27,42 +87,18 @@ func runEcho(ctx context.Context, s *scenario, name string) (result, error) {
 	}
 	echoers := make([]*echoer, s.c)
 	hists := make([]histogram, s.c)
-	var (
-		serving  sync.WaitGroup
-		stopping atomic.Bool
-		strays   atomic.Int64 // events relayed to an echo client, alone in its room
-	)
-	opened := s.openClients(ctx, s.c, s.transport, func(i int) string { return "echo-" + strconv.Itoa(i) }, func(i int, c client) {
+	solo := &soloClients{s: s}
+	defer solo.close()
+	opened := solo.open(ctx, "echo-", func(i int, c client) func(int64) {
 		e := &echoer{c: c, acks: make(chan int64, 1), hist: &hists[i]}
 		echoers[i] = e
-		serving.Add(1)
-		go func() {
-			defer serving.Done()
-			err := c.serve(func(p sioPacket) {
-				switch {
-				case p.Type == sioAck && p.Namespace == ns:
-					select {
-					case e.acks <- p.ID:
-					default:
-					}
-				case p.Type == sioEvent:
-					strays.Add(1)
-				}
-			})
-			if !stopping.Load() {
-				s.errs.add(err)
-			}
-		}()
-	})
-	defer func() {
-		stopping.Store(true)
-		for _, e := range echoers {
-			if e != nil {
-				e.c.close()
+		return func(id int64) {
+			select {
+			case e.acks <- id:
+			default:
 			}
 		}
-		serving.Wait()
-	}()
+	})
 	if opened == 0 {
 		s.errs.report(&r)
 		return r, fmt.Errorf("%s: no client connected: %s", name, r.FirstErr)
@@ -109,9 +145,7 @@ func runEcho(ctx context.Context, s *scenario, name string) (result, error) {
 	if err := w.close(s); err != nil {
 		return r, err
 	}
-	if n := strays.Load(); n > 0 {
-		s.errs.add(fmt.Errorf("echo clients received %d relayed events: the server did not keep each client alone in the room of its ?room= query", n))
-	}
+	solo.checkStrays("echo")
 	r.Ops = acks.Load()
 	r.measure(w.before, w.after, w.elapsed)
 	r.latencies(mergeHistograms(hists))

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,53 +43,29 @@ func runOpenLoop(ctx context.Context, s *scenario) (result, error) {
 		hist      histogram
 	}
 	senders := make([]*sender, s.c)
-	var (
-		serving  sync.WaitGroup
-		stopping atomic.Bool
-		strays   atomic.Int64
-		acks     atomic.Int64
-	)
-	opened := s.openClients(ctx, s.c, s.transport, func(i int) string { return "open-" + strconv.Itoa(i) }, func(i int, c client) {
+	var acks atomic.Int64
+	solo := &soloClients{s: s}
+	defer solo.close()
+	opened := solo.open(ctx, "open-", func(i int, c client) func(int64) {
 		e := &sender{c: c}
 		senders[i] = e
-		serving.Add(1)
-		go func() {
-			defer serving.Done()
-			err := c.serve(func(p sioPacket) {
-				switch {
-				case p.Type == sioAck && p.Namespace == ns:
-					now := s.micros()
-					e.mu.Lock()
-					want := e.acked + 1
-					if p.ID != want || p.ID > int64(len(e.due)) {
-						e.mu.Unlock()
-						s.errs.add(fmt.Errorf("ack %d arrived while waiting for ack %d", p.ID, want))
-						return
-					}
-					e.acked = want
-					if e.recording {
-						e.hist.record(now - e.due[want-1])
-						acks.Add(1)
-					}
-					e.mu.Unlock()
-				case p.Type == sioEvent:
-					strays.Add(1)
-				}
-			})
-			if !stopping.Load() {
-				s.errs.add(err)
+		return func(id int64) {
+			now := s.micros()
+			e.mu.Lock()
+			want := e.acked + 1
+			if id != want || id > int64(len(e.due)) {
+				e.mu.Unlock()
+				s.errs.add(fmt.Errorf("ack %d arrived while waiting for ack %d", id, want))
+				return
 			}
-		}()
-	})
-	defer func() {
-		stopping.Store(true)
-		for _, e := range senders {
-			if e != nil {
-				e.c.close()
+			e.acked = want
+			if e.recording {
+				e.hist.record(now - e.due[want-1])
+				acks.Add(1)
 			}
+			e.mu.Unlock()
 		}
-		serving.Wait()
-	}()
+	})
 	if opened == 0 {
 		s.errs.report(&r)
 		return r, fmt.Errorf("openloop: no client connected: %s", r.FirstErr)
@@ -156,9 +131,7 @@ func runOpenLoop(ctx context.Context, s *scenario) (result, error) {
 	if missing := r.Sent - r.Ops; missing > 0 {
 		s.errs.add(fmt.Errorf("%d of %d events got no ack within %s of the end of the offered stream", missing, r.Sent, openLoopDrain))
 	}
-	if n := strays.Load(); n > 0 {
-		s.errs.add(fmt.Errorf("open-loop clients received %d relayed events: the server did not keep each client alone in the room of its ?room= query", n))
-	}
+	solo.checkStrays("open-loop")
 	r.measure(w.before, w.after, w.elapsed)
 	r.latencies(mergeHistograms(hists))
 	s.errs.report(&r)
