@@ -2,10 +2,9 @@ package integration_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -76,9 +75,7 @@ func startClients(t testing.TB, specs ...clientSpec) *nodeClients {
 // runs on the reader goroutine, before the event is recorded.
 func startClientScript(t testing.TB, script string, env []string, extra func(e clientEvent, line []byte)) *nodeClients {
 	t.Helper()
-	cmd := exec.Command(testpeer.Node(t), filepath.Join("testdata", script))
-	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(testpeer.RepoRoot(), "node_modules"))
-	cmd.Env = append(cmd.Env, env...)
+	cmd := testpeer.NodeCommand(context.Background(), t, filepath.Join("testdata", script), env...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()

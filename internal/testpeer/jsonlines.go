@@ -2,9 +2,9 @@ package testpeer
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -53,7 +53,13 @@ func NewJSONLines(name string, r io.Reader) *JSONLines {
 // when the output ends first.
 func (l *JSONLines) Wait(t testing.TB, from int, what string, match func(map[string]any) bool) (map[string]any, int) {
 	t.Helper()
-	timer := time.AfterFunc(20*time.Second, func() {
+	return l.wait(t, from, what, 20*time.Second, match)
+}
+
+// wait is Wait with the time it gives.
+func (l *JSONLines) wait(t testing.TB, from int, what string, within time.Duration, match func(map[string]any) bool) (map[string]any, int) {
+	t.Helper()
+	timer := time.AfterFunc(within, func() {
 		l.mu.Lock()
 		l.done = true
 		l.cond.Broadcast()
@@ -100,9 +106,7 @@ func Has(key string) func(map[string]any) bool {
 // test ends, and its stderr is logged if the test failed.
 func StartNodeScript(t testing.TB, script string, env ...string) (*JSONLines, *exec.Cmd) {
 	t.Helper()
-	cmd := exec.Command(Node(t), script)
-	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(RepoRoot(), "node_modules"))
-	cmd.Env = append(cmd.Env, env...)
+	cmd := NodeCommand(context.Background(), t, script, env...)
 	var stderr LockedBuffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()

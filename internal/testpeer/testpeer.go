@@ -6,10 +6,8 @@
 package testpeer
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,6 +101,17 @@ func Python3(t testing.TB) string {
 	return p
 }
 
+// NodeCommand is node running script (a path) with the repository's
+// node_modules on NODE_PATH and env added to the environment; ctx kills it
+// as exec.CommandContext does.
+func NodeCommand(ctx context.Context, t testing.TB, script string, env ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, Node(t), script)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(RepoRoot(), "node_modules"))
+	cmd.Env = append(cmd.Env, env...)
+	return cmd
+}
+
 // Result is what a finished Node script printed.
 type Result struct {
 	Stdout, Stderr string
@@ -114,12 +123,9 @@ type Result struct {
 // variables, and a deadline. Scripts report with their exit code and stdout.
 func RunNode(t testing.TB, timeout time.Duration, script string, env ...string) Result {
 	t.Helper()
-	node := Node(t)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, script)
-	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(RepoRoot(), "node_modules"))
-	cmd.Env = append(cmd.Env, env...)
+	cmd := NodeCommand(ctx, t, script, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = 2 * time.Second
@@ -133,48 +139,14 @@ func RunNode(t testing.TB, timeout time.Duration, script string, env ...string) 
 // StartNodeServer starts a Node script that serves until killed and
 // announces its port with a JSON line {"port": N} on stdout (more lines may
 // follow). It returns the port and the process id; the process is killed
-// when the test ends, and its stderr is logged if the test failed.
+// when the test ends (StartNodeScript), and the test fails when no port is
+// announced within 15 s.
 func StartNodeServer(t testing.TB, script string, env ...string) (port, pid int) {
 	t.Helper()
-	cmd := exec.Command(Node(t), script)
-	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(RepoRoot(), "node_modules"))
-	cmd.Env = append(cmd.Env, env...)
-	var stderr LockedBuffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", script, err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("%s stderr:\n%s", filepath.Base(script), stderr.String())
-		}
-	})
-	ready := make(chan int, 1)
-	go func() { // ends when the script's stdout closes (killed at cleanup)
-		scanner := bufio.NewScanner(stdout)
-		for scanner.Scan() {
-			var line struct{ Port int }
-			if json.Unmarshal(scanner.Bytes(), &line) == nil && line.Port != 0 {
-				select {
-				case ready <- line.Port:
-				default:
-				}
-			}
-		}
-	}()
-	select {
-	case port := <-ready:
-		return port, cmd.Process.Pid
-	case <-time.After(15 * time.Second):
-		t.Fatalf("%s did not announce its port within 15 s; stderr:\n%s", filepath.Base(script), stderr.String())
-		return 0, 0
-	}
+	lines, cmd := StartNodeScript(t, script, env...)
+	announced := func(m map[string]any) bool { p, _ := m["port"].(float64); return p != 0 }
+	m, _ := lines.wait(t, 0, `{"port": N} line`, 15*time.Second, announced)
+	return int(m["port"].(float64)), cmd.Process.Pid
 }
 
 // LockedBuffer collects a process's output while a test reads it.
