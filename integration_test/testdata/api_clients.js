@@ -9,8 +9,7 @@
 
 const ioV4 = require('socket.io-client');
 const ioV2 = require('socket.io-client-v2');
-
-const print = (event) => process.stdout.write(JSON.stringify(event) + '\n');
+const { print } = require('./lines');
 
 for (const spec of JSON.parse(process.env.CLIENTS)) {
   const io = spec.version === 'v2' ? ioV2 : ioV4;

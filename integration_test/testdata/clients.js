@@ -16,13 +16,12 @@
 //             {cmd:"close"}   close every client and exit
 'use strict';
 
-const readline = require('readline');
 const ioV4 = require('socket.io-client');
 const ioV2 = require('socket.io-client-v2');
+const { print, readCommands, onEveryEvent } = require('./lines');
 
 const specs = JSON.parse(process.env.CLIENTS);
 const sockets = new Map();
-const print = (event) => process.stdout.write(JSON.stringify(event) + '\n');
 
 for (const spec of specs) {
   const io = spec.version === 'v2' ? ioV2 : ioV4;
@@ -48,22 +47,10 @@ for (const spec of specs) {
   socket.on('disconnect', (reason) => print({ type: 'disconnect', name, reason }));
   // socket.io-client 2.x reports a refused namespace as an 'error' event.
   if (spec.version === 'v2') socket.on('error', (err) => print({ type: 'error', name, error: String((err && err.message) || err) }));
-  const onAny = (event, ...args) => print({ type: 'received', name, event, args });
-  if (socket.onAny) {
-    socket.onAny(onAny);
-  } else {
-    // socket.io-client 2.x has no onAny: wrap its packet handler instead.
-    const onevent = socket.onevent;
-    socket.onevent = function (packet) {
-      onAny(...(packet.data || []));
-      return onevent.call(this, packet);
-    };
-  }
+  onEveryEvent(socket, (event, ...args) => print({ type: 'received', name, event, args }));
 }
 
-const rl = readline.createInterface({ input: process.stdin });
-rl.on('line', (line) => {
-  const c = JSON.parse(line);
+readCommands((c) => {
   switch (c.cmd) {
     case 'emit': {
       const socket = sockets.get(c.name);
@@ -88,4 +75,3 @@ rl.on('line', (line) => {
       process.exit(0);
   }
 });
-rl.on('close', () => process.exit(0));

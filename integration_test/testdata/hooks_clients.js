@@ -14,13 +14,12 @@
 //             {cmd:"close"}              close every client and exit
 'use strict';
 
-const readline = require('readline');
 const ioV4 = require('socket.io-client');
 const ioV2 = require('socket.io-client-v2');
+const { print, readCommands, onEveryEvent } = require('./lines');
 
 const specs = JSON.parse(process.env.CLIENTS);
 const sockets = new Map();
-const print = (event) => process.stdout.write(JSON.stringify(event) + '\n');
 
 // toWire turns {"$bin": ...} into Buffers, fromWire the other way.
 const toWire = (v) => {
@@ -67,21 +66,10 @@ for (const spec of specs) {
       type: 'error', name, error: String((err && err.message) || err), data: err,
     }));
   }
-  const onAny = (event, ...args) => print({ type: 'received', name, event, args: fromWire(args) });
-  if (socket.onAny) {
-    socket.onAny(onAny);
-  } else {
-    const onevent = socket.onevent;
-    socket.onevent = function (packet) {
-      onAny(...(packet.data || []));
-      return onevent.call(this, packet);
-    };
-  }
+  onEveryEvent(socket, (event, ...args) => print({ type: 'received', name, event, args: fromWire(args) }));
 }
 
-const rl = readline.createInterface({ input: process.stdin });
-rl.on('line', (line) => {
-  const c = JSON.parse(line);
+readCommands((c) => {
   const socket = sockets.get(c.name);
   switch (c.cmd) {
     case 'emit':
@@ -100,4 +88,3 @@ rl.on('line', (line) => {
       setTimeout(() => process.exit(0), 100);
   }
 });
-rl.on('close', () => process.exit(0));

@@ -1,15 +1,15 @@
 // The recovery tests' clients in headless Chromium: PAGE is a page that
 // loads the socket.io-client browser bundle (its global io); each spec of
-// CLIENTS runs recovery_host.js's recoveryHost in it, reporting through a
-// function exposed to the page, in the line protocol of clients.js.
+// CLIENTS runs recovery_host.js's recoveryHost in it (beside lines.js's
+// onEveryEvent, which it calls), reporting through a function exposed to
+// the page, in the line protocol of clients.js.
 // CHROMIUM: the browser binary (never downloads one).
 'use strict';
 
 const readline = require('readline');
 const { chromium } = require('playwright-core');
+const { print, onEveryEvent } = require('./lines');
 const { recoveryHost } = require('./recovery_host');
-
-const print = (event) => process.stdout.write(JSON.stringify(event) + '\n');
 
 (async () => {
   const browser = await chromium.launch({
@@ -20,7 +20,7 @@ const print = (event) => process.stdout.write(JSON.stringify(event) + '\n');
   page.on('pageerror', (err) => print({ type: 'page_error', error: String(err) }));
   await page.exposeFunction('report', print);
   await page.goto(process.env.PAGE);
-  await page.addScriptTag({ content: recoveryHost.toString() + '\nwindow.hosts = {};' });
+  await page.addScriptTag({ content: [onEveryEvent, recoveryHost].join('\n') + '\nwindow.hosts = {};' });
   for (const spec of JSON.parse(process.env.CLIENTS)) {
     await page.evaluate((spec) => { window.hosts[spec.name] = recoveryHost(io, spec, window.report); }, spec);
   }

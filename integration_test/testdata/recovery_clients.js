@@ -3,21 +3,17 @@
 // as clients.js is. CLIENTS: a JSON array of specs.
 'use strict';
 
-const readline = require('readline');
 const ioV4 = require('socket.io-client');
 const ioV2 = require('socket.io-client-v2');
+const { print, readCommands } = require('./lines');
 const { recoveryHost } = require('./recovery_host');
 
-const print = (event) => process.stdout.write(JSON.stringify(event) + '\n');
 const hosts = new Map();
 for (const spec of JSON.parse(process.env.CLIENTS)) {
   hosts.set(spec.name, recoveryHost(spec.version === 'v2' ? ioV2 : ioV4, spec, print));
 }
 
-const rl = readline.createInterface({ input: process.stdin });
-rl.on('line', (line) => {
-  const c = JSON.parse(line);
+readCommands((c) => {
   if (c.cmd === 'exit') process.exit(0);
   hosts.get(c.name)(c);
 });
-rl.on('close', () => process.exit(0));

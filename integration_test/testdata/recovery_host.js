@@ -16,6 +16,9 @@
 // Unlike clients.js the client reconnects, quickly (50 to 100 ms), as an
 // application with connectionStateRecovery lets it: that is the point.
 // Nothing is interpreted here, the offsets included: the Go test decides.
+// In a page, lines.js's onEveryEvent must be defined beside it.
+const { onEveryEvent } = require('./lines');
+
 function recoveryHost(io, spec, print) {
   const name = spec.name;
   const options = {
@@ -49,17 +52,7 @@ function recoveryHost(io, spec, print) {
     description: err && err.description !== undefined ? String(err.description) : undefined,
   }));
   socket.on('disconnect', (reason) => print({ type: 'disconnect', name, reason }));
-  const onAny = (event, ...args) => print({ type: 'received', name, event, args: bytes(args) });
-  if (socket.onAny) {
-    socket.onAny(onAny);
-  } else {
-    // socket.io-client 2.x has no onAny: wrap its packet handler instead.
-    const onevent = socket.onevent;
-    socket.onevent = function (packet) {
-      onAny(...(packet.data || []));
-      return onevent.call(this, packet);
-    };
-  }
+  onEveryEvent(socket, (event, ...args) => print({ type: 'received', name, event, args: bytes(args) }));
   return (c) => {
     switch (c.cmd) {
       case 'emit':
@@ -80,4 +73,4 @@ function recoveryHost(io, spec, print) {
   };
 }
 
-if (typeof module !== 'undefined') module.exports = { recoveryHost };
+module.exports = { recoveryHost };
