@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"sort"
-	"strings"
+
+	"github.com/caddy-socketio/caddy-socketio/bench/internal/resultlines"
 )
 
 // result is the part of a load generator result line (bench/loadgen's
@@ -57,36 +55,21 @@ type results struct {
 	servers []string // the reference server first, then the others sorted
 }
 
-// readResults reads a results.jsonl file: one JSON object a line, other
-// lines (a log's) skipped, as `loadgen table` does.
+// readResults reads a results.jsonl file (resultlines.Read, as `loadgen
+// table` does).
 func readResults(name, ref string) (*results, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	rs := &results{byPhase: map[phase]map[string][]result{}}
 	seen := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 16<<20) // a line with a latency histogram runs to kilobytes
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if !strings.HasPrefix(text, "{") {
-			continue
-		}
-		var r result
-		if err := json.Unmarshal([]byte(text), &r); err != nil {
-			return nil, fmt.Errorf("%s:%d: not a load generator result line: %v", name, line, err)
-		}
+	err := resultlines.Read(name, func(r result) {
 		p := phase{r.Scenario, r.Variant, r.Transport, r.Protocol, r.N}
 		if rs.byPhase[p] == nil {
 			rs.byPhase[p] = map[string][]result{}
 		}
 		rs.byPhase[p][r.Server] = append(rs.byPhase[p][r.Server], r)
 		seen[r.Server] = true
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %v", name, err)
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(rs.byPhase) == 0 {
 		return nil, fmt.Errorf("%s has no result lines; run bench/compare.sh to fill it", name)

@@ -1,15 +1,14 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"sort"
 	"strings"
+
+	"github.com/caddy-socketio/caddy-socketio/bench/internal/resultlines"
 )
 
 // figure is one number of a result the table shows.
@@ -195,7 +194,7 @@ func runTable(args []string, w io.Writer) error {
 	groups := map[phase]map[string][]result{}
 	servers := map[string]bool{}
 	for _, name := range fs.Args() {
-		if err := readResults(name, func(r result) {
+		if err := resultlines.Read(name, func(r result) {
 			p := phase{r.Scenario, r.Variant, r.Transport, r.Protocol, r.N}
 			if groups[p] == nil {
 				groups[p] = map[string][]result{}
@@ -309,27 +308,6 @@ func sortedPhases(groups map[phase]map[string][]result) []phase {
 		return a.variant < b.variant
 	})
 	return ps
-}
-
-func readResults(name string, add func(result)) error {
-	f, err := os.Open(name)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if !strings.HasPrefix(text, "{") {
-			continue
-		}
-		var r result
-		if err := json.Unmarshal([]byte(text), &r); err != nil {
-			return fmt.Errorf("%s:%d: %v", name, line, err)
-		}
-		add(r)
-	}
-	return sc.Err()
 }
 
 // notMeasured is what a figure's value is for a result line that lacks it
