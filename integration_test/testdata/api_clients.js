@@ -7,20 +7,11 @@
 // Buffers print as {"type":"Buffer","data":[...]}.
 'use strict';
 
-const ioV4 = require('socket.io-client');
-const ioV2 = require('socket.io-client-v2');
-const { print } = require('./lines');
+const { print, connectClient } = require('./lines');
 
 for (const spec of JSON.parse(process.env.CLIENTS)) {
-  const io = spec.version === 'v2' ? ioV2 : ioV4;
   const name = spec.name;
-  const socket = io(spec.url + (spec.namespace || '/'), {
-    path: spec.path || '/socket.io/',
-    transports: spec.transports || ['polling', 'websocket'],
-    query: spec.query || {},
-    reconnection: false,
-    forceNew: true,
-  });
+  const socket = connectClient(spec);
   socket.on('connect', () => print({ type: 'connected', name, id: socket.id, transport: socket.io.engine.transport.name }));
   socket.on('disconnect', (reason) => print({ type: 'disconnect', name, reason }));
   const onAny = (event, ...args) => {

@@ -16,23 +16,13 @@
 //             {cmd:"close"}   close every client and exit
 'use strict';
 
-const ioV4 = require('socket.io-client');
-const ioV2 = require('socket.io-client-v2');
-const { print, readCommands, onEveryEvent } = require('./lines');
+const { print, readCommands, connectClient, onEveryEvent } = require('./lines');
 
 const specs = JSON.parse(process.env.CLIENTS);
 const sockets = new Map();
 
 for (const spec of specs) {
-  const io = spec.version === 'v2' ? ioV2 : ioV4;
-  const options = {
-    path: spec.path || '/socket.io/',
-    transports: spec.transports || ['polling', 'websocket'],
-    query: spec.query || {},
-    reconnection: false,
-    forceNew: true,
-  };
-  const socket = io(spec.url + (spec.namespace || '/'), options);
+  const socket = connectClient(spec);
   sockets.set(spec.name, socket);
   const name = spec.name;
   socket.on('connect', () => {

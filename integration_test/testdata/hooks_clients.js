@@ -14,9 +14,7 @@
 //             {cmd:"close"}              close every client and exit
 'use strict';
 
-const ioV4 = require('socket.io-client');
-const ioV2 = require('socket.io-client-v2');
-const { print, readCommands, onEveryEvent } = require('./lines');
+const { print, readCommands, connectClient, onEveryEvent } = require('./lines');
 
 const specs = JSON.parse(process.env.CLIENTS);
 const sockets = new Map();
@@ -39,17 +37,7 @@ const fromWire = (v) => {
 };
 
 for (const spec of specs) {
-  const io = spec.version === 'v2' ? ioV2 : ioV4;
-  const options = {
-    path: spec.path || '/socket.io/',
-    transports: spec.transports || ['polling', 'websocket'],
-    query: spec.query || {},
-    reconnection: false,
-    forceNew: true,
-  };
-  if (spec.auth) options.auth = spec.auth;
-  if (spec.headers) options.extraHeaders = spec.headers;
-  const socket = io(spec.url + (spec.namespace || '/'), options);
+  const socket = connectClient(spec);
   sockets.set(spec.name, socket);
   const name = spec.name;
   socket.on('connect', () => {
