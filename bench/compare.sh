@@ -342,6 +342,16 @@ start_server() {
   wait_port "$port" "$server_pid" "$2"
 }
 
+# start_redis <log prefix>: a fresh redis-server on CPU 1, without
+# persistence; sets redis_pid and rport (declared local by the caller).
+start_redis() {
+  rport=$(free_port)
+  taskset -c 1 "$redis_bin" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
+    --loglevel warning >"$1.redis.log" 2>&1 &
+  redis_pid=$!
+  wait_port "$rport" "$redis_pid" "$1.redis.log"
+}
+
 # start_cluster <node|caddy> <log prefix>: a fresh redis-server on CPU 1
 # (beside the load generator: Redis is shared by both servers alike and not
 # what is measured) and two nodes of the server on CPU 0; sets what
@@ -349,11 +359,7 @@ start_server() {
 # second, admin2_port for a second Caddy, and redis_pid.
 start_cluster() {
   local rport
-  rport=$(free_port)
-  taskset -c 1 "$redis_bin" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
-    --loglevel warning >"$2.redis.log" 2>&1 &
-  redis_pid=$!
-  wait_port "$rport" "$redis_pid" "$2.redis.log"
+  start_redis "$2"
   start_server "$1" "$2.node2.log" "127.0.0.1:$rport"
   server2_pid=$server_pid server2_url=$server_url admin2_port=${admin_port:-}
   start_server "$1" "$2.log" "127.0.0.1:$rport"
@@ -364,11 +370,7 @@ start_cluster() {
 # what start_server does, redis_pid and emitter_redis.
 start_emitter_node() {
   local rport
-  rport=$(free_port)
-  taskset -c 1 "$redis_bin" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
-    --loglevel warning >"$2.redis.log" 2>&1 &
-  redis_pid=$!
-  wait_port "$rport" "$redis_pid" "$2.redis.log"
+  start_redis "$2"
   emitter_redis=127.0.0.1:$rport
   start_server "$1" "$2.log" "$emitter_redis"
 }
@@ -378,11 +380,7 @@ start_emitter_node() {
 # start_server does, redis_pid and streams_redis.
 start_streams_node() {
   local rport
-  rport=$(free_port)
-  taskset -c 1 "$redis_bin" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
-    --loglevel warning >"$2.redis.log" 2>&1 &
-  redis_pid=$!
-  wait_port "$rport" "$redis_pid" "$2.redis.log"
+  start_redis "$2"
   streams_redis=127.0.0.1:$rport
   start_server "$1" "$2.log"
 }
