@@ -145,11 +145,16 @@ func (r *RedisAdapter) provisionGroup() error {
 
 // poolKey digests every setting, the resolved password included (hashed,
 // never kept in clear), so that a changed setting gets a new connection.
-func (r *RedisAdapter) poolKey() string {
-	b, _ := json.Marshal([]any{r.client.Addresses, r.client.Username, r.client.Password, r.client.DB, r.client.TLS,
-		r.KeyPrefix, r.RequestsTimeout})
+func (r *RedisAdapter) poolKey() string { return r.settingsKey("redis") }
+
+// settingsKey is kind, a colon and the digest of the resolved connection
+// options, key_prefix, requests_timeout and the extra settings of the
+// adapter of that kind.
+func (r *RedisAdapter) settingsKey(kind string, extra ...any) string {
+	b, _ := json.Marshal(append([]any{r.client.Addresses, r.client.Username, r.client.Password, r.client.DB, r.client.TLS,
+		r.KeyPrefix, r.RequestsTimeout}, extra...))
 	sum := sha256.Sum256(b)
-	return "redis:" + hex.EncodeToString(sum[:])
+	return kind + ":" + hex.EncodeToString(sum[:])
 }
 
 // Validate checks the settings without contacting Redis.
@@ -257,10 +262,9 @@ const redisOptionNames = "address, username, password, db, tls, key_prefix, requ
 // seen has the options read so far, to refuse any but address twice.
 func (r *RedisAdapter) unmarshalOption(d *caddyfile.Dispenser, kind string, seen map[string]bool) (bool, error) {
 	name := d.Val()
-	if seen[name] && name != "address" {
-		return true, d.Errf("%s: %s given twice; keep one", kind, name)
+	if err := firstTime(d, kind, seen); err != nil {
+		return true, err
 	}
-	seen[name] = true
 	switch name {
 	case "address", "addresses":
 		args := d.RemainingArgs()
@@ -269,12 +273,9 @@ func (r *RedisAdapter) unmarshalOption(d *caddyfile.Dispenser, kind string, seen
 		}
 		r.Addresses = append(r.Addresses, args...)
 	case "username", "password", "key_prefix", "requests_timeout", "db":
-		var v string
-		if !d.Args(&v) {
-			return true, d.ArgErr()
-		}
-		if d.NextArg() {
-			return true, d.Errf("%s: %s takes one value, got also %q", kind, name, d.Val())
+		v, err := oneValue(d, kind)
+		if err != nil {
+			return true, err
 		}
 		switch name {
 		case "username":
@@ -309,6 +310,30 @@ func (r *RedisAdapter) unmarshalOption(d *caddyfile.Dispenser, kind string, seen
 		return false, nil
 	}
 	return true, nil
+}
+
+// firstTime refuses the option at d when seen has it already (address
+// excepted, which adds addresses), and adds it.
+func firstTime(d *caddyfile.Dispenser, kind string, seen map[string]bool) error {
+	name := d.Val()
+	if seen[name] && name != "address" {
+		return d.Errf("%s: %s given twice; keep one", kind, name)
+	}
+	seen[name] = true
+	return nil
+}
+
+// oneValue reads the single value of the option at d.
+func oneValue(d *caddyfile.Dispenser, kind string) (string, error) {
+	name := d.Val()
+	var v string
+	if !d.Args(&v) {
+		return "", d.ArgErr()
+	}
+	if d.NextArg() {
+		return "", d.Errf("%s: %s takes one value, got also %q", kind, name, d.Val())
+	}
+	return v, nil
 }
 
 // Interface guards

@@ -1,9 +1,6 @@
 package caddysocketio
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"sync"
@@ -113,10 +110,7 @@ func (r *RedisStreamsAdapter) named(err error) error {
 
 // poolKey digests every setting, the resolved password included (hashed).
 func (r *RedisStreamsAdapter) poolKey() string {
-	b, _ := json.Marshal([]any{r.client.Addresses, r.client.Username, r.client.Password, r.client.DB, r.client.TLS,
-		r.KeyPrefix, r.RequestsTimeout, r.StreamName, r.MaxLen, r.SessionKeyPrefix})
-	sum := sha256.Sum256(b)
-	return "redis_streams:" + hex.EncodeToString(sum[:])
+	return r.settingsKey("redis_streams", r.StreamName, r.MaxLen, r.SessionKeyPrefix)
 }
 
 // Validate checks the settings without contacting Redis.
@@ -195,16 +189,12 @@ func (r *RedisStreamsAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		default:
 			return d.Errf("%s: unknown option %q; known: %s, stream_name, max_len, session_key_prefix", kind, name, redisOptionNames)
 		}
-		if seen[name] {
-			return d.Errf("%s: %s given twice; keep one", kind, name)
+		if err := firstTime(d, kind, seen); err != nil {
+			return err
 		}
-		seen[name] = true
-		var v string
-		if !d.Args(&v) {
-			return d.ArgErr()
-		}
-		if d.NextArg() {
-			return d.Errf("%s: %s takes one value, got also %q", kind, name, d.Val())
+		v, err := oneValue(d, kind)
+		if err != nil {
+			return err
 		}
 		switch name {
 		case "stream_name":

@@ -21,6 +21,8 @@
 #                                                  # by the backend, and a reconnect storm
 #   bench/compare.sh --scenarios recovery --eio 4  # connection state recovery (issue 14): the fanout with
 #                                                  # it off and on, in the same run
+#   bench/compare.sh --scenarios recovery-streams --eio 4  # the same through the Redis Streams adapter
+#                                                  # (Caddy's redis_streams, Node's @socket.io/redis-streams-adapter)
 #   bench/compare.sh --scenarios "echo openloop"   # the echo at a fixed offered rate: half of Node's
 #                                                  # closed-loop acks/s of this run, on both servers
 #   bench/compare.sh --scenarios openloop --offered 6000   # the same at a rate given
@@ -61,7 +63,14 @@
 # their defaults, 2 minutes), so every relayed event is stored with its
 # offset appended; the table adds the server's RSS growth per stored event
 # (every event of the window is kept), best read in recovery-log-on, the
-# same with 10 receivers, which stores many more events.
+# same with 10 receivers, which stores many more events. The
+# recovery-streams phases are the same fanout on one node through the Redis
+# Streams adapter (Caddy's `adapter redis_streams`, Node's
+# @socket.io/redis-streams-adapter 0.3.1) on a redis-server of its own on
+# CPU 1 (not counted in the server's CPU), recovery off and on: the stored
+# events are then the stream's entries (MAXLEN ~ 10000) in Redis, not in the
+# server; the stream's length and Redis's own count of its bytes (MEMORY
+# USAGE) at the end of each phase go to streams-redis.txt.
 # The openloop phase is the echo at a
 # fixed offered rate, the same for both servers: half of the median acks/s
 # of Node's echo phase so far in this run, same protocol (so the echo
@@ -141,13 +150,13 @@ ulimit -n "$(ulimit -Hn)"
 
 # The cluster phase runs its two nodes on a redis-server of its own.
 redis_bin=${REDIS_SERVER:-$(command -v redis-server || true)}
-if [[ " $scenarios " =~ " "(cluster|api)" " && ! -x $redis_bin ]]; then
+if [[ " $scenarios " =~ " "(cluster|api|recovery-streams)" " && ! -x $redis_bin ]]; then
   if [[ ${CI:-} == true ]]; then
-    echo "compare.sh: the cluster and api phases need redis-server (CI=true: not skipping them); apt-get install redis-server" >&2
+    echo "compare.sh: the cluster, api and recovery-streams phases need redis-server (CI=true: not skipping them); apt-get install redis-server" >&2
     exit 1
   fi
-  echo "compare.sh: WARNING: no redis-server (on PATH or in \$REDIS_SERVER): leaving out the cluster and api phases (apt-get install redis-server)" >&2
-  scenarios=$(echo " $scenarios " | sed 's/ cluster / /; s/ api / /')
+  echo "compare.sh: WARNING: no redis-server (on PATH or in \$REDIS_SERVER): leaving out the cluster, api and recovery-streams phases (apt-get install redis-server)" >&2
+  scenarios=$(echo " $scenarios " | sed 's/ cluster / /; s/ api / /; s/ recovery-streams / /')
 fi
 
 echo "== building ./caddy-build and bench/loadgen"
@@ -249,6 +258,13 @@ caddy_config() {
     recovery="
 		connection_state_recovery"
   fi
+  # streams_redis (host:port): the recovery-streams phases' adapter.
+  if [[ -n ${streams_redis:-} ]]; then
+    adapter="
+		adapter redis_streams {
+			address $streams_redis
+		}"
+  fi
   cat <<CADDY
 {
 	admin 127.0.0.1:$2
@@ -304,11 +320,12 @@ start_server() {
       if [[ $with_hooks == connect ]]; then hook_env+=(HOOK_CONNECT=1); else hook_env+=(HOOK_EVENTS=echo); fi
     fi
     env PORT="$port" PING_INTERVAL="$ping_interval_ms" NODE_PATH="$root/node_modules" REDIS_URL="${redis:+redis://$redis}" \
+      REDIS_STREAMS_URL="${streams_redis:+redis://$streams_redis}" \
       RECOVERY="$recovery_env" "${hook_env[@]}" taskset -c 0 "$node_bin" bench/node/server.js >"$2" 2>&1 &
     ;;
   caddy)
     admin_port=$(free_port)
-    local name=Caddyfile${redis:+-cluster}${without_join:+-without-join}
+    local name=Caddyfile${redis:+-cluster}${without_join:+-without-join}${streams_redis:+-streams}
     local config=("$tmp/$name-$port" --adapter caddyfile)
     if [[ -n $caddy_json && -z ${with_hooks:-}${recovery_phase:-} ]]; then
       name=caddy${redis:+-cluster}.json
@@ -325,6 +342,16 @@ start_server() {
   wait_port "$port" "$server_pid" "$2"
 }
 
+# start_redis <log prefix>: a fresh redis-server on CPU 1, without
+# persistence; sets redis_pid and rport (declared local by the caller).
+start_redis() {
+  rport=$(free_port)
+  taskset -c 1 "$redis_bin" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
+    --loglevel warning >"$1.redis.log" 2>&1 &
+  redis_pid=$!
+  wait_port "$rport" "$redis_pid" "$1.redis.log"
+}
+
 # start_cluster <node|caddy> <log prefix>: a fresh redis-server on CPU 1
 # (beside the load generator: Redis is shared by both servers alike and not
 # what is measured) and two nodes of the server on CPU 0; sets what
@@ -332,11 +359,7 @@ start_server() {
 # second, admin2_port for a second Caddy, and redis_pid.
 start_cluster() {
   local rport
-  rport=$(free_port)
-  taskset -c 1 "$redis_bin" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
-    --loglevel warning >"$2.redis.log" 2>&1 &
-  redis_pid=$!
-  wait_port "$rport" "$redis_pid" "$2.redis.log"
+  start_redis "$2"
   start_server "$1" "$2.node2.log" "127.0.0.1:$rport"
   server2_pid=$server_pid server2_url=$server_url admin2_port=${admin_port:-}
   start_server "$1" "$2.log" "127.0.0.1:$rport"
@@ -347,13 +370,30 @@ start_cluster() {
 # what start_server does, redis_pid and emitter_redis.
 start_emitter_node() {
   local rport
-  rport=$(free_port)
-  taskset -c 1 "$redis_bin" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
-    --loglevel warning >"$2.redis.log" 2>&1 &
-  redis_pid=$!
-  wait_port "$rport" "$redis_pid" "$2.redis.log"
+  start_redis "$2"
   emitter_redis=127.0.0.1:$rport
   start_server "$1" "$2.log" "$emitter_redis"
+}
+
+# start_streams_node <server> <log prefix>: one node of the server with the
+# Redis Streams adapter on a fresh redis-server (CPU 1); sets what
+# start_server does, redis_pid and streams_redis.
+start_streams_node() {
+  local rport
+  start_redis "$2"
+  streams_redis=127.0.0.1:$rport
+  start_server "$1" "$2.log"
+}
+
+# streams_usage <name> <server>: the stream's length and Redis's count of
+# its bytes at the end of a recovery-streams phase, into streams-redis.txt.
+streams_usage() {
+  local cli=${redis_bin%redis-server}redis-cli len bytes
+  if [[ ! -x $cli ]]; then cli=$(command -v redis-cli || true); fi
+  if [[ -z $cli ]]; then return 0; fi
+  len=$("$cli" -h 127.0.0.1 -p "${streams_redis##*:}" XLEN socket.io 2>&1 || true)
+  bytes=$("$cli" -h 127.0.0.1 -p "${streams_redis##*:}" MEMORY USAGE socket.io SAMPLES 0 2>&1 || true)
+  echo "$1 EIO$eio $2 run$run: stream entries $len, bytes $bytes" >>"$out/streams-redis.txt"
 }
 
 # start_hook_backend <log>: the hooks phase's application backend on CPU 1
@@ -407,6 +447,11 @@ phases() {
         echo "recovery-log-off -scenario fanout -n 5 -d 1s -variant recovery-off"
         echo "recovery-log-on -scenario fanout -n 5 -d 1s -variant recovery"
         ;;
+      recovery-streams)
+        echo "recovery-streams-off -scenario fanout -n 50 -d 1s -variant recovery-streams-off"
+        echo "recovery-streams-on -scenario fanout -n 50 -d 1s -variant recovery-streams"
+        echo "recovery-streams-log-on -scenario fanout -n 5 -d 1s -variant recovery-streams"
+        ;;
       *) echo "compare.sh: unknown scenario $s" >&2; exit 2 ;;
       esac
     else
@@ -443,6 +488,13 @@ phases() {
         echo "recovery-on -scenario fanout -n 1000 -d 10s -variant recovery"
         echo "recovery-log-off -scenario fanout -n 10 -d 10s -variant recovery-off"
         echo "recovery-log-on -scenario fanout -n 10 -d 10s -variant recovery"
+        ;;
+      # The same through the Redis Streams adapter, one node on a Redis of
+      # its own: off and on, and on with 10 receivers.
+      recovery-streams)
+        echo "recovery-streams-off -scenario fanout -n 1000 -d 10s -variant recovery-streams-off"
+        echo "recovery-streams-on -scenario fanout -n 1000 -d 10s -variant recovery-streams"
+        echo "recovery-streams-log-on -scenario fanout -n 10 -d 10s -variant recovery-streams"
         ;;
       *) echo "compare.sh: unknown scenario $s" >&2; exit 2 ;;
       esac
@@ -499,7 +551,7 @@ for run in $(seq 1 "$runs"); do
         log="$out/$server-$name-eio$eio-run$run.log"
         echo "== run $run/$runs: $name EIO$eio on $server"
         echo "$(date -u +%H:%M:%S) $name EIO$eio $server: load average $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/load.txt"
-        second=() pprof=() without_join=""
+        second=() pprof=() without_join="" streams_redis=""
         if [[ $name == fanout* || $name == cluster ]]; then without_join=1; fi
         if [[ $name == openloop ]]; then
           rate=$(offered_rate "$eio")
@@ -527,6 +579,8 @@ for run in $(seq 1 "$runs"); do
           if [[ $name == hook-storm ]]; then hooks=connect; fi
           with_hooks=$hooks start_server "$server" "$log"
           second=(-hook-backend "http://$hook_backend")
+        elif [[ $name == recovery-streams-* ]]; then
+          recovery_phase=${name##*-} start_streams_node "$server" "${log%.log}"
         elif [[ $name == recovery-* ]]; then
           recovery_phase=${name##*-} start_server "$server" "$log"
         elif [[ $name == conns-* ]]; then
@@ -547,6 +601,7 @@ for run in $(seq 1 "$runs"); do
           failures=$((failures + 1))
         fi
         tail -n1 "$results" | cut -c1-240
+        if [[ $name == recovery-streams-* ]]; then streams_usage "$name" "$server"; fi
         stop_server
       done
     done

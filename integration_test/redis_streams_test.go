@@ -152,6 +152,32 @@ func testStreamsKilledCaddy(t *testing.T, toCaddy bool) {
 	checkRecovered(t, clients, emit, "missed [1]", "missed [2]", "missed [3]")
 }
 
+// A client that loses its connection to one node (its TCP connection cut,
+// the node alive) comes back to the other, Caddy onto Node's node and
+// Node's onto Caddy, and recovers there: same id, its room, every event
+// broadcast meanwhile, once and in order.
+func TestStreamsClientRecoversAcrossCaddyAndNode(t *testing.T) {
+	for _, fromCaddy := range []bool{true, false} {
+		name := map[bool]string{true: "caddy onto node", false: "node onto caddy"}[fromCaddy]
+		t.Run(name, func(t *testing.T) {
+			r, nodeAddr, emit := streamsCluster(t)
+			port := freePort(t)
+			startCaddy(t, streamsSite(port, r.addr(), ""))
+			from, to := fmt.Sprintf("127.0.0.1:%d", port), nodeAddr
+			if !fromCaddy {
+				from, to = to, from
+			}
+			proxy := testpeer.StartCutProxy(t, from)
+			clients := connectStreamsClients(t, proxy, 2, emit)
+			proxy.Cut() // no reconnection until the missed events are out
+			emit("missed", 1)
+			emit("missed", 2)
+			proxy.RestoreTo(to)
+			checkRecovered(t, clients, emit, "missed [1]", "missed [2]")
+		})
+	}
+}
+
 // `caddy reload` keeps the node, and with it the sessions: a client that
 // lost its connection before the reload recovers after it on the same
 // Caddy.

@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-socketio/caddy-socketio/internal/rediscluster"
 	"github.com/caddy-socketio/caddy-socketio/socketio"
 )
 
@@ -34,8 +35,8 @@ type Adapter struct {
 	// mu guards the fields below. It is never held while calling into the
 	// MemoryAdapter or a socket.
 	mu          sync.Mutex
-	requests    map[string]*pendingRequest // our requests waiting for answers
-	ackRequests map[string]*ackRequest     // our broadcasts with acks, by request id
+	requests    map[string]*pendingRequest         // our requests waiting for answers
+	ackRequests map[string]*rediscluster.AckWaiter // our broadcasts with acks, by request id
 	sseHandlers []func(*ServerSideEvent)
 	closed      bool
 }
@@ -48,7 +49,7 @@ func newAdapter(c *Cluster, nsp *socketio.Namespace) *Adapter {
 		MemoryAdapter: socketio.NewLocalAdapter(nsp),
 		nsp:           nsp,
 		requests:      make(map[string]*pendingRequest),
-		ackRequests:   make(map[string]*ackRequest),
+		ackRequests:   make(map[string]*rediscluster.AckWaiter),
 	}
 	a.bound.Store(newBinding(c, nsp.Name()))
 	return a
@@ -74,21 +75,11 @@ func (a *Adapter) b() *binding { return a.bound.Load() }
 
 // pendingRequest is a request of ours waiting for the other servers.
 type pendingRequest struct {
+	rediscluster.Tally
 	typ     int
-	want    int // answers expected: the server count, this one excluded
-	got     int
 	sockets []json.RawMessage
 	rooms   []string
 	answers []json.RawMessage // server-side emit acknowledgements
-	done    chan struct{}     // closed when got == want
-}
-
-// ackRequest is a broadcast with acknowledgements of ours; the other
-// servers answer with their client count, then each client's ack.
-type ackRequest struct {
-	clientCount func(int)
-	ack         func(socketio.Args)
-	timer       *time.Timer
 }
 
 // Broadcast publishes p for the other servers, unless opts.Flags.Local is
@@ -124,13 +115,13 @@ func (a *Adapter) BroadcastWithAck(p *socketio.Packet, opts *socketio.BroadcastO
 	if wait <= 0 {
 		wait = a.b().c.timeout
 	}
-	r := &ackRequest{clientCount: clientCount, ack: ack}
+	r := rediscluster.NewAckWaiter(clientCount, ack)
 	a.mu.Lock()
 	if !a.closed {
 		a.ackRequests[id] = r
 		// Nothing tells when the last client has answered: forget the
 		// request once the broadcast's timeout is over, as Node does.
-		r.timer = time.AfterFunc(wait, func() {
+		r.Timer = time.AfterFunc(wait, func() {
 			a.mu.Lock()
 			delete(a.ackRequests, id)
 			a.mu.Unlock()
@@ -261,7 +252,7 @@ func (a *Adapter) DisconnectSockets(ctx context.Context, opts *socketio.Broadcas
 }
 
 func (a *Adapter) tell(opts *socketio.BroadcastOptions, req any, local func() error) error {
-	if opts.Flags.Local || a.b().c.outage.isDown() {
+	if opts.Flags.Local || a.b().c.outage.IsDown() {
 		return local()
 	}
 	b, err := json.Marshal(req)
@@ -339,7 +330,7 @@ func (a *Adapter) ask(ctx context.Context, typ int, build func(id string) any) (
 	if err != nil {
 		return nil, err
 	}
-	r := &pendingRequest{typ: typ, want: n - 1, done: make(chan struct{})}
+	r := &pendingRequest{Tally: rediscluster.NewTally(n - 1), typ: typ}
 	a.mu.Lock()
 	if a.closed {
 		a.mu.Unlock()
@@ -353,12 +344,12 @@ func (a *Adapter) ask(ctx context.Context, typ int, build func(id string) any) (
 	defer timer.Stop()
 	var waitErr error
 	select {
-	case <-r.done:
+	case <-r.Done:
 		a.b().c.stats.request(time.Since(start), false)
 	case <-timer.C:
 		a.b().c.stats.request(time.Since(start), true)
 		waitErr = fmt.Errorf("redisadapter: timeout reached while waiting for %s responses: %d of %d servers answered in %v",
-			requestName(typ), r.answered(&a.mu), r.want, a.b().c.timeout)
+			requestName(typ), r.answered(&a.mu), r.Want, a.b().c.timeout)
 	case <-ctx.Done():
 		waitErr = ctx.Err()
 	}
@@ -371,7 +362,7 @@ func (a *Adapter) ask(ctx context.Context, typ int, build func(id string) any) (
 func (r *pendingRequest) answered(mu *sync.Mutex) int {
 	mu.Lock()
 	defer mu.Unlock()
-	return r.got
+	return r.Got
 }
 
 func requestName(typ int) string {
@@ -475,17 +466,13 @@ func (a *Adapter) cancelPending() {
 // held.
 func (a *Adapter) endWaits() {
 	for id, r := range a.ackRequests {
-		if r.timer != nil {
-			r.timer.Stop()
+		if r.Timer != nil {
+			r.Timer.Stop()
 		}
 		delete(a.ackRequests, id)
 	}
 	for id, r := range a.requests {
-		select {
-		case <-r.done:
-		default:
-			close(r.done)
-		}
+		r.End()
 		delete(a.requests, id)
 	}
 }
@@ -539,7 +526,7 @@ func (a *Adapter) onBroadcast(channel string, payload []byte) {
 	}
 	m, err := decodeBroadcast(payload)
 	if err != nil {
-		a.b().c.malformed.log("malformed broadcast from Redis dropped", channel, err)
+		a.b().c.malformed.Log("malformed broadcast from Redis dropped", channel, err)
 		return
 	}
 	if m.UID == a.b().c.uid || m.Packet.Nsp != a.nsp.Name() {
@@ -557,7 +544,7 @@ func (a *Adapter) onBroadcast(channel string, payload []byte) {
 func (a *Adapter) onRequest(payload []byte) {
 	r, err := decodeRequest(payload)
 	if err != nil {
-		a.b().c.malformed.log("malformed request from Redis dropped", a.b().ch.request, err)
+		a.b().c.malformed.Log("malformed request from Redis dropped", a.b().ch.request, err)
 		return
 	}
 	if ce := a.b().c.logger.Check(zap.DebugLevel, "request from another server"); ce != nil {
@@ -701,7 +688,7 @@ func (a *Adapter) onBroadcastWithAck(r *request) {
 			}
 			b, err := encodeBroadcastAck(id, first, args.Attachments)
 			if err != nil {
-				a.b().c.malformed.log("client acknowledgement not forwarded", a.b().ch.response, err)
+				a.b().c.malformed.Log("client acknowledgement not forwarded", a.b().ch.response, err)
 				return
 			}
 			a.b().c.publish(a.b().ch.response, b)
@@ -713,7 +700,7 @@ func (a *Adapter) onBroadcastWithAck(r *request) {
 func (a *Adapter) onResponse(payload []byte) {
 	r, err := decodeResponse(payload)
 	if err != nil {
-		a.b().c.malformed.log("malformed response from Redis dropped", a.b().ch.response, err)
+		a.b().c.malformed.Log("malformed response from Redis dropped", a.b().ch.response, err)
 		return
 	}
 	a.mu.Lock()
@@ -721,19 +708,15 @@ func (a *Adapter) onResponse(payload []byte) {
 		a.mu.Unlock()
 		switch r.Type {
 		case typeBroadcastClientCount:
-			ar.clientCount(r.ClientCount)
+			ar.ClientCount(r.ClientCount)
 		case typeBroadcastAck:
-			ack := r.Ack
-			if ack == nil {
-				ack = json.RawMessage("null")
-			}
-			ar.ack(socketio.Args{JSON: []json.RawMessage{ack}, Attachments: r.AckAttachments})
+			ar.Ack(r.Ack, r.AckAttachments)
 		}
 		return
 	}
 	defer a.mu.Unlock()
 	p := a.requests[r.RequestID]
-	if p == nil || p.got >= p.want {
+	if p == nil || p.Full() {
 		return
 	}
 	switch p.typ {
@@ -742,16 +725,9 @@ func (a *Adapter) onResponse(payload []byte) {
 	case typeAllRooms:
 		p.rooms = append(p.rooms, r.Rooms...)
 	case typeServerSideEmit:
-		data := r.Data
-		if data == nil {
-			data = json.RawMessage("null")
-		}
-		p.answers = append(p.answers, data)
+		p.answers = append(p.answers, rediscluster.OrNull(r.Data))
 	}
-	p.got++
-	if p.got == p.want {
-		close(p.done)
-	}
+	p.Count()
 }
 
 type socketsRequest struct {

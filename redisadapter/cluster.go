@@ -12,7 +12,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
+	"github.com/caddy-socketio/caddy-socketio/internal/rediscluster"
 	"github.com/caddy-socketio/caddy-socketio/socketio"
 )
 
@@ -63,7 +65,7 @@ type Cluster struct {
 	wg     sync.WaitGroup // the receive and publish loops
 
 	// outage tells whether Redis answered last, and logs the changes.
-	outage outageLog
+	outage rediscluster.Outage
 
 	// mu guards the routing tables, which the receive loop reads.
 	mu       sync.RWMutex
@@ -74,7 +76,7 @@ type Cluster struct {
 	stats     *Stats
 	stopped   atomic.Bool   // Close has begun; nothing is published any more
 	dropped   atomic.Uint64 // messages not published because the queue was full
-	malformed throttledLog
+	malformed rediscluster.ThrottledLog
 
 	// onEmpty, when set, is called once the last namespace adapter has
 	// closed or moved away (a Group closes the Cluster then); group is the
@@ -128,8 +130,10 @@ func New(cfg Config) (*Cluster, error) {
 		queue = 8192
 	}
 	c.out = make(chan outgoing, queue)
-	c.outage.logger = c.logger
-	c.malformed.logger = c.logger
+	c.outage.Logger = c.logger
+	c.outage.DownMsg = "Redis unreachable: messages to and from other Socket.IO servers are lost until it is back; local clients are still served"
+	c.outage.UpMsg, c.outage.UpLevel, c.outage.Round = "Redis reachable again; subscriptions restored", zapcore.InfoLevel, time.Millisecond
+	c.malformed.Logger, c.malformed.Field, c.malformed.CountSkipped = c.logger, "channel", true
 	// A PubSub without channels does not connect until the first
 	// subscription.
 	c.pubsub = c.client.Subscribe(context.Background())
@@ -185,7 +189,7 @@ func (c *Cluster) register(a *Adapter) bool {
 	err := errors.Join(c.pubsub.PSubscribe(ctx, ch.pattern),
 		c.pubsub.Subscribe(ctx, ch.request, ch.response, ch.specificResponse))
 	if err != nil {
-		c.outage.down(err)
+		c.outage.Down(err)
 	}
 	return true
 }
@@ -250,7 +254,7 @@ func (c *Cluster) publish(channel string, payload []byte) bool {
 	default:
 		c.stats.dropped.Add(1)
 		if c.dropped.Add(1) == 1 {
-			c.outage.down(errQueueFull)
+			c.outage.Down(errQueueFull)
 		}
 		return false
 	}
@@ -277,13 +281,13 @@ func (c *Cluster) publishLoop() {
 		if len(batch) == 0 {
 			return
 		}
-		if c.outage.isDown() && time.Since(lastProbe) >= time.Second {
+		if c.outage.IsDown() && time.Since(lastProbe) >= time.Second {
 			lastProbe = time.Now()
 			if c.client.Ping(ctx).Err() == nil {
-				c.outage.recovered()
+				c.outage.Up()
 			}
 		}
-		upSince, down := c.outage.state()
+		upSince, down := c.outage.State()
 		if down {
 			drop()
 			return
@@ -304,7 +308,7 @@ func (c *Cluster) publishLoop() {
 		c.stats.dropped.Add(uint64(len(batch) - n))
 		_, err := pipe.Exec(ctx)
 		if err != nil && !errors.Is(err, redis.ErrClosed) {
-			c.outage.down(err)
+			c.outage.Down(err)
 		}
 		if err == nil {
 			c.stats.published.Add(uint64(n))
@@ -357,7 +361,7 @@ func (c *Cluster) publishLoop() {
 func (c *Cluster) receiveLoop() {
 	defer c.wg.Done()
 	ctx := context.Background()
-	backoff := newBackoff()
+	var backoff rediscluster.Backoff
 	for {
 		msg, err := c.pubsub.ReceiveTimeout(ctx, 15*time.Second)
 		if err != nil {
@@ -374,21 +378,21 @@ func (c *Cluster) receiveLoop() {
 			if errors.Is(err, redis.ErrClosed) {
 				return
 			}
-			c.outage.down(err)
+			c.outage.Down(err)
 			select {
-			case <-time.After(backoff.next()):
+			case <-time.After(backoff.Next()):
 			case <-c.stop:
 				return
 			}
 			continue
 		}
-		backoff.reset()
+		backoff.Reset()
 		switch m := msg.(type) {
 		case *redis.Message:
-			c.outage.recovered()
+			c.outage.Up()
 			c.dispatch(m)
 		case *redis.Subscription, *redis.Pong:
-			c.outage.recovered()
+			c.outage.Up()
 		}
 	}
 }
@@ -413,7 +417,7 @@ func (c *Cluster) isClosed() bool {
 // dispatch routes one message to the adapter of its namespace.
 func (c *Cluster) dispatch(m *redis.Message) {
 	if len(m.Payload) > c.maxSize {
-		c.malformed.log("message from Redis refused: too large", m.Channel,
+		c.malformed.Log("message from Redis refused: too large", m.Channel,
 			fmt.Errorf("%d bytes; the limit is %d", len(m.Payload), c.maxSize))
 		return
 	}
@@ -444,107 +448,13 @@ func (c *Cluster) dispatch(m *redis.Message) {
 // its own subscribers, so the counts of the masters are added up, as Node's
 // adapter does.
 func (c *Cluster) serverCount(ctx context.Context, channel string) (int, error) {
-	if cc, ok := c.client.(*redis.ClusterClient); ok {
-		var mu sync.Mutex
-		total := 0
-		err := cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
-			n, err := node.PubSubNumSub(ctx, channel).Result()
-			mu.Lock()
-			total += int(n[channel])
-			mu.Unlock()
-			return err
-		})
-		return total, err
-	}
-	n, err := c.client.PubSubNumSub(ctx, channel).Result()
-	if err != nil {
-		c.outage.down(err)
+	n, err := rediscluster.NumSub(ctx, c.client, channel)
+	if _, cluster := c.client.(*redis.ClusterClient); err != nil && !cluster {
+		c.outage.Down(err)
 		return 0, fmt.Errorf("redisadapter: counting the servers: %w", err)
 	}
-	return int(n[channel]), nil
+	return n, err
 }
-
-// outageLog logs that Redis is unreachable once per outage, and that it is
-// back once.
-type outageLog struct {
-	logger  *zap.Logger
-	mu      sync.Mutex
-	out     bool      // Redis did not answer the last attempt
-	since   time.Time // when the current outage began
-	upSince time.Time // when the last outage ended
-}
-
-func (o *outageLog) down(err error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.out {
-		return
-	}
-	o.out, o.since = true, time.Now()
-	o.logger.Warn("Redis unreachable: messages to and from other Socket.IO servers are lost until it is back; local clients are still served",
-		zap.Error(err))
-}
-
-func (o *outageLog) recovered() {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if !o.out {
-		return
-	}
-	o.out, o.upSince = false, time.Now()
-	o.logger.Info("Redis reachable again; subscriptions restored", zap.Duration("outage", time.Since(o.since).Round(time.Millisecond)))
-}
-
-// state tells when Redis came back last, and whether it is down now.
-func (o *outageLog) state() (upSince time.Time, down bool) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.upSince, o.out
-}
-
-func (o *outageLog) isDown() bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.out
-}
-
-// throttledLog logs bad messages at most once per 10 seconds, with the
-// number left out: anyone who can PUBLISH could otherwise flood the log.
-type throttledLog struct {
-	logger  *zap.Logger
-	mu      sync.Mutex
-	last    time.Time
-	skipped int
-}
-
-func (t *throttledLog) log(msg, channel string, err error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if now := time.Now(); now.Sub(t.last) >= 10*time.Second {
-		t.logger.Warn(msg, zap.String("channel", channel), zap.Error(err), zap.Int("similar_not_logged", t.skipped))
-		t.last, t.skipped = now, 0
-		return
-	}
-	t.skipped++
-}
-
-// backoff doubles the wait between reconnection attempts, from 100 ms to
-// 5 s.
-type backoff struct{ d time.Duration }
-
-func newBackoff() *backoff { return &backoff{} }
-
-func (b *backoff) next() time.Duration {
-	switch {
-	case b.d == 0:
-		b.d = 100 * time.Millisecond
-	case b.d < 5*time.Second:
-		b.d = min(2*b.d, 5*time.Second)
-	}
-	return b.d
-}
-
-func (b *backoff) reset() { b.d = 0 }
 
 // channelRoom extracts the room of a broadcast channel: "" for the
 // namespace channel.

@@ -53,7 +53,7 @@ func TestRedisKilledAndRestartedUnderTraffic(t *testing.T) {
 	}()
 
 	r.Kill()
-	waitFor(t, "the outage is noticed", func() bool { return g.cluster.outage.isDown() })
+	waitFor(t, "the outage is noticed", func() bool { return g.cluster.outage.IsDown() })
 	if err := nsp.Emit("during", 2); err != nil {
 		t.Fatal(err)
 	}

@@ -12,10 +12,7 @@ import (
 // only, such as an HTTP API whose client would rather retry later, asks
 // first.
 func (a *Adapter) Reachable() error {
-	o := &a.b().c.outage
-	o.mu.Lock()
-	down, since := o.out, o.since
-	o.mu.Unlock()
+	since, down := a.b().c.outage.DownSince()
 	if !down {
 		return nil
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -37,50 +36,9 @@ func startRedis(t *testing.T) *redisServer {
 
 // startRedisCluster starts a Redis Cluster of three masters and returns
 // their addresses.
-func startRedisCluster(t *testing.T) []string {
-	t.Helper()
-	cli, err := exec.LookPath("redis-cli")
-	if err != nil {
-		testpeer.Missing(t, "redis-cli not installed; run `apt-get install -y redis-tools`")
-	}
-	var addrs []string
-	for range 3 {
-		r := &redisServer{t: t, bin: testpeer.RedisServer(t), port: freePort(t),
-			extra: []string{"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(t.TempDir(), "nodes.conf")}}
-		r.Start()
-		t.Cleanup(r.Kill)
-		addrs = append(addrs, r.Addr())
-	}
-	args := append([]string{"--cluster", "create"}, addrs...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
-	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
-		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for _, a := range addrs {
-		for {
-			out, _ := exec.Command(cli, "-h", "127.0.0.1", "-p", a[len("127.0.0.1:"):], "cluster", "info").Output()
-			if strings.Contains(string(out), "cluster_state:ok") {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("Redis Cluster not ready: %s", out)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	return addrs
-}
+func startRedisCluster(t *testing.T) []string { return testpeer.RedisCluster(t) }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return testpeer.FreePort(t) }
 
 // Addr is host:port.
 func (r *redisServer) Addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
@@ -91,9 +49,7 @@ func (r *redisServer) URL() string { return "redis://" + r.Addr() }
 // Start runs redis-server and waits until it accepts connections.
 func (r *redisServer) Start() {
 	r.t.Helper()
-	args := []string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"}
-	r.cmd = exec.Command(r.bin, append(args, r.extra...)...)
+	r.cmd = exec.Command(r.bin, testpeer.RedisArgs(r.port, r.extra...)...)
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatalf("starting redis-server: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-socketio/caddy-socketio/internal/rediscluster"
 	"github.com/caddy-socketio/caddy-socketio/redisadapter"
 	"github.com/caddy-socketio/caddy-socketio/socketio"
 )
@@ -27,7 +28,7 @@ type Adapter struct {
 	ackIDs          atomic.Uint64
 	mu              sync.Mutex // guards the fields below
 	requests        map[string]*request
-	acks            map[string]*ackRequest
+	acks            map[string]*rediscluster.AckWaiter
 	sseHandlers     []func(*redisadapter.ServerSideEvent)
 	closed          bool
 	sessMu          sync.Mutex          // guards tracked and dirty; see SaveSession
@@ -41,17 +42,10 @@ type Adapter struct {
 const ackIDBase = 1 << 40
 
 type request struct {
+	rediscluster.Tally
 	typ     int
-	want    int
-	got     int
 	sockets []socketio.RemoteSocket
 	answers []json.RawMessage
-	done    chan struct{}
-}
-
-type ackRequest struct {
-	clientCount func(int)
-	ack         func(socketio.Args)
 }
 
 var errClosed = errors.New("redisstreams: the adapter is closed")
@@ -62,7 +56,7 @@ func newAdapter(n *Node, nsp *socketio.Namespace) *Adapter {
 		n:             n, nsp: nsp,
 		public:   n.cfg.ChannelPrefix + "#" + nsp.Name() + "#",
 		private:  n.cfg.ChannelPrefix + "#" + nsp.Name() + "#" + n.uid + "#",
-		requests: make(map[string]*request), acks: make(map[string]*ackRequest),
+		requests: make(map[string]*request), acks: make(map[string]*rediscluster.AckWaiter),
 		tracked: make(map[string]string), dirty: make(map[string]struct{}),
 	}
 }
@@ -98,7 +92,7 @@ func (a *Adapter) publish(channel string, typ int, d any, atts [][]byte) error {
 // respond answers the server uid on its own channel.
 func (a *Adapter) respond(uid string, typ int, d any, atts [][]byte) {
 	if err := a.publish(a.n.cfg.ChannelPrefix+"#"+a.nsp.Name()+"#"+uid+"#", typ, d, atts); err != nil {
-		a.n.malformed.log("answer not sent", a.nsp.Name(), err)
+		a.n.malformed.Log("answer not sent", a.nsp.Name(), err)
 	}
 }
 
@@ -128,7 +122,7 @@ func (a *Adapter) Broadcast(p *socketio.Packet, opts *socketio.BroadcastOptions)
 // answer with their client count and their clients' acknowledgements,
 // then delivers it locally.
 func (a *Adapter) BroadcastWithAck(p *socketio.Packet, opts *socketio.BroadcastOptions, clientCount func(int), ack func(socketio.Args)) error {
-	if opts.Flags.Local || a.n.outage.isDown() {
+	if opts.Flags.Local || a.n.outage.IsDown() {
 		return a.MemoryAdapter.BroadcastWithAck(p, opts, clientCount, ack)
 	}
 	pkt, err := packetOf(a.nsp.Name(), p)
@@ -142,7 +136,7 @@ func (a *Adapter) BroadcastWithAck(p *socketio.Packet, opts *socketio.BroadcastO
 	}
 	a.mu.Lock()
 	if !a.closed {
-		a.acks[id] = &ackRequest{clientCount: clientCount, ack: ack}
+		a.acks[id] = rediscluster.NewAckWaiter(clientCount, ack)
 		// Nothing tells when the last client has answered: forget the
 		// request once the broadcast's timeout is over, as Node does.
 		time.AfterFunc(wait, func() {
@@ -159,22 +153,23 @@ func (a *Adapter) BroadcastWithAck(p *socketio.Packet, opts *socketio.BroadcastO
 }
 
 // ServerCount is PUBSUB NUMSUB of the namespace's public channel, as in
-// Node; 1 while Redis is unreachable, so that local broadcasts with
-// acknowledgements still complete.
+// Node (added up over the masters of a Redis Cluster); 1 while Redis is
+// unreachable, so that local broadcasts with acknowledgements still
+// complete.
 func (a *Adapter) ServerCount(ctx context.Context) (int, error) {
-	if a.n.outage.isDown() {
+	if a.n.outage.IsDown() {
 		return 1, nil
 	}
-	res, err := a.n.cfg.Client.PubSubNumSub(ctx, a.public).Result()
-	if err != nil || res[a.public] < 1 {
+	n, err := rediscluster.NumSub(ctx, a.n.cfg.Client, a.public)
+	if err != nil || n < 1 {
 		return 1, nil
 	}
-	return int(res[a.public]), nil
+	return n, nil
 }
 
 // Reachable returns nil while Redis is reachable, and otherwise an error.
 func (a *Adapter) Reachable() error {
-	if a.n.outage.isDown() {
+	if a.n.outage.IsDown() {
 		return errors.New("redisstreams: Redis is unreachable; operations reach this server only")
 	}
 	return nil
@@ -211,7 +206,7 @@ func (a *Adapter) ask(ctx context.Context, typ int, build func(id string) data) 
 		return nil, nil
 	}
 	id := newUID()
-	r := &request{typ: typ, want: count - 1, done: make(chan struct{})}
+	r := &request{Tally: rediscluster.NewTally(count - 1), typ: typ}
 	a.mu.Lock()
 	if a.closed {
 		a.mu.Unlock()
@@ -230,13 +225,13 @@ func (a *Adapter) ask(ctx context.Context, typ int, build func(id string) data) 
 	timer := time.NewTimer(a.n.cfg.RequestsTimeout)
 	defer timer.Stop()
 	select {
-	case <-r.done:
+	case <-r.Done:
 		return r, nil
 	case <-timer.C:
 		a.mu.Lock()
-		got := r.got
+		got := r.Got
 		a.mu.Unlock()
-		return r, fmt.Errorf("redisstreams: timeout reached: only %d responses received out of %d in %v", got, r.want, a.n.cfg.RequestsTimeout)
+		return r, fmt.Errorf("redisstreams: timeout reached: only %d responses received out of %d in %v", got, r.Want, a.n.cfg.RequestsTimeout)
 	case <-ctx.Done():
 		return r, ctx.Err()
 	}
@@ -325,11 +320,7 @@ func (a *Adapter) Close() error {
 	a.closed = true
 	for id, r := range a.requests {
 		delete(a.requests, id)
-		select {
-		case <-r.done:
-		default:
-			close(r.done)
-		}
+		r.End()
 	}
 	a.mu.Unlock()
 	a.n.release(a)
@@ -340,7 +331,7 @@ func (a *Adapter) Close() error {
 func (a *Adapter) onEntry(m *message, id string) {
 	var d data
 	if len(m.Data) > 0 && json.Unmarshal(m.Data, &d) != nil {
-		a.n.malformed.log("malformed stream entry data dropped", id, nil)
+		a.n.malformed.Log("malformed stream entry data dropped", id, nil)
 		return
 	}
 	ctx := context.Background()
@@ -354,7 +345,7 @@ func (a *Adapter) onEntry(m *message, id string) {
 		}
 		p, err := eventOf(d.Packet, m.Attachments)
 		if err != nil {
-			a.n.malformed.log("malformed broadcast dropped", id, err)
+			a.n.malformed.Log("malformed broadcast dropped", id, err)
 			return
 		}
 		opts := d.Opts.local()
@@ -393,7 +384,7 @@ func (a *Adapter) onMessage(m *message) {
 	}
 	var d data
 	if len(m.Data) > 0 && json.Unmarshal(m.Data, &d) != nil {
-		a.n.malformed.log("malformed message data dropped", a.public, nil)
+		a.n.malformed.Log("malformed message data dropped", a.public, nil)
 		return
 	}
 	ctx := context.Background()
@@ -459,7 +450,7 @@ func (a *Adapter) onServerSideEmit(m *message, d *data) {
 func (a *Adapter) onBroadcastWithAck(m *message, d *data) {
 	p, err := eventOf(d.Packet, m.Attachments)
 	if err != nil {
-		a.n.malformed.log("malformed broadcast dropped", a.public, err)
+		a.n.malformed.Log("malformed broadcast dropped", a.public, err)
 		return
 	}
 	p.ID, p.HasID = ackIDBase+a.ackIDs.Add(1), true
@@ -493,19 +484,15 @@ func (a *Adapter) onResponse(m *message, d *data) {
 		a.mu.Unlock()
 		switch m.Type {
 		case typeBroadcastClientCount:
-			ar.clientCount(d.ClientCount)
+			ar.ClientCount(d.ClientCount)
 		case typeBroadcastAck:
-			packet := d.Packet
-			if packet == nil {
-				packet = json.RawMessage("null")
-			}
-			ar.ack(socketio.Args{JSON: []json.RawMessage{packet}, Attachments: m.Attachments})
+			ar.Ack(d.Packet, m.Attachments)
 		}
 		return
 	}
 	defer a.mu.Unlock()
 	r := a.requests[*d.RequestID]
-	if r == nil || r.got >= r.want {
+	if r == nil || r.Full() {
 		return
 	}
 	switch {
@@ -518,18 +505,11 @@ func (a *Adapter) onResponse(m *message, d *data) {
 			r.sockets = append(r.sockets, s.Socket())
 		}
 	case m.Type == typeServerSideEmitResp && r.typ == typeServerSideEmit:
-		packet := d.Packet
-		if packet == nil {
-			packet = json.RawMessage("null")
-		}
-		r.answers = append(r.answers, packet)
+		r.answers = append(r.answers, rediscluster.OrNull(d.Packet))
 	default:
 		return
 	}
-	r.got++
-	if r.got == r.want {
-		close(r.done)
-	}
+	r.Count()
 }
 
 func (a *Adapter) logger() *zap.Logger { return a.n.cfg.Logger }

@@ -15,7 +15,9 @@
 //   - broadcasts with acknowledgement, fetchSockets and serverSideEmit are
 //     ephemeral: MessagePack {type, data, uid, nsp} published on
 //     "socket.io#<nsp>#", answered on the asker's "socket.io#<nsp>#<uid>#";
-//   - the number of servers is PUBSUB NUMSUB "socket.io#<nsp>#";
+//   - the number of servers is PUBSUB NUMSUB "socket.io#<nsp>#", added up
+//     over the masters of a Redis Cluster (each counts its own
+//     subscribers);
 //   - the session of a socket is base64 of MessagePack {sid, pid, rooms,
 //     data} under "sio:session:<pid>", expiring after
 //     max_disconnection_duration; a stream entry id is the offset a client

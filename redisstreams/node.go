@@ -6,12 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
+	"github.com/caddy-socketio/caddy-socketio/internal/rediscluster"
 	"github.com/caddy-socketio/caddy-socketio/socketio"
 )
 
@@ -168,8 +169,8 @@ type Node struct {
 	stop       chan struct{}
 	wg         sync.WaitGroup
 
-	outage    outage
-	malformed throttledLog
+	outage    rediscluster.Outage
+	malformed rediscluster.ThrottledLog
 }
 
 // outgoing is one write to Redis, in the order it was asked for.
@@ -191,8 +192,10 @@ func newNode(cfg Config, onClose func(*Node)) *Node {
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.readCtx, n.readCancel = context.WithCancel(n.ctx)
-	n.outage.logger = cfg.Logger
-	n.malformed.logger = cfg.Logger
+	n.outage.Logger = cfg.Logger
+	n.outage.DownMsg = "redis_streams: Redis unreachable; broadcasts stay on this server and reconnecting clients get fresh sockets until it is back"
+	n.outage.UpMsg, n.outage.UpLevel = "redis_streams: Redis reachable again", zapcore.WarnLevel
+	n.malformed.Logger, n.malformed.Prefix, n.malformed.Field = cfg.Logger, "redis_streams: ", "where"
 	n.pubsub = cfg.Client.Subscribe(n.ctx)
 	n.wg.Add(4)
 	go n.readLoop()
@@ -234,7 +237,7 @@ func (n *Node) adapter(nsp *socketio.Namespace) *Adapter {
 	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
 	defer cancel()
 	if err := n.pubsub.Subscribe(ctx, a.public, a.private); err != nil {
-		n.outage.down(err)
+		n.outage.Down(err)
 	}
 	return a
 }
@@ -303,12 +306,12 @@ func (n *Node) close() {
 // send queues a write; when the queue is full or Redis is known to be
 // down, failed runs at once instead.
 func (n *Node) send(o outgoing) {
-	if !n.outage.isDown() {
+	if !n.outage.IsDown() {
 		select {
 		case n.out <- o:
 			return
 		default:
-			n.malformed.log("write queue to Redis full; message not sent", n.cfg.StreamName, nil)
+			n.malformed.Log("write queue to Redis full; message not sent", n.cfg.StreamName, nil)
 		}
 	}
 	if o.failed != nil {
@@ -373,10 +376,10 @@ func (n *Node) write(batch []outgoing) {
 			}
 		}
 		if failedAll {
-			n.outage.down(err)
+			n.outage.Down(err)
 		}
 	} else {
-		n.outage.up()
+		n.outage.Up()
 	}
 	for i, c := range cmds {
 		if c.Err() != nil && batch[i].failed != nil {
@@ -389,7 +392,7 @@ func (n *Node) write(batch []outgoing) {
 // and delivers each entry in order.
 func (n *Node) readLoop() {
 	defer n.wg.Done()
-	var b backoff
+	var b rediscluster.Backoff
 	for {
 		select {
 		case <-n.stop:
@@ -399,8 +402,8 @@ func (n *Node) readLoop() {
 		if !n.isKnown() {
 			last, err := n.streamEnd()
 			if err != nil {
-				n.outage.down(err)
-				if !b.wait(n.stop) {
+				n.outage.Down(err)
+				if !b.Wait(n.stop) {
 					return
 				}
 				continue
@@ -417,21 +420,21 @@ func (n *Node) readLoop() {
 			Streams: []string{n.cfg.StreamName, from.String()}, Count: n.cfg.ReadCount, Block: n.cfg.BlockTime,
 		}).Result()
 		if errors.Is(err, redis.Nil) {
-			n.outage.up()
+			n.outage.Up()
 			continue
 		}
 		if err != nil {
 			if n.readCtx.Err() != nil {
 				return
 			}
-			n.outage.down(err)
-			if !b.wait(n.stop) {
+			n.outage.Down(err)
+			if !b.Wait(n.stop) {
 				return
 			}
 			continue
 		}
-		n.outage.up()
-		b.reset()
+		n.outage.Up()
+		b.Reset()
 		for _, s := range res {
 			for _, x := range s.Messages {
 				n.deliver(x)
@@ -473,7 +476,7 @@ func (n *Node) deliver(x redis.XMessage) {
 		n.advanceLocked()
 	}
 	if err != nil {
-		n.malformed.log("malformed stream entry dropped", x.ID, err)
+		n.malformed.Log("malformed stream entry dropped", x.ID, err)
 		return
 	}
 	if a := n.adapterOf(m.Nsp); a != nil {
@@ -533,7 +536,7 @@ func (n *Node) receiveLoop() {
 			}
 			m, err := decodePubSub([]byte(msg.Payload))
 			if err != nil {
-				n.malformed.log("malformed message from Redis dropped", msg.Channel, err)
+				n.malformed.Log("malformed message from Redis dropped", msg.Channel, err)
 				continue
 			}
 			a.onMessage(m)
@@ -558,76 +561,3 @@ func (n *Node) refreshLoop() {
 		}
 	}
 }
-
-// outage logs once when Redis becomes unreachable and once when it is back.
-type outage struct {
-	logger *zap.Logger
-	down_  atomic.Bool
-	mu     sync.Mutex
-	since  time.Time
-}
-
-func (o *outage) down(err error) {
-	if o.down_.Load() {
-		return
-	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.down_.Swap(true) {
-		return
-	}
-	o.since = time.Now()
-	o.logger.Warn("redis_streams: Redis unreachable; broadcasts stay on this server and reconnecting clients get fresh sockets until it is back",
-		zap.Error(err))
-}
-
-func (o *outage) up() {
-	if !o.down_.Load() {
-		return
-	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.down_.Swap(false) {
-		o.logger.Warn("redis_streams: Redis reachable again", zap.Duration("outage", time.Since(o.since)))
-	}
-}
-
-func (o *outage) isDown() bool { return o.down_.Load() }
-
-// throttledLog logs at most every 10 s.
-type throttledLog struct {
-	logger *zap.Logger
-	mu     sync.Mutex
-	last   time.Time
-}
-
-func (t *throttledLog) log(msg, where string, err error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if time.Since(t.last) < 10*time.Second {
-		return
-	}
-	t.last = time.Now()
-	t.logger.Warn("redis_streams: "+msg, zap.String("where", where), zap.Error(err))
-}
-
-// backoff waits 100 ms doubling to 5 s between reconnection attempts.
-type backoff struct{ d time.Duration }
-
-func (b *backoff) wait(stop <-chan struct{}) bool {
-	if b.d == 0 {
-		b.d = 100 * time.Millisecond
-	} else if b.d *= 2; b.d > 5*time.Second {
-		b.d = 5 * time.Second
-	}
-	t := time.NewTimer(b.d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-stop:
-		return false
-	}
-}
-
-func (b *backoff) reset() { b.d = 0 }

@@ -35,8 +35,8 @@ func startRedis(t *testing.T) (addr string, client *redis.Client) {
 func startKillableRedis(t *testing.T) (addr string, client *redis.Client, kill func()) {
 	t.Helper()
 	bin := testpeer.RedisServer(t)
-	port := freePort(t)
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning")
+	port := testpeer.FreePort(t)
+	cmd := exec.Command(bin, testpeer.RedisArgs(port)...)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting redis-server: %v", err)
 	}
@@ -54,16 +54,6 @@ func startKillableRedis(t *testing.T) (addr string, client *redis.Client, kill f
 		time.Sleep(20 * time.Millisecond)
 	}
 	return addr, client, kill
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func isEvent(name string) func(map[string]any) bool {

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/caddy-socketio/caddy-socketio/internal/rediscluster"
 	"github.com/caddy-socketio/caddy-socketio/socketio"
 )
 
@@ -81,7 +82,7 @@ func (a *Adapter) writeLocked(st *socketio.StoredSession, connected bool, ttl ti
 	}
 	v, err := encodeSession(s)
 	if err != nil {
-		a.n.malformed.log("session not written", a.nsp.Name(), err)
+		a.n.malformed.Log("session not written", a.nsp.Name(), err)
 		return
 	}
 	a.n.send(outgoing{key: a.sessionKey(st.PID), value: v, ttl: ttl})
@@ -192,7 +193,7 @@ func (a *Adapter) restore(ctx context.Context, pid, offset string, hasOffset boo
 			return nil, fmt.Errorf("offset %q is not a stream entry id", offset)
 		}
 	}
-	if a.n.outage.isDown() {
+	if a.n.outage.IsDown() {
 		return nil, errors.New("redis is unreachable")
 	}
 	c := a.n.cfg.Client
@@ -201,7 +202,7 @@ func (a *Adapter) restore(ctx context.Context, pid, offset string, hasOffset boo
 		return nil, errNoSession
 	}
 	if err != nil {
-		a.n.outage.down(err)
+		a.n.outage.Down(err)
 		return nil, err
 	}
 	s, err := decodeSession(raw)
@@ -258,11 +259,11 @@ func (a *Adapter) nodeAlive(ctx context.Context, uid string) (bool, error) {
 		return true, nil
 	}
 	ch := a.n.cfg.ChannelPrefix + "#" + a.nsp.Name() + "#" + uid + "#"
-	res, err := a.n.cfg.Client.PubSubNumSub(ctx, ch).Result()
+	n, err := rediscluster.NumSub(ctx, a.n.cfg.Client, ch)
 	if err != nil {
 		return false, err
 	}
-	return res[ch] > 0, nil
+	return n > 0, nil
 }
 
 // ConnectRecovered replays the broadcasts sess missed from the stream,

@@ -3,12 +3,18 @@ package main
 // The recovery phase of compare.sh (issue 14) is the fanout twice, with
 // -variant recovery-off and -variant recovery: the server stores every
 // relayed event for connection state recovery in the second. Its figures
-// are the fanout's and what the log of stored events costs in memory.
+// are the fanout's and what the log of stored events costs in memory. The
+// recovery-streams phase is the same through the Redis Streams adapter
+// (-variant recovery-streams-off and recovery-streams): the stored events
+// are the stream's entries, in Redis, so the server's memory growth is what
+// it keeps beside them (compare.sh writes the stream's own size apart).
 func init() {
 	recovery := append(append([]figure(nil), figures["fanout"]...),
 		figure{"server RSS growth per stored event (bytes)", rssPerSent})
 	figures["fanout recovery"] = recovery
 	figures["fanout recovery-off"] = recovery
+	figures["fanout recovery-streams"] = recovery
+	figures["fanout recovery-streams-off"] = recovery
 }
 
 // rssPerSent is the server's resident memory growth over the window per

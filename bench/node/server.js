@@ -14,6 +14,12 @@
 // also reaches the other nodes' sockets, as the Caddy module's
 // `adapter redis { address ... }` does.
 //
+// With REDIS_STREAMS_URL set instead (redis://127.0.0.1:6379), the adapter
+// is @socket.io/redis-streams-adapter 0.3.1 with its defaults (stream
+// socket.io, MAXLEN ~ 10000), as the Caddy module's `adapter redis_streams`;
+// with RECOVERY=1 the stored events are then the stream's entries, and the
+// sessions Redis keys (the recovery-streams phases of bench/compare.sh).
+//
 // With HOOK_URL set (http://127.0.0.1:8000/socketio), it does in its own
 // handlers what the Caddy module's `hooks` block does, for the hooks phase
 // of bench/compare.sh: the events named in HOOK_EVENTS (space-separated)
@@ -34,7 +40,7 @@
 //
 // Environment: PORT (0 picks a free port), HOST (127.0.0.1), NAMESPACE (/),
 // PING_INTERVAL and PING_TIMEOUT in milliseconds (Node's defaults when unset),
-// REDIS_URL (none: a single node), RECOVERY, the HOOK_ variables above. Prints one JSON
+// REDIS_URL (none: a single node), REDIS_STREAMS_URL, RECOVERY, the HOOK_ variables above. Prints one JSON
 // line {"port":N} once listening (and connected to Redis); exits on
 // SIGTERM/SIGINT.
 "use strict";
@@ -66,9 +72,23 @@ async function redisAdapter(url) {
   return createAdapter(pub, sub);
 }
 
+// redisStreamsAdapter connects the one client the streams adapter needs
+// (it duplicates it for its reads), and fails the start when Redis cannot
+// be reached.
+async function redisStreamsAdapter(url) {
+  const { createAdapter } = require("@socket.io/redis-streams-adapter");
+  const { createClient } = require("redis");
+  const client = createClient({ url });
+  await client.connect();
+  client.on("error", (err) => console.error("redis:", err.message));
+  return createAdapter(client);
+}
+
 async function main() {
   if (process.env.REDIS_URL) {
     options.adapter = await redisAdapter(process.env.REDIS_URL);
+  } else if (process.env.REDIS_STREAMS_URL) {
+    options.adapter = await redisStreamsAdapter(process.env.REDIS_STREAMS_URL);
   }
   const httpServer = http.createServer();
   const io = new Server(httpServer, options);
