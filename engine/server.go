@@ -178,6 +178,7 @@ func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Value
 		transport: transport,
 		clientIP:  ip,
 	}
+	s.statsShard = trafficShardOf(s.id)
 	if j, ok := q["j"]; ok && transport == transportPolling {
 		s.isJSONP, s.jsonp = true, jsonpIndex(j[0])
 	}

@@ -55,6 +55,10 @@ type Session struct {
 	protocol  uint8
 	b64       bool // the client wants binary data as base64 text
 	isJSONP   bool
+	// statsShard is the session's share of the server's traffic counters
+	// (Stats.shard), picked from its id at the handshake, so that counting
+	// a write reads nothing outside the session's first cache line.
+	statsShard uint8
 
 	mu    sync.Mutex
 	state sessionState

@@ -123,13 +123,21 @@ func TestStatsCountDroppedVolatileMessages(t *testing.T) {
 	}
 }
 
+// countedSession is a session as the handshake makes one, as far as the
+// counting reads it: a random id, and the shard picked from it.
+func countedSession() *Session {
+	s := &Session{id: newID(), protocol: 4}
+	s.statsShard = trafficShardOf(s.id)
+	return s
+}
+
 // BenchmarkStatsSent is what counting costs a flusher per batch (the
 // other hot-path counts are alike): goroutines of different sessions, in
 // parallel, as a broadcast's flushers run.
 func BenchmarkStatsSent(b *testing.B) {
 	srv := NewServer(Options{})
 	b.RunParallel(func(pb *testing.PB) {
-		s := &Session{id: newID(), protocol: 4}
+		s := countedSession()
 		pkts := []packet{{typ: packetMessage, data: []byte(`2["chat message","hello"]`)}}
 		for pb.Next() {
 			srv.stats.sent(s, 1, len(pkts), wsPacketBytes(pkts, s.protocol))
@@ -144,7 +152,7 @@ func BenchmarkStatsSent(b *testing.B) {
 // metrics' share of the hot path.
 func BenchmarkStatsPerAck(b *testing.B) {
 	srv := NewServer(Options{})
-	s := &Session{id: newID(), protocol: 4}
+	s := countedSession()
 	in := []byte(`42["echo",1,1700000000000]`)
 	pkts := []packet{{typ: packetMessage, data: []byte(`31[]`)}}
 	for range b.N {
@@ -158,7 +166,7 @@ func BenchmarkStatsPerAck(b *testing.B) {
 // into the other and the snapshot stays exact.
 func TestTrafficCountsStayExactPastAWordsRange(t *testing.T) {
 	var st Stats
-	s := &Session{id: newID(), protocol: 4}
+	s := countedSession()
 	const big = 1 << (trafficByteBits - 2) // a quarter of the bytes' range per call
 	for range 10 {
 		st.received(s, 1, 3, big)

@@ -42,26 +42,6 @@ func hookBackend(t *testing.T) *httptest.Server {
 	return be
 }
 
-// dialConnect opens a WebSocket session, sends CONNECT with auth to nsp
-// and returns the connection and the server's answer.
-func (ls *liveServer) dialConnect(t *testing.T, nsp, auth string) (*websocket.Conn, string) {
-	t.Helper()
-	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(ls.http.URL, "http")+"/socket.io/?EIO=4&transport=websocket", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	if _, open, err := conn.ReadMessage(); err != nil || open[0] != '0' {
-		t.Fatalf("open packet %q, %v", open, err)
-	}
-	conn.WriteMessage(websocket.TextMessage, []byte("40"+nsp+","+auth))
-	_, answer, err := conn.ReadMessage()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return conn, string(answer)
-}
-
 func TestHookCallsAndLatencyByNamespaceAndHook(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	if err := Register(reg); err != nil {

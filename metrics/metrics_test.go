@@ -79,9 +79,10 @@ func startServer(t *testing.T, name string) *liveServer {
 	return ls
 }
 
-// connect opens a WebSocket session and joins nsp; it returns the
-// connection once the CONNECT is answered.
-func (ls *liveServer) connect(t *testing.T, nsp string) *websocket.Conn {
+// dialConnect opens a WebSocket session, sends CONNECT to nsp with auth
+// (a JSON object, or nothing when empty) and returns the connection and
+// the server's answer.
+func (ls *liveServer) dialConnect(t *testing.T, nsp, auth string) (*websocket.Conn, string) {
 	t.Helper()
 	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(ls.http.URL, "http")+"/socket.io/?EIO=4&transport=websocket", nil)
 	if err != nil {
@@ -91,13 +92,29 @@ func (ls *liveServer) connect(t *testing.T, nsp string) *websocket.Conn {
 	if _, open, err := conn.ReadMessage(); err != nil || open[0] != '0' {
 		t.Fatalf("open packet %q, %v", open, err)
 	}
-	connect := "40"
-	if nsp != "/" {
-		connect = "40" + nsp + ","
+	conn.WriteMessage(websocket.TextMessage, []byte(connectPacket(nsp)+auth))
+	_, answer, err := conn.ReadMessage()
+	if err != nil {
+		t.Fatal(err)
 	}
-	conn.WriteMessage(websocket.TextMessage, []byte(connect))
-	if _, ack, err := conn.ReadMessage(); err != nil || !strings.HasPrefix(string(ack), connect+`{"sid":`) {
-		t.Fatalf("CONNECT answer %q, %v", ack, err)
+	return conn, string(answer)
+}
+
+// connectPacket is a CONNECT to nsp without its auth.
+func connectPacket(nsp string) string {
+	if nsp == "/" {
+		return "40"
+	}
+	return "40" + nsp + ","
+}
+
+// connect opens a WebSocket session and joins nsp; it returns the
+// connection once the CONNECT is answered.
+func (ls *liveServer) connect(t *testing.T, nsp string) *websocket.Conn {
+	t.Helper()
+	conn, answer := ls.dialConnect(t, nsp, "")
+	if !strings.HasPrefix(answer, connectPacket(nsp)+`{"sid":`) {
+		t.Fatalf("CONNECT answer %q", answer)
 	}
 	return conn
 }

@@ -14,6 +14,20 @@ import (
 	"github.com/caddy-socketio/caddy-socketio/engine"
 )
 
+// relayServer serves a server whose namespace "/" relays, on loopback
+// until b ends, and returns its WebSocket URL.
+func relayServer(b *testing.B) string {
+	eng := engine.NewServer(engine.Options{})
+	srv := NewServer(eng, Options{})
+	srv.Of("/").Relay()
+	hs := httptest.NewServer(srv)
+	b.Cleanup(func() {
+		eng.Shutdown(context.Background())
+		hs.Close()
+	})
+	return "ws" + strings.TrimPrefix(hs.URL, "http") + "/socket.io/?EIO=4&transport=websocket"
+}
+
 // BenchmarkRelayedAck measures what the benchmarks' echo does, in one
 // process: a WebSocket client on loopback emits an event with an ack to a
 // relay namespace where it is alone, and waits for the ack before the
@@ -22,15 +36,7 @@ import (
 // reports the process's CPU time per operation (client included, the same
 // on both sides of a comparison) and allocations per operation.
 func BenchmarkRelayedAck(b *testing.B) {
-	eng := engine.NewServer(engine.Options{})
-	io := NewServer(eng, Options{})
-	io.Of("/").Relay()
-	hs := httptest.NewServer(io)
-	defer hs.Close()
-	defer eng.Shutdown(context.Background())
-
-	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/socket.io/?EIO=4&transport=websocket"
-	conn, _, err := websocket.DefaultDialer.Dial(url, nil)
+	conn, _, err := websocket.DefaultDialer.Dial(relayServer(b), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

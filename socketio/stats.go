@@ -34,6 +34,9 @@ func (st *namespaceStats) disconnected(reason string) {
 
 // broadcast counts one local fan-out of a packet to receivers sockets.
 func (st *namespaceStats) broadcast(receivers int) {
+	if !counting {
+		return
+	}
 	st.broadcasts.Add(1)
 	if receivers > 0 { // a relay to a room with no one else in it: one add, not two
 		st.deliveries.Add(uint64(receivers))

@@ -1,0 +1,6 @@
+//go:build nocounting
+
+package socketio
+
+// counting: see counting.go. This build counts no broadcasts.
+const counting = false
