@@ -244,6 +244,7 @@ func (c *batchConn) awaitInput(r idleReader) error {
 	if c.closed {
 		return net.ErrClosed
 	}
+	c.handoffs++
 	if c.watch != nil {
 		return c.watch.arm()
 	}
