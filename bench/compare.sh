@@ -26,6 +26,9 @@
 #   bench/compare.sh --scenarios "echo openloop"   # the echo at a fixed offered rate: half of Node's
 #                                                  # closed-loop acks/s of this run, on both servers
 #   bench/compare.sh --scenarios openloop --offered 6000   # the same at a rate given
+#   bench/compare.sh --servers caddy --scenarios conns --caddy-env GOMEMLIMIT=100MiB
+#                                    # Caddy with these environment variables (words
+#                                    # NAME=value; the Go runtime's, say), the rest as usual
 #
 # Each server starts fresh for every phase, pinned to CPU 0 with `taskset -c
 # 0`; the load generator runs on CPU 1. The cluster phase (a fanout whose
@@ -96,6 +99,7 @@ scenarios="conns echo openloop fanout cluster handshake polling api hooks"
 out="" charts=""
 skip='^$' # a regular expression of phase names to leave out
 offered="" # openloop's events per second; empty: half of Node's echo acks/s
+caddy_env="" # NAME=value words for the Caddy process only (--caddy-env)
 ping_interval_ms=25000
 conns_ping_interval_ms="" # the conns phases' interval; empty: --ping-interval's
 while (($#)); do
@@ -109,6 +113,7 @@ while (($#)); do
   --out) out=$2; shift ;;
   --conns-ping-interval) conns_ping_interval_ms=$2; shift ;;
   --offered) offered=$2; shift ;;
+  --caddy-env) caddy_env=$2; shift ;;
   --profile) profile=1 ;;
   --ping-interval) ping_interval_ms=$2; shift ;;
   --charts) charts=$2; shift ;;
@@ -183,6 +188,7 @@ node_bin=$(command -v node)
   echo "go: $(go version | cut -d' ' -f3)"
   echo "node: $($node_bin --version), socket.io $(node -p 'require("./node_modules/socket.io/package.json").version'), engine.io $(node -p 'require("./node_modules/engine.io/package.json").version')"
   echo "open files hard limit: $(ulimit -Hn)"
+  if [[ -n $caddy_env ]]; then echo "caddy environment: $caddy_env"; fi
 } | tee "$out/machine.txt"
 
 free_port() {
@@ -335,7 +341,8 @@ start_server() {
       caddy_config "$port" "$admin_port" "$redis" >"${config[0]}"
     fi
     cp "${config[0]}" "$out/$name"
-    taskset -c 0 "$tmp/caddy" run --config "${config[@]}" >"$2" 2>&1 &
+    # shellcheck disable=SC2086 # caddy_env is NAME=value words on purpose
+    env $caddy_env taskset -c 0 "$tmp/caddy" run --config "${config[@]}" >"$2" 2>&1 &
     ;;
   esac
   server_pid=$!

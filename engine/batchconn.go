@@ -19,23 +19,27 @@ import (
 type batchConn struct {
 	net.Conn
 
-	mu       sync.Mutex // guards batching, buf, dropHandshake, closed and watch
+	mu       sync.Mutex // guards batching, buf, dropHandshake, closed, watch and handoffs
 	batching bool
 	closed   bool
-	watch    *inputWatch // registered with the poller, once the reader first waits
 	// dropHandshake: the 101 response went out through the ResponseWriter
 	// (see hijackable); gorilla's own copy, its first write, is dropped.
 	dropHandshake bool
 	isTLS         bool // the connection is under crypto/tls (see raw); set once
+	parked        bool // br's buffer is in the pool (see parkReadBuffer); reader-owned, like early
+	// handoffs counts the times the reader handed the connection to the
+	// poller (awaitInput), which it does after parking its buffer: what
+	// the reader did before a hand-off is seen by whoever sees the count.
+	handoffs uint32
+	watch    *inputWatch // registered with the poller, once the reader first waits
 
 	// early is what the client sent before the hijack (or crypto/tls
 	// decrypted ahead, see inputPending), read before the connection
 	// itself; br is the buffer gorilla reads through. Only the reader (one
 	// goroutine at a time) touches them, so they need no lock.
-	early  []byte
-	br     *bufio.Reader
-	inbuf  *readAhead // early's storage while the reader is active (plain connections)
-	parked bool       // br's buffer is in the pool (see parkReadBuffer)
+	early []byte
+	br    *bufio.Reader
+	inbuf *readAhead // early's storage while the reader is active (plain connections)
 
 	// raw reaches the descriptor when the poller can watch the connection
 	// (see rawConnOf).

@@ -154,7 +154,7 @@ func (srv *Server) evict(budget int64) {
 			}
 		}
 		if ce := c.s.opts.Logger.Check(zap.DebugLevel, "engine: closing a session over max_buffered_bytes"); ce != nil {
-			ce.Write(zap.String("sid", c.s.id), zap.String("remote_addr", c.s.handshake.remoteAddr),
+			ce.Write(zap.String("sid", c.s.id), zap.String("remote_addr", c.s.handshake.remoteAddr()),
 				zap.Int64("backlog_bytes", c.bytes), zap.Duration("backlog_age", c.age))
 		}
 		// No close frame, and a reset rather than a FIN: a client that
@@ -167,7 +167,7 @@ func (srv *Server) evict(budget int64) {
 			resetOnClose(ws)
 		}
 		c.s.end("transport error", false)
-		closed = append(closed, c.s.handshake.remoteAddr)
+		closed = append(closed, c.s.handshake.remoteAddr())
 		closedBytes += c.bytes
 	}
 	if len(closed) == 0 {

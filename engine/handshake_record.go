@@ -5,74 +5,104 @@ import (
 	"encoding/binary"
 	"net/http"
 	"net/url"
-	"strings"
 )
 
 // handshakeRecord is what a session keeps of its handshake request, for
 // Session.Request. A parsed request holds a header map and a URL (a
 // kilobyte or more for a browser's request) that the session would carry
 // for its whole life to serve a handful of reads at connect time; the
-// record keeps the same facts as a few strings and rebuilds the request
-// when asked.
+// record keeps the same facts in one string, allocated once, and rebuilds
+// the request when asked. It is kept by every session for its whole
+// life, so it is small: one string and where its fields end in it.
 type handshakeRecord struct {
-	method     string
-	target     string // r.URL as the handler saw it (after any rewrite)
-	proto      string
-	host       string
-	remoteAddr string
-	header     string // key and value per header value, each length-prefixed (any byte may occur)
-	tls        *tls.ConnectionState
+	// data is the method, the target (r.URL as the handler saw it, after
+	// any rewrite), the protocol, the host and the peer's address, one
+	// after the other (ends says where each ends), then the headers: key
+	// and value per header value, each length-prefixed (any byte may
+	// occur).
+	data string
+	ends [recordFields]uint32
+	tls  *tls.ConnectionState
 }
 
+// The fields of a handshakeRecord's data before its headers, in order.
+const (
+	recordMethod = iota
+	recordTarget
+	recordProto
+	recordHost
+	recordRemoteAddr
+	recordFields
+)
+
 func newHandshakeRecord(r *http.Request) *handshakeRecord {
+	target := r.URL.String()
+	fields := [recordFields]string{recordMethod: r.Method, recordTarget: target, recordProto: r.Proto, recordHost: r.Host, recordRemoteAddr: r.RemoteAddr}
 	n := 0
+	for _, f := range fields {
+		n += len(f)
+	}
 	for k, vs := range r.Header {
 		for _, v := range vs {
 			n += len(k) + len(v) + 2*binary.MaxVarintLen16
 		}
 	}
+	h := &handshakeRecord{tls: r.TLS}
 	b := make([]byte, 0, n)
+	for i, f := range fields {
+		b = append(b, f...)
+		h.ends[i] = uint32(len(b))
+	}
 	for k, vs := range r.Header {
 		for _, v := range vs {
 			b = appendField(b, k)
 			b = appendField(b, v)
 		}
 	}
-	return &handshakeRecord{
-		method:     ownString(r.Method),
-		target:     r.URL.String(),
-		proto:      ownString(r.Proto),
-		host:       r.Host,
-		remoteAddr: r.RemoteAddr,
-		header:     string(b),
-		tls:        r.TLS,
-	}
+	h.data = string(b)
+	return h
 }
+
+// field returns one of the fields before the headers.
+func (h *handshakeRecord) field(i int) string {
+	if h.data == "" {
+		return "" // a zero record (tests build sessions with one)
+	}
+	start := uint32(0)
+	if i > 0 {
+		start = h.ends[i-1]
+	}
+	return h.data[start:h.ends[i]]
+}
+
+// remoteAddr is the handshake's r.RemoteAddr.
+func (h *handshakeRecord) remoteAddr() string { return h.field(recordRemoteAddr) }
 
 // request rebuilds the request, without body or context.
 func (h *handshakeRecord) request() *http.Request {
-	u, err := url.Parse(h.target)
+	u, err := url.Parse(h.field(recordTarget))
 	if err != nil {
 		u = &url.URL{} // cannot happen: target came from a parsed URL
 	}
 	header := make(http.Header)
-	for rest := h.header; rest != ""; {
+	for rest := h.data[h.ends[recordFields-1]:]; rest != ""; {
 		var k, v string
 		k, rest = nextField(rest)
 		v, rest = nextField(rest)
 		header[k] = append(header[k], v)
 	}
-	major, minor, _ := http.ParseHTTPVersion(h.proto)
+	proto := h.field(recordProto)
+	major, minor, _ := http.ParseHTTPVersion(proto)
 	return &http.Request{
-		Method:     h.method,
+		Method:     h.field(recordMethod),
 		URL:        u,
-		Proto:      h.proto,
+		Proto:      proto,
 		ProtoMajor: major,
 		ProtoMinor: minor,
 		Header:     header,
 		Body:       http.NoBody,
-		Host:       h.host,
-		RemoteAddr: h.remoteAddr,
+		Host:       h.field(recordHost),
+		RemoteAddr: h.remoteAddr(),
 		RequestURI: u.RequestURI(),
 		TLS:        h.tls,
 	}
@@ -90,25 +120,4 @@ func nextField(s string) (field, rest string) {
 		return "", "" // cannot happen: the record wrote it
 	}
 	return s[w : w+int(n)], s[w+int(n):]
-}
-
-// ownString returns s as a string of its own. net/http's Method and Proto
-// are slices of the request line, which would otherwise stay in memory
-// with them; the usual values are constants.
-func ownString(s string) string {
-	switch s {
-	case "GET":
-		return "GET"
-	case "POST":
-		return "POST"
-	case "HTTP/1.1":
-		return "HTTP/1.1"
-	case "HTTP/1.0":
-		return "HTTP/1.0"
-	case "HTTP/2.0":
-		return "HTTP/2.0"
-	case "HTTP/3.0":
-		return "HTTP/3.0"
-	}
-	return strings.Clone(s)
 }

@@ -62,7 +62,9 @@ func (srv *Server) SetOptions(o Options) { srv.opts.Store(newSettings(o)) }
 func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	opts := srv.opts.Load()
 	q := r.URL.Query()
-	transport := q.Get("transport")
+	// The constant, not q's value: that is a slice of the request's
+	// target, which a session keeping it would keep whole.
+	transport := internTransport(q.Get("transport"))
 	isUpgrade := websocket.IsWebSocketUpgrade(r)
 	sid := q.Get("sid")
 	fail := func(code int, message string) {
@@ -232,6 +234,18 @@ func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Value
 	// Polling: the handshake response carries the open packet only; what
 	// the callback sent waits for the first GET, as in Node.
 	s.writePayload(w, r, []packet{open})
+}
+
+// internTransport returns the transport's constant name; an unknown one
+// is returned as it is (allows refuses it).
+func internTransport(t string) string {
+	switch t {
+	case transportPolling:
+		return transportPolling
+	case transportWebSocket:
+		return transportWebSocket
+	}
+	return t
 }
 
 // handshakeData is the open packet's JSON, its keys in Node's order.

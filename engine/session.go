@@ -43,8 +43,10 @@ const closeLinger = time.Second
 // on demand when the queue gets its first packet (it exits once the queue is
 // empty). The WebSocket reader goroutine is the only reader.
 //
-// Fields are grouped by size (the flags together): a polling session that
-// is opened and abandoned costs little more than this struct.
+// Fields are grouped by what they serve, and each group's flags are
+// together at the end, where they pack into a few words: a polling session
+// that is opened and abandoned costs little more than this struct, and
+// every idle WebSocket keeps one.
 type Session struct {
 	id        string
 	jsonp     string // JSONP callback index when polling over JSONP ("" otherwise)
@@ -75,45 +77,57 @@ type Session struct {
 	// behind, for MaxBufferedBytes.
 	backlogSince time.Duration
 
-	// polling
-	pollActive bool          // a GET is being served (parked or writing)
+	// polling (and its flags below)
 	pollWake   chan struct{} // closed to wake the parked GET; nil when none is parked
-	posting    bool          // a POST is being served
 	postAbort  func()        // cuts the body the POST is reading; nil when none is read
 	closeTimer *time.Timer   // a closing polling session waiting for its next GET
-	lingering  bool          // closed by the client, kept in the server's map a moment
 
-	// websocket
-	ws       *websocket.Conn
-	flushing bool // a flusher goroutine (or the reader, see startFlushLocked) owns writes to ws
-	// readerFlushes: the reader is handling a message and writes what is
-	// queued meanwhile when it is done; flushDeferred: something was.
-	readerFlushes, flushDeferred bool
+	// websocket (and its flags below)
+	ws *websocket.Conn
 
-	// upgrade
-	upgrading    bool
-	upgraded     bool
-	probed       bool // the probe was answered: polling GETs get a noop
+	// upgrade (and its flags below)
 	probeWS      *websocket.Conn
 	upgradeTimer *time.Timer
 
 	// heartbeat: the session waits on one of its server's heartbeat lists
 	// (heartbeat.go), due at hbDue; the link fields are guarded by the
 	// server's heartbeats.mu, hbDue is written under both locks.
-	hbList        *heartbeatList
-	hbPrev        *Session
-	hbNext        *Session
-	hbDue         time.Duration // on the monotonic clock, since processStart
-	hbPing        bool          // the entry is for sending a ping (pingSlack applies); written under both locks
-	awaitingPong  bool          // protocol 4: a ping is out
+	hbList *heartbeatList
+	hbPrev *Session
+	hbNext *Session
+	hbDue  time.Duration // on the monotonic clock, since processStart
+
+	// application callbacks (their delivery state is in the flags below)
+	onMessage func(Message)
+	onClose   func(reason string)
+	onActive  func() // until it has run
+
+	// The flags of the groups above.
+
+	// polling
+	pollActive bool // a GET is being served (parked or writing)
+	posting    bool // a POST is being served
+	lingering  bool // closed by the client, kept in the server's map a moment
+
+	// websocket
+	flushing bool // a flusher goroutine (or the reader, see startFlushLocked) owns writes to ws
+	// readerFlushes: the reader is handling a message and writes what is
+	// queued meanwhile when it is done; flushDeferred: something was.
+	readerFlushes, flushDeferred bool
+
+	// upgrade
+	upgrading bool
+	upgraded  bool
+	probed    bool // the probe was answered: polling GETs get a noop
+
+	// heartbeat
+	hbPing        bool // the entry is for sending a ping (pingSlack applies); written under both locks
+	awaitingPong  bool // protocol 4: a ping is out
 	pongRefreshed bool
 
-	// application callbacks and their delivery state
-	onMessage     func(Message)
-	onClose       func(reason string)
-	onActive      func() // until it has run
-	delivering    bool   // a goroutine is inside onMessage
-	closeNotified bool   // onClose was called, or is being called
+	// delivery of the application callbacks
+	delivering    bool // a goroutine is inside onMessage
+	closeNotified bool // onClose was called, or is being called
 }
 
 // ID is the session id. It is a secret (it authorizes polling requests):
@@ -138,7 +152,7 @@ func (s *Session) Request() *http.Request { return s.handshake.request() }
 
 // RemoteAddr is the network address of the client that made the
 // handshake, as net/http's Request.RemoteAddr.
-func (s *Session) RemoteAddr() string { return s.handshake.remoteAddr }
+func (s *Session) RemoteAddr() string { return s.handshake.remoteAddr() }
 
 // OnMessage sets the message handler. Set it inside the connection
 // callback: it is then in place before the first message arrives. Messages
@@ -280,7 +294,7 @@ func (s *Session) enqueue(pkts []packet, volatile bool) (queued bool, err error)
 		queued := s.queuedBytes
 		s.mu.Unlock()
 		s.opts.Logger.Warn("engine: closing a client that stopped reading",
-			zap.String("remote_addr", s.handshake.remoteAddr), zap.Int64("queued_bytes", queued))
+			zap.String("remote_addr", s.handshake.remoteAddr()), zap.Int64("queued_bytes", queued))
 		s.server.stats.slowClosed.Add(1)
 		// terminate may wait briefly to send a close frame; Send must not.
 		go s.terminate("transport error")

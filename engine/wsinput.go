@@ -141,9 +141,19 @@ func (c *batchConn) releaseInputBuffer() {
 	c.parkReadBuffer()
 }
 
-// newReadBuffer is the bufio.Reader gorilla reads the connection through.
+// newReadBuffer is the bufio.Reader gorilla reads the connection through,
+// with a buffer from the pool of idle connections' buffers: taking it
+// there, rather than allocating one, keeps that pool's takes and returns
+// in balance (every connection returns one when it first goes idle). A
+// pool only ever given to would keep every idle connection's buffer
+// until two collections later, and count it live in the first: during a
+// ramp of new connections, that was a read buffer for most connections
+// made since the last collection, in the heap the collector's goal is
+// twice of.
 func (c *batchConn) newReadBuffer() *bufio.Reader {
-	c.br = bufio.NewReaderSize(c, wsReadBufferSize)
+	c.br = new(bufio.Reader)
+	c.parked = true
+	c.unparkReadBuffer()
 	return c.br
 }
 
@@ -234,6 +244,7 @@ func (c *batchConn) awaitInput(r idleReader) error {
 	if c.closed {
 		return net.ErrClosed
 	}
+	c.handoffs++
 	if c.watch != nil {
 		return c.watch.arm()
 	}

@@ -282,3 +282,95 @@ func closeReason(ws *wireServer) string {
 		return "the server has not closed the session"
 	}
 }
+
+// idleAfter waits until the session's reader has handed its WebSocket to
+// the poller more than seen times, checks that it gave its read buffer
+// back first, and returns the count.
+func idleAfter(t *testing.T, s *Session, seen uint32) uint32 {
+	t.Helper()
+	s.mu.Lock()
+	bc := s.ws.NetConn().(*batchConn)
+	s.mu.Unlock()
+	for range 1000 {
+		// Read under bc.mu: the next reader starts after the poller's
+		// callback took it (see awaitInput).
+		bc.mu.Lock()
+		n := bc.handoffs
+		var parked bool
+		var size int
+		if n > seen {
+			// Parked before the hand-off, and no reader since: no
+			// input was sent.
+			parked, size = bc.parked, bc.br.Size()
+		}
+		bc.mu.Unlock()
+		if n > seen {
+			if !parked || size != 0 {
+				t.Fatalf("idle with its read buffer (parked %v, %d bytes)", parked, size)
+			}
+			return n
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("the WebSocket did not go idle")
+	return 0
+}
+
+// A WebSocket that went idle holds no read buffer; what comes next is
+// read as on any connection: a message much larger than the buffers, a
+// WebSocket ping (gorilla answers it), messages again, and a close frame,
+// which ends the session as the client closing it does.
+func TestIdleWebSocketWithItsBufferGivenBackReadsWhatComes(t *testing.T) {
+	if thePoller() == nil {
+		t.Skip("no epoll on this platform: every WebSocket has a reader goroutine by design")
+	}
+	ws := newWireServer(t, Options{})
+	conn := dialOpen(t, ws, "EIO=4&transport=websocket")
+	defer conn.Close()
+	s := <-ws.session
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+
+	idle := idleAfter(t, s, 0)
+	large := "4" + strings.Repeat("0123456789abcdef", 64<<10/16) // 64 KiB
+	if err := conn.WriteMessage(websocket.TextMessage, []byte(large)); err != nil {
+		t.Fatal(err)
+	}
+	readEchoes(t, conn, []string{large})
+
+	idle = idleAfter(t, s, idle)
+	pong := make(chan string, 1)
+	conn.SetPongHandler(func(data string) error { pong <- data; return nil })
+	if err := conn.WriteControl(websocket.PingMessage, []byte("idle?"), time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// The pong arrives while the client reads: the echo after it.
+	if err := conn.WriteMessage(websocket.TextMessage, []byte("4after the ping")); err != nil {
+		t.Fatal(err)
+	}
+	readEchoes(t, conn, []string{"4after the ping"})
+	select {
+	case got := <-pong:
+		if got != "idle?" {
+			t.Fatalf("pong %q, want the ping's payload", got)
+		}
+	default:
+		t.Fatal("no pong to the WebSocket ping")
+	}
+
+	idleAfter(t, s, idle)
+	if err := conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-ws.reasons:
+		if r != "transport close" {
+			t.Fatalf("closed with %q, want transport close", r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the session did not end on the client's close frame")
+	}
+	// gorilla answers the close frame before the connection closes.
+	if _, _, err := conn.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+		t.Fatalf("after the close frame: %v, want the server's close frame", err)
+	}
+}
