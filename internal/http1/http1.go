@@ -122,7 +122,7 @@ func (p *Pool) Do(ctx context.Context, req *Request) (*Response, error) {
 	}
 	*bp = wire
 	for attempt := 0; ; attempt++ {
-		c, reused, err := p.get(ctx)
+		c, reused, err := p.get(ctx, attempt > 0)
 		if err != nil {
 			return nil, err
 		}
@@ -144,11 +144,12 @@ func (p *Pool) Do(ctx context.Context, req *Request) (*Response, error) {
 // bufPool holds the buffers requests are written into.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
-// get returns a kept connection (reused) or a new one.
-func (p *Pool) get(ctx context.Context) (*conn, bool, error) {
+// get returns a kept connection (reused) or, when there is none or fresh
+// is set, a new one.
+func (p *Pool) get(ctx context.Context, fresh bool) (*conn, bool, error) {
 	now := time.Now()
 	p.mu.Lock()
-	for len(p.idle) > 0 {
+	for !fresh && len(p.idle) > 0 {
 		c := p.idle[len(p.idle)-1]
 		p.idle[len(p.idle)-1] = nil
 		p.idle = p.idle[:len(p.idle)-1]

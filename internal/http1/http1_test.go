@@ -334,7 +334,7 @@ func TestIdleKeptLIFO(t *testing.T) {
 	defer p.Close()
 	var cs []*conn
 	for range 3 {
-		c, _, err := p.get(context.Background())
+		c, _, err := p.get(context.Background(), false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -346,9 +346,28 @@ func TestIdleKeptLIFO(t *testing.T) {
 	if len(p.idle) != 2 || p.idle[1] != cs[1] {
 		t.Fatalf("idle %v, want the first two, the second last", p.idle)
 	}
-	c, reused, _ := p.get(context.Background())
+	c, reused, _ := p.get(context.Background(), false)
 	if !reused || c != cs[1] {
 		t.Error("the most recently put connection was not the one reused")
 	}
 	p.put(c)
+}
+
+// After Close, requests still work (a retired configuration's last
+// notifications), each on a connection of its own, none kept.
+func TestRequestsAfterClose(t *testing.T) {
+	s := newScript(t, okAnswer, okAnswer, okAnswer)
+	p := tcpPool(s.ln.Addr().String())
+	if _, err := p.Do(context.Background(), post("{}")); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	for range 2 {
+		if _, err := p.Do(context.Background(), post("{}")); err != nil {
+			t.Fatalf("after Close: %v", err)
+		}
+	}
+	if n := s.conns.Load(); n != 3 || len(p.idle) != 0 {
+		t.Errorf("%d connections, %d kept, want 3 and none kept", n, len(p.idle))
+	}
 }

@@ -175,7 +175,10 @@ func readHead(br *bufio.Reader, maxHeader int) (*Response, bool, error) {
 		return nil, false, malformed("status %d", code)
 	}
 	minor := int(line[7] - '0')
-	res := &Response{StatusCode: code, ProtoMinor: minor, Proto: "HTTP/1." + string(line[7])}
+	res := &Response{StatusCode: code, ProtoMinor: minor, Proto: "HTTP/1.1"}
+	if minor == 0 {
+		res.Proto = "HTTP/1.0"
+	}
 	res.Status = string(line[9:])
 
 	// The fields: read into one buffer and made one string, which every
