@@ -197,6 +197,11 @@ func (h *Handler) provisionHooks(ctx caddy.Context, namespace string, hk *Hooks)
 	if rp, ok := mod.(*reverseproxy.Handler); ok {
 		if direct, why := newProxyTransport(rp, maxPayload); direct != nil {
 			transport = direct
+			if direct.netHTTPBecause != "" {
+				logger.Debug("hook requests use net/http's client", zap.String("because", direct.netHTTPBecause))
+			}
+			// The lean client's idle connections go with this config.
+			ctx.OnCancel(direct.Close)
 		} else {
 			logger.Debug("hook requests run reverse_proxy's whole handler", zap.String("because", why))
 		}

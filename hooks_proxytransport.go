@@ -1,12 +1,15 @@
 package caddysocketio
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +17,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+
+	"github.com/caddy-socketio/caddy-socketio/internal/http1"
 )
 
 // proxyTransport carries hook requests for a hooks block whose transport is
@@ -34,6 +39,17 @@ type proxyTransport struct {
 	dial      map[*reverseproxy.Upstream]reverseproxy.DialInfo // parsed once
 	tls       bool                                             // the transport speaks TLS to the upstreams
 	limit     int64                                            // the largest answer body the hooks package accepts
+
+	// pools, when the transport is plain HTTP/1.1 with options the lean
+	// client honours (leanClient), are its kept connections per upstream:
+	// requests are written and answers read on the caller's goroutine,
+	// without net/http's two goroutines per connection and the hand-offs
+	// between them (a third of Caddy's CPU per hooked ack, BENCHMARKS.md).
+	// nil: every request goes through transport.
+	pools map[*reverseproxy.Upstream]*http1.Pool
+	gzip  bool // ask for gzip and inflate it, as net/http does unless compression is off
+	// netHTTPBecause says why pools is nil (for a debug log).
+	netHTTPBecause string
 }
 
 // dialInfoKey is where reverse_proxy's transports look for the upstream to
@@ -122,7 +138,97 @@ func newProxyTransport(rp *reverseproxy.Handler, limit int64) (*proxyTransport, 
 			Port:     strconv.Itoa(int(addr.StartPort)),
 		}
 	}
-	return &proxyTransport{proxy: rp, transport: ht, dial: dial, tls: ht.TLSEnabled(), limit: limit}, ""
+	t := &proxyTransport{proxy: rp, transport: ht, dial: dial, tls: ht.TLSEnabled(), limit: limit}
+	t.netHTTPBecause = t.leanClient()
+	return t, ""
+}
+
+// leanClient gives t the lean HTTP/1.1 client's pools when reverse_proxy's
+// transport asks for nothing it leaves out, or says why not: TLS, HTTP/2
+// cleartext, keep-alive off, a limit of connections per host, header or
+// read and write timeouts, a forward proxy for an upstream. Connections
+// are dialed by reverse_proxy's own dialer (dial timeout, fallback delay,
+// local address, resolver, TCP keep-alive probes); idle ones are kept as
+// its keep_alive settings say.
+func (t *proxyTransport) leanClient() string {
+	ht, rt := t.transport, t.transport.Transport
+	ka := ht.KeepAlive
+	switch {
+	case rt == nil || rt.DialContext == nil:
+		return "no provisioned dialer"
+	case t.tls:
+		return "TLS to the upstreams"
+	case len(ht.Versions) > 0 && !slices.Contains(ht.Versions, "1.1"), slices.Contains(ht.Versions, "h2c"):
+		return fmt.Sprintf("HTTP versions %v", ht.Versions)
+	case ka != nil && ka.Enabled != nil && !*ka.Enabled, rt.DisableKeepAlives:
+		return "keep-alive off"
+	case rt.MaxConnsPerHost > 0:
+		return "max_conns_per_host"
+	case ht.ResponseHeaderTimeout > 0, ht.ReadTimeout > 0, ht.WriteTimeout > 0, ht.ExpectContinueTimeout > 0:
+		return "response header, read, write or expect-continue timeouts"
+	}
+	maxIdle := rt.MaxIdleConnsPerHost
+	if maxIdle == 0 {
+		maxIdle = http.DefaultMaxIdleConnsPerHost
+	}
+	if rt.MaxIdleConns > 0 {
+		maxIdle = min(maxIdle, rt.MaxIdleConns)
+	}
+	maxHeader := int(rt.MaxResponseHeaderBytes)
+	if maxHeader <= 0 {
+		maxHeader = 10 << 20 // net/http's default
+	}
+	pools := make(map[*reverseproxy.Upstream]*http1.Pool, len(t.dial))
+	for u, di := range t.dial {
+		switch di.Network {
+		case "tcp", "tcp4", "tcp6":
+			if rt.Proxy != nil {
+				probe := &http.Request{URL: &url.URL{Scheme: "http", Host: di.Address}, Header: http.Header{}}
+				if p, err := rt.Proxy(probe.WithContext(context.Background())); p != nil || err != nil {
+					return "a forward proxy for " + di.Address
+				}
+			}
+		case "unix":
+		default:
+			return "network " + di.Network
+		}
+		ctx := context.WithValue(context.Background(), dialInfoKey, di)
+		pools[u] = &http1.Pool{
+			Dial: func(c context.Context) (net.Conn, error) {
+				// reverse_proxy's dialer reads the upstream from the
+				// context, and marks its failures as DialError.
+				return rt.DialContext(mergeDialInfo{c, ctx}, di.Network, di.Address)
+			},
+			MaxIdle:        maxIdle,
+			IdleTimeout:    rt.IdleConnTimeout,
+			MaxHeaderBytes: maxHeader,
+			MaxBody:        t.limit + 1,
+		}
+	}
+	t.pools, t.gzip = pools, !rt.DisableCompression
+	return ""
+}
+
+// mergeDialInfo is the caller's context (deadline, cancellation) with the
+// dial info's values.
+type mergeDialInfo struct {
+	context.Context
+	values context.Context
+}
+
+func (m mergeDialInfo) Value(key any) any {
+	if v := m.values.Value(key); v != nil {
+		return v
+	}
+	return m.Context.Value(key)
+}
+
+// Close closes the idle connections of the lean client (Caddy's reverse_proxy
+// cleans up its own transport).
+func (t *proxyTransport) Close() {
+	for _, p := range t.pools {
+		p.Close()
+	}
 }
 
 // The headers reverse_proxy adds to a request from Caddy itself (client
@@ -190,6 +296,9 @@ func (t *proxyTransport) try(req *http.Request) (*http.Response, error) {
 		return nil, errNoUpstream
 	}
 	di := t.dial[u]
+	if p := t.pools[u]; p != nil {
+		return t.lean(p, req)
+	}
 	r := req.WithContext(context.WithValue(req.Context(), dialInfoKey, di))
 	url := *req.URL
 	// As reverse_proxy does: the transport sets the scheme (https when it
@@ -202,9 +311,20 @@ func (t *proxyTransport) try(req *http.Request) (*http.Response, error) {
 		// as Host (its header_up Host {upstream_hostport} default).
 		r.Host = di.Address
 	}
-	// The header is the hooks package's, built for this one round trip
-	// and not read again: adding to it spares a copy per request (the
-	// values are the same on every attempt).
+	forwarding(req)
+	res, err := t.transport.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	res.Body = &cappedBody{ReadCloser: res.Body, left: t.limit + 1}
+	return res, nil
+}
+
+// forwarding adds to req the headers reverse_proxy adds. The header is
+// the hooks package's, built for this one round trip and not read again:
+// adding to it spares a copy per request (the values are the same on
+// every attempt).
+func forwarding(req *http.Request) {
 	h := req.Header
 	h["Via"] = viaCaddy
 	h["X-Forwarded-For"] = forwardedFor
@@ -214,13 +334,90 @@ func (t *proxyTransport) try(req *http.Request) (*http.Response, error) {
 	} else {
 		h["X-Forwarded-Host"] = []string{req.URL.Host}
 	}
-	res, err := t.transport.RoundTrip(r)
+}
+
+// lean makes the round trip of req with the lean client's pool p: the
+// same request as through net/http (Host, the forwarding headers,
+// Accept-Encoding: gzip unless compression is off), the answer read whole
+// and capped as cappedBody caps it.
+func (t *proxyTransport) lean(p *http1.Pool, req *http.Request) (*http.Response, error) {
+	forwarding(req)
+	h := req.Header
+	gz := t.gzip && h["Accept-Encoding"] == nil && h["Range"] == nil
+	if gz {
+		h["Accept-Encoding"] = acceptGzip
+	}
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	body, n := req.Body, req.ContentLength
+	if body == nil || body == http.NoBody {
+		body, n = nil, 0
+	} else if n == 0 {
+		n = -1 // a body of unknown length (net/http's convention)
+	}
+	res, err := p.Do(req.Context(), &http1.Request{
+		Method: req.Method, Target: req.URL.RequestURI(), Host: host, Header: h,
+		Body: body, ContentLength: n,
+		Replayable: replayable(req),
+	})
+	if gz {
+		delete(h, "Accept-Encoding")
+	}
 	if err != nil {
 		return nil, err
 	}
-	res.Body = &cappedBody{ReadCloser: res.Body, left: t.limit + 1}
-	return res, nil
+	answer := res.Body
+	if gz && res.Header.Get("Content-Encoding") == "gzip" {
+		if answer, err = gunzip(answer, t.limit+1); err != nil {
+			return nil, fmt.Errorf("the backend's gzip answer cannot be read: %w", err)
+		}
+		res.Header.Del("Content-Encoding")
+		res.Header.Del("Content-Length")
+	}
+	return &http.Response{
+		Status:        res.Status,
+		StatusCode:    res.StatusCode,
+		Proto:         res.Proto,
+		ProtoMajor:    1,
+		ProtoMinor:    res.ProtoMinor,
+		Header:        res.Header,
+		Body:          &answerBody{Reader: bytes.NewReader(answer)},
+		ContentLength: int64(len(answer)),
+		Request:       req,
+	}, nil
 }
+
+var acceptGzip = []string{"gzip"}
+
+// replayable is net/http's rule for sending a request again on a new
+// connection when a kept one died before answering.
+func replayable(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return req.Header["Idempotency-Key"] != nil || req.Header["X-Idempotency-Key"] != nil
+}
+
+// gunzip inflates b up to limit bytes.
+func gunzip(b []byte, limit int64) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, limit))
+	if err != nil && len(out) < int(limit) {
+		return nil, err
+	}
+	return out, nil
+}
+
+// answerBody is an answer read whole.
+type answerBody struct{ *bytes.Reader }
+
+func (answerBody) Close() error { return nil }
 
 // proxyError words a failed round trip as the handler chain does, with
 // the status reverse_proxy would have answered.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -409,5 +410,42 @@ func TestKeepIdleInSubroutesAndNotForFastCGI(t *testing.T) {
 		if got := string(keepIdle(json.RawMessage(c.in), 64)); got != c.want {
 			t.Errorf("keepIdle(%s)\n= %s\nwant %s", c.in, got, c.want)
 		}
+	}
+}
+
+// Over plain HTTP the direct path uses the lean client, and the backend
+// sees the same header from it as from reverse_proxy's handler chain;
+// over TLS it keeps net/http's.
+func TestHookTransportLeanClientSameRequest(t *testing.T) {
+	got := make(chan http.Header, 1)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		h := r.Header.Clone()
+		h.Set("Host", r.Host)
+		got <- h
+		_, _ = io.WriteString(w, `{"accept":true}`)
+	}))
+	defer backend.Close()
+	var seen [2]http.Header
+	for i, shape := range transportShapes {
+		rt := hookTransportOf(t, shape.of(backend.Listener.Addr().String()), "1MB")
+		if pt, ok := rt.(*proxyTransport); ok && pt.pools == nil {
+			t.Fatalf("plain HTTP upstream without the lean client: %s", pt.netHTTPBecause)
+		}
+		req := hookRequest(t, "http://localhost/socketio/connect", `{}`)
+		req.Header.Set("User-Agent", "caddy-socketio-hooks")
+		res, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("%s: %v", shape.name, err)
+		}
+		res.Body.Close()
+		seen[i] = <-got
+	}
+	if !reflect.DeepEqual(seen[0], seen[1]) {
+		t.Errorf("the backend saw\n%v from the lean client, and\n%v through the handler chain", seen[0], seen[1])
+	}
+	rt := hookTransportOf(t, "reverse_proxy https://127.0.0.1:9 {\n transport http {\n tls_insecure_skip_verify\n }\n }", "1MB")
+	if pt := rt.(*proxyTransport); pt.pools != nil {
+		t.Error("TLS to the upstream went to the lean client")
 	}
 }

@@ -21,7 +21,8 @@ func (h *Hooks) onConnect(s *socketio.Socket) error {
 	if err != nil {
 		return r.refuse(s, &hookError{CodeUnavailable, "the connect hook failed", err})
 	}
-	body, err := json.Marshal(describe(s, sh, h.newID(), "connect", time.Now().UnixMilli()))
+	env := describe(s, sh, h.newID(), "connect", time.Now().UnixMilli())
+	body, err := encodeEnvelope(&env)
 	if err != nil {
 		return r.refuse(s, &hookError{CodeUnavailable, "the connect hook failed", err})
 	}

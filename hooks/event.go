@@ -1,7 +1,6 @@
 package hooks
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -93,7 +92,7 @@ func (h *Hooks) sendEvent(e *socketio.Event) {
 		r.fail(e, &hookError{CodeUnavailable, "the event hook failed", err})
 		return
 	}
-	body, err := json.Marshal(&eventRequest{
+	body, err := encodeEvent(&eventRequest{
 		envelope: describe(s, sh, h.newID(), "event", time.Now().UnixMilli()),
 		Event:    e.Name, Args: args, Ack: e.WantsAck(),
 	})

@@ -1,7 +1,6 @@
 package hooks
 
 import (
-	"encoding/json"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -48,7 +47,7 @@ func (h *Hooks) notify(s *socketio.Socket, typ, reason, room string) {
 		r.log.Error("notification not encoded", zap.String("type", typ), zap.Error(err))
 		return
 	}
-	b, err := json.Marshal(&notification{
+	b, err := encodeNotification(&notification{
 		envelope: describe(s, sh, h.newID(), typ, time.Now().UnixMilli()),
 		Reason:   reason, Room: room,
 	})

@@ -40,21 +40,25 @@ func newSigner(key []byte) *signer {
 func signWith(signers []*signer, t time.Time, body []byte) string {
 	var tsBuf [20]byte
 	ts := strconv.AppendInt(tsBuf[:0], t.Unix(), 10)
-	b := make([]byte, 0, len("t=")+len(ts)+len(signers)*(len(",v1=")+2*sha256.Size))
-	b = append(b, "t="...)
-	b = append(b, ts...)
+	// Built in a strings.Builder: the header value is its one allocation.
+	var b strings.Builder
+	b.Grow(len("t=") + len(ts) + len(signers)*(len(",v1=")+2*sha256.Size))
+	b.WriteString("t=")
+	b.Write(ts)
 	var sum [sha256.Size]byte
+	var hexSum [2 * sha256.Size]byte
 	for _, s := range signers {
 		m := s.pool.Get().(hash.Hash)
 		m.Reset()
 		m.Write(ts)
 		m.Write([]byte{'.'})
 		m.Write(body)
-		b = append(b, ",v1="...)
-		b = hex.AppendEncode(b, m.Sum(sum[:0]))
+		hex.Encode(hexSum[:], m.Sum(sum[:0]))
 		s.pool.Put(m)
+		b.WriteString(",v1=")
+		b.Write(hexSum[:])
 	}
-	return string(b)
+	return b.String()
 }
 
 // mac is HMAC-SHA256(key, "<ts>.<body>").
