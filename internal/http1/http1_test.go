@@ -185,6 +185,7 @@ func TestMalformedAnswers(t *testing.T) {
 		"HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
 		"HTTP/1.1 101 Switching Protocols\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}",
+		strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", 6) + okAnswer,
 	} {
 		s := newScript(t, a+"\x00")
 		p := tcpPool(s.ln.Addr().String())

@@ -40,7 +40,7 @@ func malformed(format string, args ...any) error {
 // the connection may carry another request; read whether any byte came
 // (an error without one is a connection closed before answering).
 func readResponse(br *bufio.Reader, method string, maxHeader int, maxBody int64) (res *Response, keep, read bool, err error) {
-	for {
+	for informational := 0; ; informational++ {
 		res, keep, err = readHead(br, maxHeader)
 		if err != nil {
 			return nil, false, read || !errors.Is(err, errNothing), err
@@ -50,7 +50,13 @@ func readResponse(br *bufio.Reader, method string, maxHeader int, maxBody int64)
 			if res.StatusCode == http.StatusSwitchingProtocols {
 				return nil, false, true, malformed("101 Switching Protocols to a request that asked for none")
 			}
-			continue // 100 Continue, 103 Early Hints: the answer follows
+			// 100 Continue, 103 Early Hints: the answer follows. A backend
+			// sending them without end would hold the caller until its
+			// deadline; as net/http, give up after a few.
+			if informational == maxInformational {
+				return nil, false, true, malformed("more than %d informational (1xx) answers", maxInformational)
+			}
+			continue
 		}
 		break
 	}
@@ -100,6 +106,10 @@ func readResponse(br *bufio.Reader, method string, maxHeader int, maxBody int64)
 	}
 	return res, keep && !res.Truncated, true, nil
 }
+
+// maxInformational is how many 1xx answers may come before the answer
+// (net/http allows 5).
+const maxInformational = 5
 
 // errNothing marks a connection that closed (or failed) before the first
 // byte of an answer.
