@@ -3,6 +3,7 @@ package hooks
 import (
 	"errors"
 	"fmt"
+	"golang.org/x/net/http/httpguts"
 	"net/http"
 	"net/url"
 	"path"
@@ -125,7 +126,7 @@ func (c *Config) Validate() error {
 	for _, h := range c.ForwardHeaders {
 		name := http.CanonicalHeaderKey(h)
 		switch {
-		case !validHeaderName(h):
+		case !httpguts.ValidHeaderFieldName(h):
 			errs = append(errs, fmt.Errorf("hooks: forward_headers: %q is not a header name", h))
 		case reservedHeaders[name]:
 			errs = append(errs, fmt.Errorf("hooks: forward_headers: %s is set by the hooks themselves and cannot be forwarded; remove it", name))
@@ -151,21 +152,4 @@ func isNotifyType(s string) bool {
 		}
 	}
 	return false
-}
-
-// validHeaderName reports whether s is an HTTP token (RFC 9110).
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }

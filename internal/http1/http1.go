@@ -21,15 +21,16 @@ package http1
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/net/http/httpguts"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -246,7 +247,7 @@ func appendRequest(b []byte, req *Request) ([]byte, error) {
 	if method == "" {
 		method = http.MethodPost
 	}
-	if !validToken(method) || req.Target == "" || !validValue(req.Target) || containsByte(req.Target, ' ') || !validValue(req.Host) {
+	if !httpguts.ValidHeaderFieldName(method) || req.Target == "" || !validValue(req.Target) || strings.IndexByte(req.Target, ' ') >= 0 || !validValue(req.Host) {
 		return nil, fmt.Errorf("http1: invalid request line %q %q (host %q)", method, req.Target, req.Host)
 	}
 	b = append(b, method...)
@@ -256,7 +257,7 @@ func appendRequest(b []byte, req *Request) ([]byte, error) {
 	b = append(b, req.Host...)
 	b = append(b, "\r\n"...)
 	for name, values := range req.Header {
-		if !validToken(name) {
+		if !httpguts.ValidHeaderFieldName(name) {
 			return nil, fmt.Errorf("http1: invalid header field name %q", name)
 		}
 		switch name {
@@ -298,32 +299,6 @@ func appendRequest(b []byte, req *Request) ([]byte, error) {
 		return nil, fmt.Errorf("http1: the request body is shorter than its length %d: %w", req.ContentLength, err)
 	}
 	return b, nil
-}
-
-func containsByte(s string, c byte) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return true
-		}
-	}
-	return false
-}
-
-// validToken is RFC 9110's token: a method or a field name.
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // validValue refuses what would end a field early or smuggle another one:

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"golang.org/x/net/http/httpguts"
 	"io"
 	"net/http"
 	"net/textproto"
@@ -219,7 +220,7 @@ func readHead(br *bufio.Reader, maxHeader int) (*Response, bool, error) {
 		field := all[:nl]
 		all = all[nl+1:]
 		colon := indexByte(field, ':')
-		if colon <= 0 || !validToken(field[:colon]) {
+		if colon <= 0 || !httpguts.ValidHeaderFieldName(field[:colon]) {
 			return nil, false, malformed("header field %q", truncate([]byte(field)))
 		}
 		name := textproto.CanonicalMIMEHeaderKey(field[:colon])
