@@ -3,7 +3,8 @@ package hooks
 import (
 	"encoding/json"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/caddy-socketio/caddy-socketio/internal/jsonstr"
 )
 
 // The request bodies are written by hand, byte for byte what json.Marshal
@@ -17,22 +18,22 @@ import (
 func appendEnvelope(b []byte, e *envelope) ([]byte, error) {
 	var err error
 	b = append(b, `"id":`...)
-	b = appendString(b, e.ID)
+	b = jsonstr.AppendHTMLSafe(b, e.ID)
 	b = append(b, `,"type":`...)
-	b = appendString(b, e.Type)
+	b = jsonstr.AppendHTMLSafe(b, e.Type)
 	b = append(b, `,"time":`...)
 	b = strconv.AppendInt(b, e.Time, 10)
 	b = append(b, `,"namespace":`...)
-	b = appendString(b, e.Namespace)
+	b = jsonstr.AppendHTMLSafe(b, e.Namespace)
 	s := &e.Socket
 	b = append(b, `,"socket":{"id":`...)
-	b = appendString(b, s.ID)
+	b = jsonstr.AppendHTMLSafe(b, s.ID)
 	b = append(b, `,"transport":`...)
-	b = appendString(b, s.Transport)
+	b = jsonstr.AppendHTMLSafe(b, s.Transport)
 	b = append(b, `,"protocol":`...)
 	b = strconv.AppendInt(b, int64(s.Protocol), 10)
 	b = append(b, `,"address":`...)
-	b = appendString(b, s.Address)
+	b = jsonstr.AppendHTMLSafe(b, s.Address)
 	b = append(b, `,"rooms":`...)
 	if s.Rooms == nil {
 		b = append(b, "null"...)
@@ -42,7 +43,7 @@ func appendEnvelope(b []byte, e *envelope) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, r)
+			b = jsonstr.AppendHTMLSafe(b, r)
 		}
 		b = append(b, ']')
 	}
@@ -80,7 +81,7 @@ func encodeEvent(e *eventRequest) ([]byte, error) {
 		return nil, err
 	}
 	b = append(b, `,"event":`...)
-	b = appendString(b, e.Event)
+	b = jsonstr.AppendHTMLSafe(b, e.Event)
 	b = append(b, `,"args":`...)
 	if e.Args == nil {
 		b = append(b, "null"...)
@@ -109,11 +110,11 @@ func encodeNotification(n *notification) ([]byte, error) {
 	}
 	if n.Reason != "" {
 		b = append(b, `,"reason":`...)
-		b = appendString(b, n.Reason)
+		b = jsonstr.AppendHTMLSafe(b, n.Reason)
 	}
 	if n.Room != "" {
 		b = append(b, `,"room":`...)
-		b = appendString(b, n.Room)
+		b = jsonstr.AppendHTMLSafe(b, n.Room)
 	}
 	return append(b, '}'), nil
 }
@@ -175,61 +176,4 @@ func plainJSON(raw []byte) bool {
 		}
 	}
 	return true
-}
-
-// appendString writes s as a JSON string, escaped as encoding/json
-// escapes it by default: ", \ and control characters (\b \f \n \r \t by
-// name, the others as \u00XX), <, > and & (as \u003c...), U+2028 and
-// U+2029, and invalid UTF-8 as \ufffd.
-func appendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= ' ' && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/caddy-socketio/caddy-socketio/engine"
+	"github.com/caddy-socketio/caddy-socketio/internal/jsonstr"
 	"go.uber.org/zap"
 )
 
@@ -326,9 +327,9 @@ func (c *client) connectErrorData(err error) []byte {
 		if b, err := appendValue(nil, data, new([][]byte)); err == nil {
 			return b
 		}
-		return appendString(nil, msg)
+		return jsonstr.Append(nil, msg)
 	}
-	out := append([]byte(`{"message":`), appendString(nil, msg)...)
+	out := append([]byte(`{"message":`), jsonstr.Append(nil, msg)...)
 	if data != nil {
 		if b, err := appendValue(nil, data, new([][]byte)); err == nil {
 			out = append(append(out, `,"data":`...), b...)

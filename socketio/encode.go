@@ -1,6 +1,10 @@
 package socketio
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/caddy-socketio/caddy-socketio/internal/jsonstr"
+)
 
 // appendPacket writes the text part of p as socket.io-parser's Encoder
 // does: the type, "<attachments>-" for binary packets, the namespace and a
@@ -35,7 +39,7 @@ func appendPacket(buf []byte, p *Packet) []byte {
 	switch p.Type {
 	case PacketEvent:
 		buf = append(buf, '[')
-		buf = appendString(buf, p.EventName)
+		buf = jsonstr.Append(buf, p.EventName)
 		for _, a := range p.Args.JSON {
 			buf = append(buf, ',')
 			buf = append(buf, a...)

@@ -8,7 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"sync"
-	"unicode/utf8"
+
+	"github.com/caddy-socketio/caddy-socketio/internal/jsonstr"
 )
 
 // This file writes Go values as JSON the way JSON.stringify does on the Node
@@ -32,7 +33,7 @@ func appendValue(buf []byte, v any, atts *[][]byte) ([]byte, error) {
 		}
 		return append(buf, x...), nil
 	case string:
-		return appendString(buf, x), nil
+		return jsonstr.Append(buf, x), nil
 	case bool:
 		return strconv.AppendBool(buf, x), nil
 	case int:
@@ -84,7 +85,7 @@ func appendValue(buf []byte, v any, atts *[][]byte) ([]byte, error) {
 			if i > 0 {
 				buf = append(buf, ',')
 			}
-			buf = appendString(buf, k)
+			buf = jsonstr.Append(buf, k)
 			buf = append(buf, ':')
 			var err error
 			if buf, err = appendValue(buf, x[k], atts); err != nil {
@@ -154,54 +155,4 @@ func appendFloat(buf []byte, f float64) []byte {
 		}
 	}
 	return buf
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s as a JSON string the way JSON.stringify does:
-// quotes, backslashes and control characters escaped, everything else
-// (including <, > and &) as is; invalid UTF-8 becomes U+FFFD.
-func appendString(buf []byte, s string) []byte {
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			buf = append(buf, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				buf = append(buf, '\\', c)
-			case '\n':
-				buf = append(buf, '\\', 'n')
-			case '\r':
-				buf = append(buf, '\\', 'r')
-			case '\t':
-				buf = append(buf, '\\', 't')
-			case '\b':
-				buf = append(buf, '\\', 'b')
-			case '\f':
-				buf = append(buf, '\\', 'f')
-			default:
-				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
 }
