@@ -9,7 +9,7 @@ import (
 
 func TestRoomTemplates(t *testing.T) {
 	hs := handshakeValues{
-		query:  url.Values{"room": {"a"}, "empty": {""}, "id": {"Dgtf2eavtKRS31SXvNyq"}, "i": {"Dgtf2eavtK"}},
+		query:  url.Values{"room": {"a"}, "empty": {""}, "id": {"Dgtf2eavtKRS31SXvNyq"}, "i": {"Dgtf2eavtK"}}.Get,
 		header: http.Header{"X-Team": {"red"}},
 		auth:   map[string]any{"d": "RS31SXvNyq", "user": "u1", "n": float64(42), "big": float64(1e21), "admin": true, "obj": map[string]any{}, "null": nil},
 	}
