@@ -78,9 +78,10 @@ func idleCost(b *testing.B, eng *engine.Server, n int, connect bool, idle int) f
 		conns = append(conns, dialIdleSocket(b, addr, connect))
 	}
 	// Let the handshake goroutines end and the readers hand their idle
-	// connections to the engine's poller (after 250 ms without input):
-	// until then a reader holds its stack and read buffer.
-	time.Sleep(500 * time.Millisecond)
+	// connections to the engine's poller (after 250 ms without input, later
+	// on a loaded machine): until then a reader holds its stack and read
+	// buffer.
+	time.Sleep(time.Second)
 	after := liveHeap()
 	if f := os.Getenv("IDLE_HEAP_PROFILE"); f != "" && connect {
 		out, err := os.Create(f)
