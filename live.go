@@ -227,12 +227,17 @@ func (l *liveServer) onConnect(name string, s *socketio.Socket) error {
 	if len(c.join) == 0 {
 		return nil
 	}
-	hs := s.Handshake()
-	values := handshakeValues{query: hs.Query(), header: hs.Headers}
-	if c.usesAuth {
-		_ = json.Unmarshal(hs.Auth, &values.auth) // not an object: {auth.*} is empty
+	var values handshakeValues
+	if c.placeholders {
+		// Only then: the handshake is rebuilt from the session's record
+		// on each call, its headers in a map of their own.
+		hs := s.Handshake()
+		values = handshakeValues{query: hs.QueryValue, header: hs.Headers}
+		if c.usesAuth {
+			values.auth = authObject(hs.Auth)
+		}
 	}
-	rooms := make([]string, 0, len(c.join))
+	var rooms []string // allocated only when a room is joined
 	for _, t := range c.join {
 		if room, ok := t.expand(values); ok {
 			rooms = append(rooms, room)
@@ -242,6 +247,14 @@ func (l *liveServer) onConnect(name string, s *socketio.Socket) error {
 		s.Join(rooms...)
 	}
 	return nil
+}
+
+// authObject is a CONNECT's auth payload as the placeholders {auth.*} see
+// it: nil when it is not a JSON object.
+func authObject(raw json.RawMessage) map[string]any {
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	return m
 }
 
 // holder is a provisioned handler that holds the server, with the config
@@ -378,11 +391,14 @@ func (l *liveServer) Destruct() error {
 
 // nsHandler is a compiled Namespace.
 type nsHandler struct {
-	name     string
-	relay    []string // nil: no relay; empty: every event
-	join     []roomTemplate
-	usesAuth bool
-	hooks    *hooks.Config // nil: no hooks block
+	name  string
+	relay []string // nil: no relay; empty: every event
+	join  []roomTemplate
+	// placeholders: a join template takes a value from the handshake;
+	// usesAuth: from its auth payload.
+	placeholders bool
+	usesAuth     bool
+	hooks        *hooks.Config // nil: no hooks block
 
 	// eventRate is the namespace's own max_events_per_second; nil: the
 	// socketio block's.
@@ -407,6 +423,7 @@ func compileNamespace(ns Namespace) (*nsHandler, error) {
 			return nil, fmt.Errorf("namespace %q: join: %v", name, err)
 		}
 		for _, p := range t.parts {
+			c.placeholders = c.placeholders || p.source != ""
 			c.usesAuth = c.usesAuth || p.source == "auth"
 		}
 		c.join = append(c.join, t)

@@ -3,7 +3,6 @@ package caddysocketio
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -27,7 +26,10 @@ type roomPart struct {
 // handshakeValues is what placeholders are taken from: the handshake of a
 // Socket.IO connection.
 type handshakeValues struct {
-	query  url.Values
+	// query is the query's Get: a socket's Handshake.QueryValue, which
+	// finds a key without building the whole url.Values of every
+	// connection's handshake.
+	query  func(key string) string
 	header http.Header
 	auth   map[string]any
 }
@@ -87,7 +89,7 @@ func (t roomTemplate) expand(h handshakeValues) (string, bool) {
 		v := p.text
 		switch p.source {
 		case "query":
-			v = h.query.Get(p.text)
+			v = h.query(p.text)
 		case "header":
 			v = h.header.Get(p.text)
 		case "auth":

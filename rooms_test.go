@@ -3,13 +3,17 @@ package caddysocketio
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 func TestRoomTemplates(t *testing.T) {
 	hs := handshakeValues{
-		query:  url.Values{"room": {"a"}, "empty": {""}, "id": {"Dgtf2eavtKRS31SXvNyq"}, "i": {"Dgtf2eavtK"}},
+		query:  url.Values{"room": {"a"}, "empty": {""}, "id": {"Dgtf2eavtKRS31SXvNyq"}, "i": {"Dgtf2eavtK"}}.Get,
 		header: http.Header{"X-Team": {"red"}},
 		auth:   map[string]any{"d": "RS31SXvNyq", "user": "u1", "n": float64(42), "big": float64(1e21), "admin": true, "obj": map[string]any{}, "null": nil},
 	}
@@ -67,5 +71,44 @@ func TestRoomTemplateErrors(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("parse %q: %v, want an error starting with %q", template, err, want)
 		}
+	}
+}
+
+// A namespace whose join rooms are plain names (no placeholder, so the
+// handshake is not looked at) still puts every socket in them.
+func TestJoinRoomsWithoutPlaceholdersAreJoined(t *testing.T) {
+	addr := inProcessCaddy(t)
+	loadCaddyfile(t, site(addr, `
+	socketio {
+		namespace /chat {
+			join lobby news
+		}
+	}`))
+	conn, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/socket.io/?EIO=4&transport=websocket&room=a", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if err := conn.WriteMessage(websocket.TextMessage, []byte("40/chat,")); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, msg, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(string(msg), "40/chat,") {
+			break
+		}
+	}
+	sockets := liveServerNamed(t, "/socket.io/").io.Of("/chat").Sockets()
+	if len(sockets) != 1 {
+		t.Fatalf("%d sockets in /chat, want 1", len(sockets))
+	}
+	rooms := slices.DeleteFunc(sockets[0].Rooms(), func(r string) bool { return r == sockets[0].ID() })
+	slices.Sort(rooms)
+	if strings.Join(rooms, ",") != "lobby,news" {
+		t.Errorf("the socket is in %v (its id room aside), want lobby and news", rooms)
 	}
 }

@@ -23,7 +23,13 @@ type attachmentDeadline struct {
 // armAttachmentDeadline starts the deadline of the binary packet whose text
 // part just arrived.
 func (c *client) armAttachmentDeadline() {
-	d := &c.attachments
+	d := c.attachments
+	if d == nil {
+		// Allocated with the client's first binary packet: most clients
+		// never send one.
+		d = new(attachmentDeadline)
+		c.attachments = d
+	}
 	if d.stop != nil {
 		d.stop()
 	}
@@ -45,8 +51,8 @@ func (c *client) armAttachmentDeadline() {
 // disarmAttachmentDeadline stops the deadline, if one is armed: the packet
 // is complete, refused, or the client is gone.
 func (c *client) disarmAttachmentDeadline() {
-	d := &c.attachments
-	if d.stop == nil {
+	d := c.attachments
+	if d == nil || d.stop == nil {
 		return
 	}
 	d.due.Store(0)

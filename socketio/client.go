@@ -22,31 +22,36 @@ type client struct {
 	session *engine.Session
 
 	// dec is used by the session's message handler only, which the engine
-	// never calls concurrently; so is attachments (see attachments.go).
+	// never calls concurrently; so is attachments (see attachments.go),
+	// nil until the client's first binary packet.
 	dec         decoder
-	attachments attachmentDeadline
+	attachments *attachmentDeadline
 
 	// writeMu keeps the text part of a packet and its attachments
 	// contiguous in the session's queue when several goroutines emit to
 	// the same client.
 	writeMu sync.Mutex
 
-	// mu guards sockets, joined and closed.
+	// mu guards sockets, pending, joined and closed.
 	mu sync.Mutex
 	// sockets are the connected sockets, one per namespace: a slice, as
 	// most clients join one namespace and a map would cost far more.
 	sockets []*Socket
-	joined  bool // a namespace was joined: the connect timeout is over
-	closed  bool // the session closed
 	// pending are the namespaces whose asynchronous middlewares (UseAsync)
 	// are still running: their packets are ignored until the answer, as
 	// Node ignores packets for a namespace the client has not joined yet.
-	pending  []*Namespace
-	protocol uint8 // Socket.IO revision: 5 over Engine.IO 4, 4 over Engine.IO 3
+	pending []*Namespace
+
+	// The small fields end the struct, together in one word: a client
+	// lives as long as its connection, and packed so it is 112 bytes, one
+	// of the allocator's size classes.
 
 	// deadlineSeq is the client's place in the server's connect timeout
 	// queue; connectDeadlines.mu guards it.
 	deadlineSeq uint32
+	joined      bool  // a namespace was joined: the connect timeout is over
+	closed      bool  // the session closed
+	protocol    uint8 // Socket.IO revision: 5 over Engine.IO 4, 4 over Engine.IO 3
 }
 
 func newClient(srv *Server, sess *engine.Session) *client {

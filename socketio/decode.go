@@ -29,14 +29,23 @@ var errTooDeep = fmt.Errorf("invalid payload: JSON nested deeper than %d levels"
 // arrived as the following binary messages. It is used by the connection's
 // read loop only.
 type decoder struct {
-	pending *Packet // a binary packet waiting for attachments
-	want    int     // how many attachments pending announced
-	// held is what pending holds, its text part and attachments so far,
-	// in bytes; maxBytes bounds it (0: no bound). The engine bounds each
+	// binary is the bookkeeping of binary packets, allocated with the
+	// connection's first one: every connection has a decoder, few ever send
+	// binary data, and an idle connection keeps its decoder for its life.
+	binary *binaryState
+	// maxBytes bounds what a binary packet holds, its text part and
+	// attachments so far, in bytes (0: no bound). The engine bounds each
 	// message alone, not a packet's sum: without this, 10 attachments of
 	// max_payload each would sit in memory for as long as the client
 	// answers pings.
-	held, maxBytes int64
+	maxBytes int64
+}
+
+// binaryState is the binary packet a decoder is reconstructing.
+type binaryState struct {
+	pending *Packet // the packet waiting for attachments; nil between packets
+	want    int     // how many attachments pending announced
+	held    int64   // what pending holds, in bytes (see decoder.maxBytes)
 }
 
 // errIncomplete is not an error for the caller: the packet waits for more
@@ -46,10 +55,10 @@ var errIncomplete = errors.New("socketio: waiting for binary attachments")
 // waiting reports how many attachments the packet being reconstructed
 // announced and how many arrived; announced is 0 when none is.
 func (d *decoder) waiting() (announced, arrived int) {
-	if d.pending == nil {
+	if d.binary == nil || d.binary.pending == nil {
 		return 0, 0
 	}
-	return d.want, len(d.pending.Args.Attachments)
+	return d.binary.want, len(d.binary.pending.Args.Attachments)
 }
 
 // add decodes one Engine.IO message. It returns errIncomplete while a
@@ -57,22 +66,23 @@ func (d *decoder) waiting() (announced, arrived int) {
 // connection for anything socket.io-parser would refuse. The packet's Args
 // and Data keep referring to data.
 func (d *decoder) add(data []byte, binary bool) (*Packet, error) {
+	b := d.binary
 	if binary {
-		if d.pending == nil {
+		if b == nil || b.pending == nil {
 			return nil, errors.New("got binary data when not reconstructing a packet")
 		}
-		d.held += int64(len(data))
-		if d.maxBytes > 0 && d.held > d.maxBytes {
-			n := len(d.pending.Args.Attachments) + 1
-			d.pending = nil // let the memory go now
-			return nil, fmt.Errorf("binary packet too large: %d bytes after %d of its attachments, more than the %d bytes a packet may hold (max_payload)", d.held, n, d.maxBytes)
+		b.held += int64(len(data))
+		if d.maxBytes > 0 && b.held > d.maxBytes {
+			n := len(b.pending.Args.Attachments) + 1
+			b.pending = nil // let the memory go now
+			return nil, fmt.Errorf("binary packet too large: %d bytes after %d of its attachments, more than the %d bytes a packet may hold (max_payload)", b.held, n, d.maxBytes)
 		}
-		d.pending.Args.Attachments = append(d.pending.Args.Attachments, data)
-		if len(d.pending.Args.Attachments) < d.want {
+		b.pending.Args.Attachments = append(b.pending.Args.Attachments, data)
+		if len(b.pending.Args.Attachments) < b.want {
 			return nil, errIncomplete
 		}
-		p := d.pending
-		d.pending = nil
+		p := b.pending
+		b.pending = nil
 		for _, raw := range p.Args.JSON {
 			if err := checkPlaceholders(raw, len(p.Args.Attachments)); err != nil {
 				return nil, err
@@ -80,7 +90,7 @@ func (d *decoder) add(data []byte, binary bool) (*Packet, error) {
 		}
 		return p, nil
 	}
-	if d.pending != nil {
+	if b != nil && b.pending != nil {
 		return nil, errors.New("got plaintext data when reconstructing a packet")
 	}
 	p, attachments, err := decodePacket(data, defaultMaxAttachments)
@@ -88,9 +98,13 @@ func (d *decoder) add(data []byte, binary bool) (*Packet, error) {
 		return nil, err
 	}
 	if attachments > 0 {
-		d.pending = p
-		d.want = attachments
-		d.held = int64(len(data))
+		if b == nil {
+			b = new(binaryState)
+			d.binary = b
+		}
+		b.pending = p
+		b.want = attachments
+		b.held = int64(len(data))
 		p.Args.Attachments = make([][]byte, 0, attachments)
 		return nil, errIncomplete
 	}

@@ -30,6 +30,9 @@ func TestHandshakeDescribesTheConnection(t *testing.T) {
 	if got := h.Query().Get("room"); got != "blue" {
 		t.Errorf("query room = %q", got)
 	}
+	if got := h.QueryValue("room"); got != "blue" {
+		t.Errorf("query value of room = %q", got)
+	}
 	if got := h.Headers.Get("X-Team"); got != "red" {
 		t.Errorf("header X-Team = %q", got)
 	}
@@ -60,6 +63,31 @@ func TestHandshakeDescribesTheConnection(t *testing.T) {
 	h.Query().Set("room", "red")
 	if got := h.Query().Get("room"); got != "blue" {
 		t.Errorf("query room after a caller changed its copy = %q", got)
+	}
+}
+
+// QueryValue answers what Query().Get answers, for queries a client may
+// send: repeated keys (the first wins), escapes, '+', malformed pairs
+// (skipped, as url.ParseQuery skips them), and a query of more pairs than
+// the scan handles itself.
+func TestQueryValueIsQueryGet(t *testing.T) {
+	many := strings.Repeat("x=1&", 70) + "room=last"
+	for _, raw := range []string{
+		"", "room=a", "room=a&room=b", "EIO=4&transport=websocket&room=blue",
+		"room", "room=", "=a&room=b", "&&room=c&", "ro%6Fm=d", "room=a%20b+c",
+		"room=%zz&room=e", "ro%zzom=f&room=g", "room=h;x=1&room=i", "room;=j",
+		"other=1", many,
+	} {
+		h := Handshake{rawQuery: raw}
+		for _, key := range []string{"room", "x", "other", ""} {
+			if got, want := h.QueryValue(key), h.Query().Get(key); got != want {
+				t.Errorf("query %q: QueryValue(%q) = %q, Query().Get = %q", raw, key, got, want)
+			}
+		}
+	}
+	remote := RemoteHandshake("/?room=raw", url.Values{"room": {"reported"}}, "")
+	if got := remote.QueryValue("room"); got != "reported" {
+		t.Errorf("remote handshake: QueryValue(room) = %q, want what the other server reported", got)
 	}
 }
 

@@ -77,7 +77,11 @@ func idleCost(b *testing.B, eng *engine.Server, n int, connect bool, idle int) f
 	for range n {
 		conns = append(conns, dialIdleSocket(b, addr, connect))
 	}
-	time.Sleep(100 * time.Millisecond) // let the handshake goroutines end
+	// Let the handshake goroutines end and the readers hand their idle
+	// connections to the engine's poller (after 250 ms without input, later
+	// on a loaded machine): until then a reader holds its stack and read
+	// buffer.
+	time.Sleep(time.Second)
 	after := liveHeap()
 	if f := os.Getenv("IDLE_HEAP_PROFILE"); f != "" && connect {
 		out, err := os.Create(f)
