@@ -18,7 +18,7 @@ import (
 type batchConn struct {
 	net.Conn
 
-	mu       sync.Mutex // guards batching, buf, closed, watch and handoffs
+	mu       sync.Mutex // guards batching, buf, closed, watchID, reader and handoffs
 	batching bool
 	closed   bool
 	isTLS    bool // the connection is under crypto/tls (see raw); set once
@@ -26,7 +26,11 @@ type batchConn struct {
 	// poller (awaitInput), which it does after parking its buffer: what
 	// the reader did before a hand-off is seen by whoever sees the count.
 	handoffs uint32
-	watch    *inputWatch // registered with the poller, once the reader first waits
+	// watchID is the connection's id with the poller (0: not registered),
+	// from the reader's first wait on; reader is then what the poller
+	// hands its input to (see onInput).
+	watchID uint64
+	reader  idleReader
 
 	// early is what the client sent before the hijack (or crypto/tls
 	// decrypted ahead, see inputPending), read before the connection

@@ -48,9 +48,6 @@ type wsConn struct {
 	// readLimit is the largest message accepted (Options.MaxPayload; 0:
 	// no limit).
 	readLimit int64
-	// readErr is the error that ended reading, returned to every later
-	// read; reader-owned.
-	readErr error
 	// compress: per-message deflate was negotiated; set once.
 	compress bool
 	// compressNext: compress the data messages written next (see
@@ -59,6 +56,9 @@ type wsConn struct {
 	// closeSent: the close frame went (or was attempted); nothing is
 	// written after it. Under wmu.
 	closeSent bool
+	// readFailed: a read failed, and so does every later one (a frame's
+	// remains are not a frame to parse); reader-owned.
+	readFailed bool
 }
 
 var (
@@ -67,6 +67,7 @@ var (
 	// maxHttpBufferSize.
 	errReadLimit = errors.New("websocket: read limit exceeded")
 	errCloseSent = errors.New("websocket: close sent")
+	errReadAgain = errors.New("websocket: read after a failed read")
 	// errWriteTimeout is a control frame that could not take the write
 	// lock before its deadline.
 	errWriteTimeout = errors.New("websocket: timed out waiting to write a control frame")
@@ -234,15 +235,13 @@ func (c *batchConn) readFull(p []byte) error {
 
 // readMessage reads the next data message, answering the control frames
 // before it. kind is wsText or wsBinary; data is the message's own (the
-// caller may keep it). After an error every call returns that error.
+// caller may keep it). After an error every call fails.
 func (c *wsConn) readMessage() (kind int, data []byte, err error) {
-	if c.readErr != nil {
-		return 0, nil, c.readErr
+	if c.readFailed {
+		return 0, nil, errReadAgain
 	}
 	kind, data, err = c.nextMessage()
-	if err != nil {
-		c.readErr = err
-	}
+	c.readFailed = err != nil
 	return kind, data, err
 }
 

@@ -223,30 +223,28 @@ func (c *batchConn) awaitInput(r idleReader) error {
 		return net.ErrClosed
 	}
 	c.handoffs++
-	if c.watch != nil {
-		return c.watch.arm()
-	}
 	p := thePoller()
+	if c.watchID != 0 {
+		return p.arm(c)
+	}
 	if p == nil || c.raw == nil {
 		return errNoPoller
 	}
-	w, err := p.watch(c.raw, func(scratch []byte) {
-		// The burst that armed the watch released mu after its last read;
-		// taking it here orders this report after that burst (the
-		// poller's report, through the kernel, is invisible to the race
-		// detector).
-		c.mu.Lock()
-		//lint:ignore SA2001 the empty critical section is the point
-		c.mu.Unlock()
-		if !c.idleInput(r, scratch) {
-			r.resumeReading()
-		}
-	})
-	if err != nil {
-		return err
+	c.reader = r
+	return p.watch(c)
+}
+
+// onInput is what the poller runs when a watched connection has input.
+func (c *batchConn) onInput(scratch []byte) {
+	// The burst that armed the watch released mu after its last read;
+	// taking it here orders this report after that burst (the poller's
+	// report, through the kernel, is invisible to the race detector).
+	c.mu.Lock()
+	r := c.reader
+	c.mu.Unlock()
+	if !c.idleInput(r, scratch) {
+		r.resumeReading()
 	}
-	c.watch = w
-	return nil
 }
 
 // idleInput runs on the poller's goroutine, which is the connection's
@@ -290,7 +288,7 @@ func (c *batchConn) idleInput(r idleReader, scratch []byte) bool {
 func (c *batchConn) rearm() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return !c.closed && c.watch != nil && c.watch.arm() == nil
+	return !c.closed && c.watchID != 0 && thePoller().arm(c) == nil
 }
 
 // maxIdleFrame is the largest payload idleInput hands to the session; a
@@ -369,11 +367,10 @@ func socketUnder(conn net.Conn) net.Conn {
 func (c *batchConn) Close() error {
 	c.mu.Lock()
 	c.closed = true
-	w := c.watch
-	c.watch = nil
+	watched := c.watchID != 0
 	c.mu.Unlock()
-	if w != nil {
-		w.stop()
+	if watched {
+		thePoller().stop(c)
 	}
 	return c.Conn.Close()
 }
