@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -346,8 +347,9 @@ func (c *wsConn) controlFrame(h frameHeader) error {
 	switch h.opcode {
 	case opPing:
 		err := c.writeControl(opPong, payload, time.Now().Add(writeWait))
-		if err == errCloseSent || err == errWriteTimeout {
-			return nil // as gorilla: a pong that cannot go is no reason to stop reading
+		var ne net.Error
+		if err == errCloseSent || err == errWriteTimeout || errors.As(err, &ne) && ne.Timeout() {
+			return nil // as gorilla: a pong that cannot go in time is no reason to stop reading
 		}
 		return err
 	case opClose:

@@ -317,7 +317,7 @@ func idleAfter(t *testing.T, s *Session, seen uint32) uint32 {
 
 // A WebSocket that went idle holds no read buffer; what comes next is
 // read as on any connection: a message much larger than the buffers, a
-// WebSocket ping (gorilla answers it), messages again, and a close frame,
+// WebSocket ping (the server answers it), messages again, and a close frame,
 // which ends the session as the client closing it does.
 func TestIdleWebSocketWithItsBufferGivenBackReadsWhatComes(t *testing.T) {
 	if thePoller() == nil {
@@ -368,7 +368,7 @@ func TestIdleWebSocketWithItsBufferGivenBackReadsWhatComes(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the session did not end on the client's close frame")
 	}
-	// gorilla answers the close frame before the connection closes.
+	// The server answers the close frame before the connection closes.
 	if _, _, err := conn.ReadMessage(); !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
 		t.Fatalf("after the close frame: %v, want the server's close frame", err)
 	}
