@@ -417,8 +417,10 @@ func (c *wsConn) writeMessage(kind int, prefix, data []byte) error {
 		bp := frameBuffers.Get().(*[]byte)
 		out := deflatePayload((*bp)[:0], prefix, data)
 		err := c.writeFrame(appendFrameHeader(hdr[:0], byte(kind), true, len(out)), nil, out)
-		*bp = out[:0]
-		frameBuffers.Put(bp)
+		if cap(out) <= maxBatch { // a larger one is not kept
+			*bp = out[:0]
+			frameBuffers.Put(bp)
+		}
 		return err
 	}
 	return c.writeFrame(appendFrameHeader(hdr[:0], byte(kind), false, len(prefix)+len(data)), prefix, data)
