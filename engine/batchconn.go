@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bufio"
 	"errors"
 	"net"
 	"os"
@@ -14,32 +13,34 @@ import (
 // batchConn is the network connection under a WebSocket. While the flusher
 // writes a batch of queued messages it gathers their frames and sends them
 // in one write, instead of one system call per message; the rest of the
-// time writes pass straight through. gorilla/websocket serializes writes to
-// it (data frames from the flusher, control frames from anywhere).
+// time writes pass straight through. wsConn serializes writes to it (data
+// frames from the flusher, control frames from anywhere).
 type batchConn struct {
 	net.Conn
 
-	mu       sync.Mutex // guards batching, buf, dropHandshake, closed, watch and handoffs
+	mu       sync.Mutex // guards batching, buf, closed, watchID, reader and handoffs
 	batching bool
 	closed   bool
-	// dropHandshake: the 101 response went out through the ResponseWriter
-	// (see hijackable); gorilla's own copy, its first write, is dropped.
-	dropHandshake bool
-	isTLS         bool // the connection is under crypto/tls (see raw); set once
-	parked        bool // br's buffer is in the pool (see parkReadBuffer); reader-owned, like early
+	isTLS    bool // the connection is under crypto/tls (see raw); set once
 	// handoffs counts the times the reader handed the connection to the
 	// poller (awaitInput), which it does after parking its buffer: what
 	// the reader did before a hand-off is seen by whoever sees the count.
 	handoffs uint32
-	watch    *inputWatch // registered with the poller, once the reader first waits
+	// watchID is the connection's id with the poller (0: not registered),
+	// from the reader's first wait on; reader is then what the poller
+	// hands its input to (see onInput).
+	watchID uint64
+	reader  idleReader
 
 	// early is what the client sent before the hijack (or crypto/tls
 	// decrypted ahead, see inputPending), read before the connection
-	// itself; br is the buffer gorilla reads through. Only the reader (one
-	// goroutine at a time) touches them, so they need no lock.
-	early []byte
-	br    *bufio.Reader
-	inbuf *readAhead // early's storage while the reader is active (plain connections)
+	// itself; rbuf[rpos:rend] is what was read and not yet parsed, and
+	// rbuf is nil while the connection is idle (parkReadBuffer). Only the
+	// reader (one goroutine at a time) touches them, so they need no lock.
+	early      []byte
+	rbuf       *readBuffer
+	rpos, rend int32
+	inbuf      *readAhead // early's storage while the reader is active (plain connections)
 
 	// raw reaches the descriptor when the poller can watch the connection
 	// (see rawConnOf).
@@ -49,10 +50,9 @@ type batchConn struct {
 	// readDeadline is the read deadline waitInput left on a plain
 	// connection (UnixNano; 0: none), which Read clears when it meets it;
 	// reader-owned. writeDeadline is the write deadline last set on the
-	// connection (UnixNano; 0: none), so that gorilla's SetWriteDeadline
-	// before every frame, with the value it stores, costs the runtime's
-	// timer nothing when it has not changed; gorilla calls it with its
-	// write lock held, so one at a time.
+	// connection (UnixNano; 0: none), so that setting the one it has
+	// before every frame costs the runtime's timer nothing; set under the
+	// WebSocket's write lock, so one at a time.
 	readDeadline  int64
 	writeDeadline atomic.Int64 // read by the flusher too (see refreshWriteDeadline)
 }
@@ -71,9 +71,9 @@ func (c *batchConn) Read(p []byte) (int, error) {
 	}
 	n, err := c.Conn.Read(p)
 	if n == 0 && c.readDeadline != 0 && errors.Is(err, os.ErrDeadlineExceeded) {
-		// waitInput's deadline, left in place for the next wait: gorilla
-		// would take the timeout as the end of the connection, and more of
-		// a message it has begun is worth waiting for.
+		// waitInput's deadline, left in place for the next wait: the
+		// reader would take the timeout as the end of the connection, and
+		// more of a message it has begun is worth waiting for.
 		c.readDeadline = 0
 		_ = c.Conn.SetReadDeadline(time.Time{})
 		return c.Conn.Read(p)
@@ -81,41 +81,28 @@ func (c *batchConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// SetWriteDeadline passes t on unless it is already the connection's
-// write deadline.
-func (c *batchConn) SetWriteDeadline(t time.Time) error {
-	key := int64(0)
-	if !t.IsZero() {
-		key = t.UnixNano()
-	}
+// setWriteDeadlineKey sets the connection's write deadline (UnixNano; 0:
+// none) unless it already is that.
+func (c *batchConn) setWriteDeadlineKey(key int64) {
 	if key == c.writeDeadline.Load() {
-		return nil
+		return
 	}
 	c.writeDeadline.Store(key)
-	return c.Conn.SetWriteDeadline(t)
-}
-
-// SetDeadline forgets the remembered write deadline, then passes t on.
-func (c *batchConn) SetDeadline(t time.Time) error {
-	c.writeDeadline.Store(-1) // matches no deadline: the next SetWriteDeadline goes through
-	return c.Conn.SetDeadline(t)
+	var t time.Time
+	if key != 0 {
+		t = time.Unix(0, key)
+	}
+	_ = c.Conn.SetWriteDeadline(t)
 }
 
 func (c *batchConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
-	if c.dropHandshake {
-		c.dropHandshake = false
-		if isHandshakeResponse(p) {
-			c.mu.Unlock()
-			return len(p), nil
-		}
-	}
 	if c.batching && (len(p) >= largeWrite || len(c.buf)+len(p) > maxBatch) {
 		// What is gathered goes out first, then a large write (a
 		// broadcast's prepared frame, shared by every receiver) goes as
 		// it is, not copied: a flusher blocked on a client that stopped
-		// reading then holds at most maxBatch bytes of its own. gorilla
-		// serializes Write calls, so buf is not appended to meanwhile.
+		// reading then holds at most maxBatch bytes of its own. Writes
+		// are serialized (wsConn.wmu), so buf is not appended to meanwhile.
 		buf := c.buf
 		c.buf = c.buf[:0]
 		c.mu.Unlock()
@@ -158,12 +145,40 @@ func (c *batchConn) writeNow(p []byte) int {
 	if err := c.raw.Write(write); errors.Is(err, os.ErrDeadlineExceeded) {
 		// The write deadline of the last batch has passed: it bounds a
 		// batch, and an idle connection outlives it. This write does not
-		// wait, so it needs none; gorilla sets one again for each frame
+		// wait, so it needs none; wsConn sets one again for each frame
 		// it writes.
-		_ = c.SetWriteDeadline(time.Time{})
+		c.setWriteDeadlineKey(0)
 		_ = c.raw.Write(write)
 	}
 	return n
+}
+
+// writeFrame writes one frame given in parts: its header, then its
+// payload in two pieces. A frame of up to smallFrame bytes goes in one
+// write (or is gathered into the batch); a larger one as a copy of its
+// header and prefix, then data as it is. The caller holds the write lock.
+func (c *batchConn) writeFrame(hdr, prefix, data []byte) error {
+	n := len(hdr) + len(prefix) + len(data)
+	c.mu.Lock()
+	if c.batching && n < largeWrite && len(c.buf)+n <= maxBatch {
+		c.buf = append(append(append(c.buf, hdr...), prefix...), data...)
+		c.mu.Unlock()
+		return nil
+	}
+	c.mu.Unlock()
+	bp := frameBuffers.Get().(*[]byte)
+	b := append(append((*bp)[:0], hdr...), prefix...)
+	if n <= smallFrame {
+		b = append(b, data...)
+		data = nil
+	}
+	_, err := c.Write(b)
+	*bp = b[:0]
+	frameBuffers.Put(bp)
+	if err == nil && len(data) > 0 {
+		_, err = c.Write(data)
+	}
+	return err
 }
 
 // begin starts gathering writes.

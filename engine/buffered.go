@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"go.uber.org/zap"
 )
 
@@ -29,10 +28,10 @@ import (
 // closed only if closing every older backlog did not make room.
 
 // preparedCopies is how many copies of its data a prepared message holds
-// once a WebSocket receiver wrote it: the message itself, the WebSocket
-// payload (the type byte and the data) gorilla's PreparedMessage keeps,
-// and the frame it builds from it. Counting them makes the budget a bound
-// on memory, not only on payload.
+// once WebSocket receivers wrote it: the message itself, the frame built
+// from it (header and payload), and the payload while that frame is built
+// (or a second protocol's or a compressed frame). Counting them makes the
+// budget a bound on memory, not only on payload.
 const preparedCopies = 3
 
 // chargeBytes counts pkts, which a session starts to hold, in the
@@ -183,12 +182,8 @@ func (srv *Server) evict(budget int64) {
 
 // resetOnClose makes closing conn reset the TCP connection, dropping what
 // the kernel still holds to send.
-func resetOnClose(conn *websocket.Conn) {
-	nc := conn.NetConn()
-	if bc, ok := nc.(*batchConn); ok {
-		nc = bc.Conn
-	}
-	if tc, ok := socketUnder(nc).(*net.TCPConn); ok { // under crypto/tls and a listener wrapper's
+func resetOnClose(conn *wsConn) {
+	if tc, ok := socketUnder(conn.Conn).(*net.TCPConn); ok { // under crypto/tls and a listener wrapper's
 		_ = tc.SetLinger(0)
 	}
 }

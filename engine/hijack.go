@@ -1,40 +1,36 @@
 package engine
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha1"
 	"crypto/tls"
 	"encoding/base64"
-	"net"
 	"net/http"
 	"strings"
 	"time"
 )
 
-// hijackable lets gorilla's Upgrader (which type-asserts http.Hijacker)
-// hijack a ResponseWriter wrapped by middleware: http.ResponseController
-// follows Unwrap() down to the server's writer.
-//
-// It also sends the 101 response itself, through the ResponseWriter chain,
-// before hijacking, and drops the copy gorilla writes to the connection
-// afterwards. Middleware that edits headers when the response is written
-// (Caddy's `header -Server` is deferred that way) then shapes the 101 as it
-// shapes every other response; this is how Caddy's reverse proxy upgrades.
+// hijackable takes over the connection of a WebSocket handshake that
+// acceptWebSocket validated. It sends the 101 response through the
+// ResponseWriter chain, then hijacks through http.ResponseController,
+// which follows Unwrap() down to the server's writer: middleware that edits
+// headers when the response is written (Caddy's `header -Server` is
+// deferred that way) then shapes the 101 as it shapes every other
+// response; this is how Caddy's reverse proxy upgrades.
 type hijackable struct {
 	http.ResponseWriter
 	r        *http.Request
-	compress bool   // permessage-deflate enabled on the server
 	cookieID string // the sid to set in the session cookie, on handshakes
 	opts     *settings
 }
 
 func newHijackable(w http.ResponseWriter, r *http.Request, opts *settings, cookieID string) hijackable {
-	return hijackable{ResponseWriter: w, r: r, compress: opts.PerMessageDeflate, cookieID: cookieID, opts: opts}
+	return hijackable{ResponseWriter: w, r: r, cookieID: cookieID, opts: opts}
 }
 
-// Hijack runs once gorilla has validated the upgrade request.
-func (h hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+// hijack answers 101 and returns the connection; compress: per-message
+// deflate is negotiated.
+func (h hijackable) hijack(compress bool) (*wsConn, error) {
 	hdr := h.Header()
 	for _, k := range []string{"Content-Length", "Content-Type", "Transfer-Encoding", "Content-Encoding"} {
 		hdr.Del(k) // set by outer middleware for an ordinary response; a 101 has no body
@@ -42,8 +38,10 @@ func (h hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	hdr.Set("Upgrade", "websocket")
 	hdr.Set("Connection", "Upgrade")
 	hdr.Set("Sec-WebSocket-Accept", acceptKey(h.r.Header.Get("Sec-WebSocket-Key")))
-	if h.compress && offersDeflate(h.r.Header) {
-		// gorilla negotiates exactly these parameters when it compresses.
+	if compress {
+		// No context takeover either way (RFC 7692 7.1.1): each message
+		// is compressed on its own, so an idle connection keeps no
+		// compression window.
 		hdr.Set("Sec-WebSocket-Extensions", "permessage-deflate; server_no_context_takeover; client_no_context_takeover")
 	}
 	if h.cookieID != "" && h.opts.Cookie != nil {
@@ -52,15 +50,14 @@ func (h hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	rc := http.NewResponseController(h.ResponseWriter)
 	h.WriteHeader(http.StatusSwitchingProtocols)
 	if err := rc.Flush(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	conn, brw, err := rc.Hijack()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	// The client may already have sent frames: it had the 101 before the
-	// hijack. gorilla refuses a connection with buffered input (it reads
-	// through its own buffer), so hand those bytes over through the conn.
+	// hijack. They are read before the connection's own input.
 	var early []byte
 	if n := brw.Reader.Buffered(); n > 0 {
 		buffered, _ := brw.Reader.Peek(n)
@@ -70,12 +67,12 @@ func (h hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// Hijacked connections keep the read deadline net/http set for the
 	// request (Caddy's read_timeout); a WebSocket lives by its heartbeat.
 	_ = conn.SetReadDeadline(time.Time{})
-	bc := &batchConn{Conn: conn, dropHandshake: true, early: early}
-	bc.raw, _ = rawConnOf(conn)
-	_, bc.isTLS = conn.(*tls.Conn)
-	// gorilla adopts this reader (its ReadBufferSize is 0): the session
-	// needs to see what it buffers, see wsinput.go.
-	return bc, bufio.NewReadWriter(bc.newReadBuffer(), brw.Writer), nil
+	c := &wsConn{compress: compress}
+	c.Conn, c.early = conn, early
+	c.raw, _ = rawConnOf(conn)
+	_, c.isTLS = conn.(*tls.Conn)
+	c.newReadBuffer()
+	return c, nil
 }
 
 func (h hijackable) Unwrap() http.ResponseWriter { return h.ResponseWriter }
@@ -88,8 +85,9 @@ func acceptKey(key string) string {
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
-// offersDeflate reports whether the client offers permessage-deflate, as
-// gorilla decides whether to compress.
+// offersDeflate reports whether the client offers permessage-deflate
+// (with whatever parameters: the server's answer, no context takeover
+// either way, is one every client must accept, RFC 7692 7.1.1).
 func offersDeflate(h http.Header) bool {
 	for _, v := range h.Values("Sec-Websocket-Extensions") {
 		for _, ext := range strings.Split(v, ",") {
@@ -100,12 +98,6 @@ func offersDeflate(h http.Header) bool {
 		}
 	}
 	return false
-}
-
-// isHandshakeResponse recognises the 101 response gorilla writes after the
-// hijack, which hijackable has already sent.
-func isHandshakeResponse(p []byte) bool {
-	return bytes.HasPrefix(p, []byte("HTTP/1.1 101 "))
 }
 
 // invalidHeaderValue reports characters Node's engine.io rejects in an

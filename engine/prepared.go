@@ -3,8 +3,6 @@ package engine
 import (
 	"sync"
 	"sync/atomic"
-
-	"github.com/gorilla/websocket"
 )
 
 // PreparedMessage is a message encoded once for many receivers (a
@@ -19,8 +17,11 @@ type PreparedMessage struct {
 	textOnce sync.Once
 	text     []byte // protocol 4 text packet, for polling payloads
 
-	wsOnce [2]sync.Once
-	ws     [2]*websocket.PreparedMessage // [0] protocol 3, [1] protocol 4
+	// The WebSocket frames, header and payload, by protocol ([0] 3, [1]
+	// 4) and compression ([1]: per-message deflate): the same bytes go to
+	// every receiver.
+	wsOnce [2][2]sync.Once
+	ws     [2][2][]byte
 }
 
 // NewPreparedMessage prepares m; m.Data must not change afterwards.
@@ -40,18 +41,25 @@ func (pm *PreparedMessage) textV4() []byte {
 	return pm.text
 }
 
-// websocketFrame returns the prepared WebSocket message for a protocol, or
-// nil if it cannot be built (then the caller encodes it itself).
-func (pm *PreparedMessage) websocketFrame(protocol int) *websocket.PreparedMessage {
-	i := 0
+// websocketFrame returns the WebSocket frame of the message for a
+// protocol, compressed or not.
+func (pm *PreparedMessage) websocketFrame(protocol int, compressed bool) []byte {
+	i, j := 0, 0
 	if protocol == 4 {
 		i = 1
 	}
-	pm.wsOnce[i].Do(func() {
+	if compressed {
+		j = 1
+	}
+	pm.wsOnce[i][j].Do(func() {
 		kind, data := websocketData(protocol, messagePacket(pm.msg), false)
-		pm.ws[i], _ = websocket.NewPreparedMessage(kind, data)
+		if compressed {
+			data = deflatePayload(nil, nil, data)
+		}
+		frame := appendFrameHeader(make([]byte, 0, maxFrameHeader+len(data)), byte(kind), compressed, len(data))
+		pm.ws[i][j] = append(frame, data...)
 	})
-	return pm.ws[i]
+	return pm.ws[i][j]
 }
 
 // websocketData is the frame type and payload of p on a WebSocket. b64 is
@@ -60,18 +68,18 @@ func websocketData(protocol int, p packet, b64 bool) (int, []byte) {
 	if !p.binary {
 		buf := make([]byte, 0, 1+len(p.data))
 		buf = append(buf, p.typ)
-		return websocket.TextMessage, append(buf, p.data...)
+		return wsText, append(buf, p.data...)
 	}
 	if b64 {
 		if protocol == 3 {
-			return websocket.TextMessage, appendPacketV3(nil, p)
+			return wsText, appendPacketV3(nil, p)
 		}
-		return websocket.TextMessage, appendPacketV4(nil, p)
+		return wsText, appendPacketV4(nil, p)
 	}
 	if protocol == 3 {
 		buf := make([]byte, 0, 1+len(p.data))
 		buf = append(buf, p.typ-'0')
-		return websocket.BinaryMessage, append(buf, p.data...)
+		return wsBinary, append(buf, p.data...)
 	}
-	return websocket.BinaryMessage, p.data
+	return wsBinary, p.data
 }

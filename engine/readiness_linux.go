@@ -31,7 +31,7 @@ type inputPoller struct {
 	wakeW int
 
 	mu       sync.Mutex // guards watches, nextID and running
-	watches  map[uint64]func(scratch []byte)
+	watches  map[uint64]*batchConn
 	nextID   uint64
 	running  bool // the wait goroutine exists (it alone sets running back to false)
 	setupErr error
@@ -52,7 +52,7 @@ func thePoller() *inputPoller {
 }
 
 func (p *inputPoller) setup() {
-	p.watches = make(map[uint64]func([]byte))
+	p.watches = make(map[uint64]*batchConn)
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		p.setupErr = err
@@ -90,46 +90,44 @@ func (p *inputPoller) setup() {
 // reported.
 const watchEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
 
-// inputWatch is one registered connection.
-type inputWatch struct {
-	p  *inputPoller
-	id uint64
-	rc syscall.RawConn
-}
+// A registered connection is its batchConn, under the id it was given
+// (watchID): no structure or callback of its own per connection, as an
+// idle one keeps its registration.
 
-// watch registers rc and arms it: onInput runs on the poller's goroutine
-// the next time the connection has input (or fails), with a scratch buffer
-// of scratchSize bytes it may use until it returns. It must not block:
-// every other report waits for it.
-func (p *inputPoller) watch(rc syscall.RawConn, onInput func(scratch []byte)) (*inputWatch, error) {
+// watch registers c and arms it: c.onInput runs on the poller's goroutine
+// the next time the connection has input (or fails), with a scratch
+// buffer of scratchSize bytes it may use until it returns. It must not
+// block: every other report waits for it. Called with c.mu held.
+func (p *inputPoller) watch(c *batchConn) error {
 	p.mu.Lock()
 	p.nextID++
-	w := &inputWatch{p: p, id: p.nextID, rc: rc}
-	p.watches[w.id] = onInput
+	c.watchID = p.nextID
+	p.watches[c.watchID] = c
 	if !p.running {
 		p.running = true
 		go p.wait()
 	}
 	p.mu.Unlock()
-	if err := w.ctl(syscall.EPOLL_CTL_ADD); err != nil {
-		w.stop()
-		return nil, err
+	if err := p.ctl(c, syscall.EPOLL_CTL_ADD); err != nil {
+		p.stop(c)
+		return err
 	}
-	return w, nil
+	return nil
 }
 
-// arm asks for the next report, after a read burst drained the input.
+// arm asks for c's next report, after a read burst drained the input.
 // Input that arrived since is reported at once.
-func (w *inputWatch) arm() error { return w.ctl(syscall.EPOLL_CTL_MOD) }
+func (p *inputPoller) arm(c *batchConn) error { return p.ctl(c, syscall.EPOLL_CTL_MOD) }
 
 // ctl runs epoll_ctl while the connection holds its descriptor, so the
 // descriptor cannot be closed (and its number reused) meanwhile.
-func (w *inputWatch) ctl(op int) error {
+func (p *inputPoller) ctl(c *batchConn, op int) error {
 	var opErr error
-	err := w.rc.Control(func(fd uintptr) {
+	id := c.watchID
+	err := c.raw.Control(func(fd uintptr) {
 		ev := syscall.EpollEvent{Events: watchEvents}
-		ev.Fd, ev.Pad = int32(uint32(w.id)), int32(uint32(w.id>>32))
-		opErr = syscall.EpollCtl(w.p.epfd, op, int(fd), &ev)
+		ev.Fd, ev.Pad = int32(uint32(id)), int32(uint32(id>>32))
+		opErr = syscall.EpollCtl(p.epfd, op, int(fd), &ev)
 	})
 	if err != nil {
 		return err
@@ -137,16 +135,15 @@ func (w *inputWatch) ctl(op int) error {
 	return opErr
 }
 
-// stop unregisters the connection; a report already on its way is
-// dropped. Call it before closing the connection: closing removes the
-// descriptor from epoll, but not its callback from the map.
-func (w *inputWatch) stop() {
-	p := w.p
-	_ = w.rc.Control(func(fd uintptr) {
+// stop unregisters c; a report already on its way is dropped. Call it
+// before closing the connection: closing removes the descriptor from
+// epoll, but not the connection from the map.
+func (p *inputPoller) stop(c *batchConn) {
+	_ = c.raw.Control(func(fd uintptr) {
 		_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
 	})
 	p.mu.Lock()
-	delete(p.watches, w.id)
+	delete(p.watches, c.watchID)
 	if len(p.watches) == 0 && p.running {
 		_, _ = syscall.Write(p.wakeW, []byte{0}) // the pipe full means a wake is pending anyway
 	}
@@ -161,7 +158,7 @@ const scratchSize = 128
 // connection is registered.
 func (p *inputPoller) wait() {
 	events := make([]syscall.EpollEvent, 128)
-	ready := make([]func([]byte), 0, 128)
+	ready := make([]*batchConn, 0, 128)
 	scratch := make([]byte, scratchSize)
 	_ = p.raw.Read(func(uintptr) bool {
 		for {
@@ -177,8 +174,8 @@ func (p *inputPoller) wait() {
 			}
 			var exit bool
 			ready, exit = p.dispatch(events[:n], ready[:0])
-			for i, onInput := range ready {
-				onInput(scratch)
+			for i, c := range ready {
+				c.onInput(scratch)
 				ready[i] = nil
 			}
 			if exit {
@@ -191,10 +188,11 @@ func (p *inputPoller) wait() {
 	})
 }
 
-// dispatch appends the callback of each report to ready, for the caller to
-// run without p.mu (a callback re-arms its watch, and may stop it), and
-// tells whether the goroutine should exit, no connection being registered.
-func (p *inputPoller) dispatch(events []syscall.EpollEvent, ready []func([]byte)) (_ []func([]byte), exit bool) {
+// dispatch appends the connection of each report to ready, for the caller
+// to run its onInput without p.mu (which re-arms its watch, and may stop
+// it), and tells whether the goroutine should exit, no connection being
+// registered.
+func (p *inputPoller) dispatch(events []syscall.EpollEvent, ready []*batchConn) (_ []*batchConn, exit bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, ev := range events {
@@ -208,8 +206,8 @@ func (p *inputPoller) dispatch(events []syscall.EpollEvent, ready []func([]byte)
 			}
 			continue
 		}
-		if onInput := p.watches[id]; onInput != nil {
-			ready = append(ready, onInput)
+		if c := p.watches[id]; c != nil {
+			ready = append(ready, c)
 		}
 	}
 	if len(p.watches) == 0 {

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"go.uber.org/zap"
 )
 
@@ -21,10 +20,6 @@ import (
 type Server struct {
 	opts         atomic.Pointer[settings]
 	onConnection func(*Session)
-
-	// writeBuffers lends WebSocket connections a write buffer only while
-	// they write, so idle connections hold none.
-	writeBuffers sync.Pool
 
 	heartbeats heartbeats
 	refusals   refusals     // handshakes refused by a connection limit, for the log
@@ -65,7 +60,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The constant, not q's value: that is a slice of the request's
 	// target, which a session keeping it would keep whole.
 	transport := internTransport(q.Get("transport"))
-	isUpgrade := websocket.IsWebSocketUpgrade(r)
+	isUpgrade := isWebSocketUpgrade(r)
 	sid := q.Get("sid")
 	fail := func(code int, message string) {
 		if sid == "" {
@@ -188,14 +183,13 @@ func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Value
 
 	open := packet{typ: packetOpen, data: handshakeData(s.id, opts, transport)}
 	if transport == transportWebSocket {
-		conn, err := srv.upgrader(opts).Upgrade(newHijackable(w, r, opts, s.id), r, nil)
+		conn, err := acceptWebSocket(w, r, opts, s.id)
 		if err != nil {
 			srv.mu.Lock()
 			srv.unadmitLocked(ip)
 			srv.mu.Unlock()
-			return // the upgrader answered the request
+			return // acceptWebSocket answered the request
 		}
-		conn.SetReadLimit(opts.MaxPayload)
 		s.ws = conn
 		// The open packet goes first, before anything the connection
 		// callback sends.
@@ -289,7 +283,7 @@ func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request, s *Session) {
 	if opts.DisableUpgrades || s.state != stateOpen || s.upgrading || s.upgraded || s.transport != transportPolling {
 		s.mu.Unlock()
 		// Node accepts the WebSocket, then closes it.
-		if conn, err := srv.upgrader(opts).Upgrade(newHijackable(w, r, opts, ""), r, nil); err == nil {
+		if conn, err := acceptWebSocket(w, r, opts, ""); err == nil {
 			closeWebSocket(conn)
 		}
 		return
@@ -297,7 +291,7 @@ func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request, s *Session) {
 	s.upgrading = true // reserved, so a second upgrade is refused
 	s.mu.Unlock()
 
-	conn, err := srv.upgrader(opts).Upgrade(newHijackable(w, r, opts, ""), r, nil)
+	conn, err := acceptWebSocket(w, r, opts, "")
 	s.mu.Lock()
 	if err != nil || s.state != stateOpen {
 		s.upgrading = false
@@ -307,28 +301,10 @@ func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request, s *Session) {
 		}
 		return
 	}
-	conn.SetReadLimit(opts.MaxPayload)
 	s.probeWS = conn
 	s.upgradeTimer = time.AfterFunc(opts.UpgradeTimeout, func() { s.abortUpgrade(conn) })
 	s.mu.Unlock()
 	go s.probe(conn)
-}
-
-// upgrader is configured per options; the structure is small and building
-// it per upgrade keeps SetOptions simple.
-func (srv *Server) upgrader(opts *settings) *websocket.Upgrader {
-	return &websocket.Upgrader{
-		// No ReadBufferSize: gorilla then reads through the bufio.Reader
-		// hijackable returns (wsReadBufferSize), which the session watches.
-		WriteBufferPool:   &srv.writeBuffers,
-		EnableCompression: opts.PerMessageDeflate,
-		// The origin is checked by the layer that mounts the server (the
-		// Caddy handler's CORS policy), not here.
-		CheckOrigin: func(*http.Request) bool { return true },
-		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
-			writeUpgradeError(w, codeBadRequest, "")
-		},
-	}
 }
 
 func (srv *Server) lookup(id string) *Session {

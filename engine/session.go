@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"go.uber.org/zap"
 )
 
@@ -83,10 +82,10 @@ type Session struct {
 	closeTimer *time.Timer   // a closing polling session waiting for its next GET
 
 	// websocket (and its flags below)
-	ws *websocket.Conn
+	ws *wsConn
 
 	// upgrade (and its flags below)
-	probeWS      *websocket.Conn
+	probeWS      *wsConn
 	upgradeTimer *time.Timer
 
 	// heartbeat: the session waits on one of its server's heartbeat lists
@@ -499,7 +498,7 @@ func (s *Session) end(reason string, graceful bool) {
 	if postAbort != nil {
 		postAbort() // a POST still reading its body must not outlive the session
 	}
-	for _, conn := range []*websocket.Conn{ws, probe} {
+	for _, conn := range []*wsConn{ws, probe} {
 		switch {
 		case conn == nil:
 		case graceful:

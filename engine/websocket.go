@@ -1,13 +1,9 @@
 package engine
 
 import (
-	"bytes"
 	"errors"
-	"io"
-	"sync"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"go.uber.org/zap"
 )
 
@@ -101,11 +97,11 @@ func (s *Session) writeQueuedWS() {
 
 // refreshWriteDeadline gives the next writes to conn a deadline of about
 // timeout: a new one only once less than half of the last is left, as
-// setting it re-arms a runtime timer (a connection under gorilla's own
-// control frames' short deadlines gets a new one at once).
-func refreshWriteDeadline(conn *websocket.Conn, timeout time.Duration) {
+// setting it re-arms a runtime timer (a connection under its own control
+// frames' short deadlines gets a new one at once).
+func refreshWriteDeadline(conn *wsConn, timeout time.Duration) {
 	now := time.Now()
-	if bc, _ := conn.NetConn().(*batchConn); bc != nil && bc.writeDeadline.Load()-now.UnixNano() >= int64(timeout/2) {
+	if conn.writeDeadline.Load()-now.UnixNano() >= int64(timeout/2) {
 		return
 	}
 	conn.SetWriteDeadline(now.Add(timeout))
@@ -113,9 +109,9 @@ func refreshWriteDeadline(conn *websocket.Conn, timeout time.Duration) {
 
 // writeBatch writes packets, several of them in one system call when the
 // connection allows it.
-func (s *Session) writeBatch(conn *websocket.Conn, pkts []packet) error {
-	bc, _ := conn.NetConn().(*batchConn)
-	if bc == nil || len(pkts) == 1 {
+func (s *Session) writeBatch(conn *wsConn, pkts []packet) error {
+	bc := &conn.batchConn
+	if len(pkts) == 1 {
 		for _, p := range pkts {
 			if err := s.writeWS(conn, p); err != nil {
 				return err
@@ -140,48 +136,36 @@ func (s *Session) writeBatch(conn *websocket.Conn, pkts []packet) error {
 }
 
 // writeWS writes one packet as one WebSocket message.
-func (s *Session) writeWS(conn *websocket.Conn, p packet) error {
-	if s.opts.PerMessageDeflate {
-		conn.EnableWriteCompression(len(p.data) >= compressThreshold)
+func (s *Session) writeWS(conn *wsConn, p packet) error {
+	compress := conn.compress && len(p.data) >= compressThreshold
+	if conn.compress {
+		conn.enableWriteCompression(compress)
 	}
 	if p.prepared != nil && !s.b64 {
-		if pm := p.prepared.websocketFrame(int(s.protocol)); pm != nil {
-			return conn.WritePreparedMessage(pm)
-		}
+		return conn.writePrepared(p.prepared.websocketFrame(int(s.protocol), compress))
 	}
 	return writePacketWS(conn, int(s.protocol), p, s.b64)
 }
 
-// writePacketWS encodes p straight into the connection's pooled write buffer.
-func writePacketWS(conn *websocket.Conn, protocol int, p packet, b64 bool) error {
-	kind := websocket.TextMessage
-	if p.binary && !b64 {
-		kind = websocket.BinaryMessage
-	}
-	w, err := conn.NextWriter(kind)
-	if err != nil {
-		return err
-	}
+// writePacketWS writes p as one WebSocket message.
+func writePacketWS(conn *wsConn, protocol int, p packet, b64 bool) error {
 	switch {
 	case !p.binary:
-		w.Write([]byte{p.typ})
-		w.Write(p.data)
+		return conn.writeMessage(wsText, []byte{p.typ}, p.data)
 	case b64 && protocol == 3:
-		w.Write(appendPacketV3(nil, p))
+		return conn.writeMessage(wsText, nil, appendPacketV3(nil, p))
 	case b64:
-		w.Write(appendPacketV4(nil, p))
+		return conn.writeMessage(wsText, nil, appendPacketV4(nil, p))
 	case protocol == 3:
-		w.Write([]byte{p.typ - '0'})
-		w.Write(p.data)
+		return conn.writeMessage(wsBinary, []byte{p.typ - '0'}, p.data)
 	default:
-		w.Write(p.data)
+		return conn.writeMessage(wsBinary, nil, p.data)
 	}
-	return w.Close()
 }
 
 // decodeWS decodes one WebSocket message into a packet.
 func decodeWS(protocol int, kind int, data []byte) (packet, error) {
-	if kind == websocket.BinaryMessage {
+	if kind == wsBinary {
 		if protocol == 3 {
 			return decodePacketV3Binary(data)
 		}
@@ -202,9 +186,9 @@ func decodeWS(protocol int, kind int, data []byte) (packet, error) {
 // poller and returns, and the poller starts serveWS again on the next
 // input (see wsinput.go). Where the connection cannot be watched, it reads
 // on this goroutine until the end.
-func (s *Session) serveWS(conn *websocket.Conn) {
-	bc, _ := conn.NetConn().(*batchConn)
-	if bc == nil || !bc.watchable() {
+func (s *Session) serveWS(conn *wsConn) {
+	bc := &conn.batchConn
+	if !bc.watchable() {
 		s.readWS(conn)
 		return
 	}
@@ -271,8 +255,8 @@ func (s *Session) idleMessage(payload []byte) bool {
 // that sends it, and reports whether it did; if not, the caller queues it
 // for the flusher. Idle means nothing queued and no flusher, so no other
 // data frame is being written; the frame goes in one non-blocking write
-// under the descriptor's write lock, so it cannot interleave with a
-// control frame gorilla writes either. A heartbeat list's timer thus
+// under the connection's write lock (if it is free), so it cannot
+// interleave with a control frame either. A heartbeat list's timer thus
 // writes the pings of all its due sessions in a row, with no goroutine
 // started per ping (and no write deadline to set: the write does not
 // wait). Plain TCP only: under TLS the frame goes through crypto/tls.
@@ -281,36 +265,43 @@ func (s *Session) writeIdleLocked(p packet) bool {
 	if s.transport != transportWebSocket || s.ws == nil || s.flushing || len(s.queue) > 0 || len(p.data) > 0 || s.state != stateOpen {
 		return false
 	}
-	bc, _ := s.ws.NetConn().(*batchConn)
-	if bc == nil || bc.raw == nil || bc.isTLS {
+	conn := s.ws
+	if conn.raw == nil || conn.isTLS || !conn.wmu.TryLock() {
+		return false
+	}
+	if conn.closeSent {
+		conn.wmu.Unlock()
 		return false
 	}
 	frame := [3]byte{0x81, 1, p.typ} // a final text frame of one byte, unmasked (from the server)
-	n := bc.writeNow(frame[:])
+	n := conn.writeNow(frame[:])
 	switch {
 	case n == 0:
+		conn.wmu.Unlock()
 		return false // the socket's buffer is full (or it failed): the flusher waits, or meets the error
 	case n < len(frame):
 		// Part of it went: the rest must follow before any other frame.
-		// The flusher's role is taken, so no data frame comes between.
+		// The flusher's role is taken, so no data frame comes between,
+		// and finishFrame keeps the write lock until the rest went.
 		s.flushing = true
 		rest := append([]byte(nil), frame[n:]...)
-		go s.finishFrame(rest)
+		go s.finishFrame(conn, rest)
+	default:
+		conn.wmu.Unlock()
 	}
 	s.server.stats.sent(s, 1, 1, 1)
 	return true
 }
 
-// finishFrame writes the rest of a frame writeIdleLocked began, then goes
-// on as the flusher (whose role writeIdleLocked took).
-func (s *Session) finishFrame(rest []byte) {
+// finishFrame writes the rest of a frame writeIdleLocked began, with the
+// write lock it left held, then goes on as the flusher (whose role
+// writeIdleLocked took).
+func (s *Session) finishFrame(conn *wsConn, rest []byte) {
 	growStack()
-	s.mu.Lock()
-	conn := s.ws
-	s.mu.Unlock()
-	bc := conn.NetConn().(*batchConn)
-	_ = bc.Conn.SetWriteDeadline(time.Now().Add(s.writeTimeout()))
-	if _, err := bc.Conn.Write(rest); err != nil {
+	conn.setWriteDeadlineKey(time.Now().Add(s.writeTimeout()).UnixNano())
+	_, err := conn.Conn.Write(rest)
+	conn.wmu.Unlock()
+	if err != nil {
 		s.mu.Lock()
 		s.flushing = false
 		s.mu.Unlock()
@@ -321,7 +312,7 @@ func (s *Session) finishFrame(rest []byte) {
 }
 
 // readWS reads the session's WebSocket on this goroutine until it closes.
-func (s *Session) readWS(conn *websocket.Conn) {
+func (s *Session) readWS(conn *wsConn) {
 	for {
 		if ok, _ := s.readMessage(conn); !ok {
 			return
@@ -331,8 +322,8 @@ func (s *Session) readWS(conn *websocket.Conn) {
 
 // readMessage reads and handles one message; ok false means the session
 // has ended, heartbeat that the message was a heartbeat packet.
-func (s *Session) readMessage(conn *websocket.Conn) (ok, heartbeat bool) {
-	kind, data, err := readWSMessage(conn)
+func (s *Session) readMessage(conn *wsConn) (ok, heartbeat bool) {
+	kind, data, err := conn.readMessage()
 	if err != nil {
 		s.terminate(readErrorReason(err))
 		return false, false
@@ -342,9 +333,9 @@ func (s *Session) readMessage(conn *websocket.Conn) (ok, heartbeat bool) {
 	if errors.Is(err, errInvalidUTF8) {
 		// As ws does in Node: 1007, and the session ends with a transport
 		// error. The close frame goes first; terminate's own is then a
-		// no-op (gorilla sends one close frame per connection).
+		// no-op (one close frame per connection).
 		s.opts.Logger.Debug("engine: websocket text message is not UTF-8", zap.String("sid", s.id))
-		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseInvalidFramePayloadData, "invalid UTF-8 sequence"), time.Now().Add(closeGrace))
+		conn.writeControl(opClose, closeFramePayload(closeInvalidPayload, "invalid UTF-8 sequence"), time.Now().Add(closeGrace))
 		s.terminate("transport error")
 		return false, false
 	}
@@ -371,78 +362,23 @@ func (s *Session) readMessage(conn *websocket.Conn) (ok, heartbeat bool) {
 	return true, p.typ == packetPong || p.typ == packetPing
 }
 
-// messageBuffers are what readWSMessage reads a message into before it
-// copies it out at its size.
-var messageBuffers = sync.Pool{New: func() any { b := make([]byte, 2048); return &b }}
-
-// readWSMessage is gorilla's ReadMessage without its io.ReadAll, which
-// starts every message with a 512-byte buffer: a message that fits in a
-// pooled buffer is copied out at its own size (the handler may keep it).
-func readWSMessage(conn *websocket.Conn) (int, []byte, error) {
-	kind, r, err := conn.NextReader()
-	if err != nil {
-		return kind, nil, err
-	}
-	bp := messageBuffers.Get().(*[]byte)
-	buf := *bp
-	n := 0
-	for n < len(buf) {
-		m, err := r.Read(buf[n:])
-		n += m
-		if err == io.EOF {
-			data := bytes.Clone(buf[:n])
-			messageBuffers.Put(bp)
-			if data == nil {
-				data = []byte{}
-			}
-			return kind, data, nil
-		}
-		if err != nil {
-			messageBuffers.Put(bp)
-			return kind, nil, err
-		}
-	}
-	// Larger than the buffer: the rest as io.ReadAll would.
-	data := append(make([]byte, 0, 2*n), buf[:n]...)
-	messageBuffers.Put(bp)
-	for {
-		if len(data) == cap(data) {
-			data = append(data, 0)[:len(data)]
-		}
-		m, err := r.Read(data[len(data):cap(data)])
-		data = data[:len(data)+m]
-		if err == io.EOF {
-			return kind, data, nil
-		}
-		if err != nil {
-			return kind, nil, err
-		}
-	}
-}
-
 // readErrorReason maps a read error to Node's close reason: the peer going
 // away is a "transport close", a protocol violation (such as a message over
 // the size limit) a "transport error".
 func readErrorReason(err error) string {
-	if errors.Is(err, websocket.ErrReadLimit) {
+	if errors.Is(err, errReadLimit) {
 		return "transport error"
 	}
 	return "transport close"
-}
-
-// closeWebSocket sends a close frame (best effort, bounded) and closes.
-func closeWebSocket(conn *websocket.Conn) {
-	conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(closeGrace))
-	conn.Close()
 }
 
 // probe reads a WebSocket opened to upgrade a polling session: it answers
 // "2probe" with "3probe", and on "5" makes the WebSocket the session's
 // transport and goes on reading it. Anything else, or the upgrade timeout,
 // drops the WebSocket and leaves the session on polling.
-func (s *Session) probe(conn *websocket.Conn) {
+func (s *Session) probe(conn *wsConn) {
 	for {
-		kind, data, err := conn.ReadMessage()
+		kind, data, err := conn.readMessage()
 		if err != nil {
 			s.abortUpgrade(conn)
 			return
@@ -458,8 +394,7 @@ func (s *Session) probe(conn *websocket.Conn) {
 			// If more input came with the probe (a client that sends "5"
 			// without waiting for "3probe"), read it before answering a
 			// parked GET, so that GET sees the upgrade done.
-			bc, _ := conn.NetConn().(*batchConn)
-			more := bc != nil && bc.inputPending()
+			more := conn.inputPending()
 			s.mu.Lock()
 			if s.probeWS == conn {
 				s.probed = true
@@ -485,7 +420,7 @@ func (s *Session) probe(conn *websocket.Conn) {
 }
 
 // completeUpgrade switches the session to conn.
-func (s *Session) completeUpgrade(conn *websocket.Conn) bool {
+func (s *Session) completeUpgrade(conn *wsConn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.probeWS != conn || s.state == stateClosed {
@@ -513,7 +448,7 @@ func (s *Session) completeUpgrade(conn *websocket.Conn) bool {
 }
 
 // abortUpgrade drops conn, an upgrade that did not complete.
-func (s *Session) abortUpgrade(conn *websocket.Conn) {
+func (s *Session) abortUpgrade(conn *wsConn) {
 	s.mu.Lock()
 	if s.probeWS == conn {
 		s.probeWS = nil

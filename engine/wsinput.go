@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bufio"
 	"crypto/tls"
 	"errors"
 	"net"
@@ -12,13 +11,13 @@ import (
 
 // Reading a WebSocket without a goroutine per idle connection.
 //
-// gorilla/websocket reads through a bufio.Reader that batchConn supplies
-// (see hijackable), so the session knows what input is already buffered in
-// user space: gorilla's buffer, bytes read ahead by waitInput or sent
-// before the hijack, and, under TLS, records crypto/tls decrypted ahead.
-// Once those are empty the reader waits for more through Go's network
-// poller, with a deadline: a timeout is harmless there, while gorilla
-// would take a timed-out read as the end of the connection. After
+// wsConn reads through batchConn's read buffer, so the session knows what
+// input is already buffered in user space: that buffer, bytes read ahead
+// by waitInput or sent before the hijack, and, under TLS, records
+// crypto/tls decrypted ahead. Once those are empty the reader waits for
+// more through Go's network poller, with a deadline: a timeout is harmless
+// there, while a read would take a timed-out read as the end of the
+// connection. After
 // idleHandoff without input (at once after a heartbeat packet, see
 // serveWS) the connection goes to the inputPoller and the reader goroutine
 // exits; the next input starts a new one. An active
@@ -32,8 +31,8 @@ import (
 // reads that itself (idleInput): when what it reads is exactly one such
 // frame, the session handles it there and the connection is re-armed, with
 // no goroutine started and nothing allocated; anything else is handed to a
-// new reader as input read ahead. While idle, gorilla's bufio.Reader holds
-// no buffer either (parkReadBuffer): it gets one from a pool for each read
+// new reader as input read ahead. While idle, the connection holds no read
+// buffer either (parkReadBuffer): it gets one from a pool for each read
 // burst.
 
 // idleHandoff is how long a connection stays without input before its
@@ -42,9 +41,9 @@ import (
 // each pong; long enough that a busy connection never pays the hand-off.
 const idleHandoff = 250 * time.Millisecond
 
-// wsReadBufferSize is gorilla's read buffer per connection: small, since
-// an idle connection is the common case; larger messages bypass it.
-// gorilla adopts a supplied buffer only above 256 bytes.
+// wsReadBufferSize is the read buffer of a connection while it reads:
+// small, since an idle connection is the common case, and larger messages
+// bypass it; it holds a control frame whole (139 bytes at most).
 const wsReadBufferSize = 320
 
 var errNoPoller = errors.New("engine: the connection cannot be watched for input")
@@ -92,7 +91,7 @@ func (c *batchConn) waitInput(d time.Duration) bool {
 	// less than half of d is left, so that the linger is between d/2 and
 	// d: a reader that waits after every message (an echo) would
 	// otherwise re-arm and stop the runtime's deadline timer twice per
-	// message. Read clears it when gorilla meets it.
+	// message. Read clears it when the reader meets it.
 	if now := time.Now(); c.readDeadline-now.UnixNano() < int64(d/2) {
 		c.readDeadline = now.Add(d).UnixNano()
 		_ = c.Conn.SetReadDeadline(now.Add(d))
@@ -131,8 +130,8 @@ func (c *batchConn) waitInputTLS(d time.Duration) bool {
 	return err == nil
 }
 
-// releaseInputBuffer gives back the read-ahead buffer and gorilla's read
-// buffer before the connection goes idle.
+// releaseInputBuffer gives back the read-ahead buffer and the read buffer
+// before the connection goes idle.
 func (c *batchConn) releaseInputBuffer() {
 	if c.inbuf != nil && len(c.early) == 0 {
 		inputBuffers.Put(c.inbuf)
@@ -141,64 +140,43 @@ func (c *batchConn) releaseInputBuffer() {
 	c.parkReadBuffer()
 }
 
-// newReadBuffer is the bufio.Reader gorilla reads the connection through,
-// with a buffer from the pool of idle connections' buffers: taking it
-// there, rather than allocating one, keeps that pool's takes and returns
-// in balance (every connection returns one when it first goes idle). A
-// pool only ever given to would keep every idle connection's buffer
-// until two collections later, and count it live in the first: during a
-// ramp of new connections, that was a read buffer for most connections
-// made since the last collection, in the heap the collector's goal is
-// twice of.
-func (c *batchConn) newReadBuffer() *bufio.Reader {
-	c.br = new(bufio.Reader)
-	c.parked = true
-	c.unparkReadBuffer()
-	return c.br
-}
+// newReadBuffer gives the connection its first read buffer, from the
+// pool of idle connections' buffers: taking it there, rather than
+// allocating one, keeps that pool's takes and returns in balance (every
+// connection returns one when it first goes idle). A pool only ever given
+// to would keep every idle connection's buffer until two collections
+// later, and count it live in the first: during a ramp of new
+// connections, that was a read buffer for most connections made since the
+// last collection, in the heap the collector's goal is twice of.
+func (c *batchConn) newReadBuffer() { c.unparkReadBuffer() }
 
-// Read buffers of idle connections wait in a pool: a parked connection's
-// bufio.Reader (the one gorilla holds a pointer to) is emptied into a
-// shell, and a reader starting takes a full one back. The two pools hold
-// bufio.Reader values with and without a buffer.
-var (
-	fullReaders  = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, wsReadBufferSize) }}
-	emptyReaders = sync.Pool{New: func() any { return new(bufio.Reader) }}
-)
+// Read buffers of idle connections wait in a pool.
+var readBuffers = sync.Pool{New: func() any { return new(readBuffer) }}
 
-// parkReadBuffer gives gorilla's read buffer back while the connection is
-// idle: the reader calls it before it hands the connection to the poller,
-// with nothing buffered. gorilla reads only on the reader's behalf, so
-// until unparkReadBuffer nothing touches the emptied bufio.Reader.
+// parkReadBuffer gives the read buffer back while the connection is idle:
+// the reader calls it before it hands the connection to the poller, with
+// nothing buffered. Until unparkReadBuffer nothing reads through it.
 func (c *batchConn) parkReadBuffer() {
-	if c.br == nil || c.parked || c.br.Buffered() > 0 {
+	if c.rbuf == nil || c.buffered() > 0 {
 		return
 	}
-	shell := emptyReaders.Get().(*bufio.Reader)
-	*shell = *c.br
-	*c.br = bufio.Reader{}
-	fullReaders.Put(shell)
-	c.parked = true
+	readBuffers.Put(c.rbuf)
+	c.rbuf, c.rpos, c.rend = nil, 0, 0
 }
 
-// unparkReadBuffer gives gorilla's bufio.Reader a buffer again, before a
-// read burst.
+// unparkReadBuffer gives the connection a read buffer again, before a read
+// burst.
 func (c *batchConn) unparkReadBuffer() {
-	if !c.parked {
-		return
+	if c.rbuf == nil {
+		c.rbuf = readBuffers.Get().(*readBuffer)
+		c.rpos, c.rend = 0, 0
 	}
-	full := fullReaders.Get().(*bufio.Reader)
-	*c.br = *full
-	c.br.Reset(c) // keeps the buffer: it is not nil
-	*full = bufio.Reader{}
-	emptyReaders.Put(full)
-	c.parked = false
 }
 
 // inputPending reports whether input is buffered in user space, where the
 // poller cannot see it. Only the reader calls it.
 func (c *batchConn) inputPending() bool {
-	if len(c.early) > 0 || (c.br != nil && c.br.Buffered() > 0) {
+	if len(c.early) > 0 || c.buffered() > 0 {
 		return true
 	}
 	tc, ok := c.Conn.(*tls.Conn)
@@ -245,30 +223,28 @@ func (c *batchConn) awaitInput(r idleReader) error {
 		return net.ErrClosed
 	}
 	c.handoffs++
-	if c.watch != nil {
-		return c.watch.arm()
-	}
 	p := thePoller()
+	if c.watchID != 0 {
+		return p.arm(c)
+	}
 	if p == nil || c.raw == nil {
 		return errNoPoller
 	}
-	w, err := p.watch(c.raw, func(scratch []byte) {
-		// The burst that armed the watch released mu after its last read;
-		// taking it here orders this report after that burst (the
-		// poller's report, through the kernel, is invisible to the race
-		// detector).
-		c.mu.Lock()
-		//lint:ignore SA2001 the empty critical section is the point
-		c.mu.Unlock()
-		if !c.idleInput(r, scratch) {
-			r.resumeReading()
-		}
-	})
-	if err != nil {
-		return err
+	c.reader = r
+	return p.watch(c)
+}
+
+// onInput is what the poller runs when a watched connection has input.
+func (c *batchConn) onInput(scratch []byte) {
+	// The burst that armed the watch released mu after its last read;
+	// taking it here orders this report after that burst (the poller's
+	// report, through the kernel, is invisible to the race detector).
+	c.mu.Lock()
+	r := c.reader
+	c.mu.Unlock()
+	if !c.idleInput(r, scratch) {
+		r.resumeReading()
 	}
-	c.watch = w
-	return nil
 }
 
 // idleInput runs on the poller's goroutine, which is the connection's
@@ -299,7 +275,7 @@ func (c *batchConn) idleInput(r idleReader, scratch []byte) bool {
 		return c.rearm()
 	}
 	// Not a heartbeat: the bytes (clientTextFrame left them as they came)
-	// go to gorilla through the reader.
+	// go to wsConn through the reader.
 	if c.inbuf == nil {
 		c.inbuf = inputBuffers.Get().(*readAhead)
 	}
@@ -312,7 +288,7 @@ func (c *batchConn) idleInput(r idleReader, scratch []byte) bool {
 func (c *batchConn) rearm() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return !c.closed && c.watch != nil && c.watch.arm() == nil
+	return !c.closed && c.watchID != 0 && thePoller().arm(c) == nil
 }
 
 // maxIdleFrame is the largest payload idleInput hands to the session; a
@@ -391,11 +367,10 @@ func socketUnder(conn net.Conn) net.Conn {
 func (c *batchConn) Close() error {
 	c.mu.Lock()
 	c.closed = true
-	w := c.watch
-	c.watch = nil
+	watched := c.watchID != 0
 	c.mu.Unlock()
-	if w != nil {
-		w.stop()
+	if watched {
+		thePoller().stop(c)
 	}
 	return c.Conn.Close()
 }
