@@ -88,7 +88,6 @@ func runConns(ctx context.Context, s *scenario) (result, error) {
 			continue
 		}
 		r.Up++
-		r.Pings += c.heartbeats()
 		if c.heartbeats() > 0 {
 			r.Heartbeats++
 		}

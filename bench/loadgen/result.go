@@ -25,7 +25,6 @@ type result struct {
 
 	Up         int   `json:"up,omitempty"`         // conns: connections still open after the hold
 	Heartbeats int   `json:"heartbeats,omitempty"` // conns: connections that completed a heartbeat during the hold
-	Pings      int64 `json:"pings,omitempty"`      // conns: heartbeats (ping and pong) over all connections and the whole run
 	Sent       int64 `json:"sent,omitempty"`       // fanout: events the sender emitted
 	Lost       int64 `json:"lost"`                 // fanout: deliveries that never arrived
 
