@@ -21,7 +21,7 @@
 # event once every receiver has it), so that every operation finds the
 # server idle and takes the same path: without the pause, whether the
 # server's thread went to sleep before the next message came differs from
-# one operation to the next, and so did the counts (±3% between runs).
+# one operation to the next, and so did the counts (by 5-20% between runs).
 # After each loadgen run `callgrind_control -d` dumps the instructions (Ir)
 # since the previous dump; the thread running runtime.sysmon, whose count
 # follows the wall clock and not the work, is left out. Per process: one
@@ -42,9 +42,12 @@
 # (without join, as compare.sh's). Every figure is printed; with --rounds 2
 # (the default) each process runs twice, A and B in turn, which with the
 # two passes gives 4 estimates per scenario and build and shows how
-# repeatable they are. Results: DIR/results.txt
-# (one line per estimate), DIR/table.md, the callgrind files (read them
-# with callgrind_annotate) and logs. Needs valgrind (callgrind_control
+# repeatable they are: within about 1% for echo, polling and handshake,
+# 2-7% for the fanouts (see BENCHMARKS.md, "What metrics cost"). Heartbeats
+# of idle connections are not among them. Results: DIR/results.txt (one
+# line per estimate), DIR/table.md, the callgrind files and logs; only
+# their totals mean much, callgrind's split by function being confused by
+# the goroutines' stack switches. Needs valgrind (callgrind_control
 # included), go, python3.
 set -euo pipefail
 
