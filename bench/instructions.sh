@@ -99,6 +99,11 @@ trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)"
 
 # The two builds: A is the reference, B the one measured against it.
+# Refs are resolved once, before the builds, so that a commit made
+# meanwhile changes nothing.
+if [[ -n $base ]]; then
+  base=$(git rev-parse --verify "$base^{commit}") new=$(git rev-parse --verify "$new^{commit}")
+fi
 echo "== building"
 if [[ -n $base ]]; then
   for side in A B; do
