@@ -2,5 +2,5 @@
 
 package engine
 
-// counting: see counting.go. This build counts no traffic.
+// counting: see counting.go. This build counts nothing.
 const counting = false

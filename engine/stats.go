@@ -206,10 +206,18 @@ func (st *Stats) Snapshot() StatsSnapshot {
 	return s
 }
 
-func (st *Stats) handshake(o HandshakeOutcome) { st.handshakes[o].Add(1) }
+func (st *Stats) handshake(o HandshakeOutcome) {
+	if !counting {
+		return
+	}
+	st.handshakes[o].Add(1)
+}
 
 // opened counts a new session on its handshake transport.
 func (st *Stats) opened(s *Session) {
+	if !counting {
+		return
+	}
 	st.sessions[s.protocol-3][transportIndex(s.transport)].Add(1)
 	st.handshakes[HandshakeAccepted].Add(1)
 }
@@ -217,6 +225,9 @@ func (st *Stats) opened(s *Session) {
 // upgraded moves a session from polling to WebSocket; called with s.mu
 // held, as end reads the transport under it.
 func (st *Stats) upgraded(s *Session) {
+	if !counting {
+		return
+	}
 	p := s.protocol - 3
 	st.sessions[p][0].Add(-1)
 	st.sessions[p][1].Add(1)
@@ -226,6 +237,9 @@ func (st *Stats) upgraded(s *Session) {
 // closed counts the end of a session that was counted by opened, on the
 // transport it had when it ended.
 func (st *Stats) closed(protocol uint8, transport, reason string) {
+	if !counting {
+		return
+	}
 	st.sessions[protocol-3][transportIndex(transport)].Add(-1)
 	st.closes[closeReasonIndex(reason)].Add(1)
 }

@@ -2,5 +2,5 @@
 
 package socketio
 
-// counting: see counting.go. This build counts no broadcasts.
+// counting: see counting.go. This build counts no broadcasts, connects or disconnects.
 const counting = false

@@ -369,7 +369,7 @@ func (n *Namespace) add(s *Socket) {
 	n.mu.Lock()
 	n.sockets[s.id] = s
 	n.mu.Unlock()
-	n.stats.connects.Add(1)
+	n.stats.connected()
 }
 
 func (n *Namespace) remove(s *Socket) {

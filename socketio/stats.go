@@ -23,6 +23,9 @@ type namespaceStats struct {
 }
 
 func (st *namespaceStats) disconnected(reason string) {
+	if !counting {
+		return
+	}
 	for i, r := range DisconnectReasons {
 		if r == reason {
 			st.disconnects[i].Add(1)
@@ -30,6 +33,14 @@ func (st *namespaceStats) disconnected(reason string) {
 		}
 	}
 	st.disconnects[4].Add(1) // not reached; "forced close" is the catch-all
+}
+
+// connected counts a socket that joined the namespace.
+func (st *namespaceStats) connected() {
+	if !counting {
+		return
+	}
+	st.connects.Add(1)
 }
 
 // broadcast counts one local fan-out of a packet to receivers sockets.

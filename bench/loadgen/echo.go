@@ -140,6 +140,9 @@ func runEcho(ctx context.Context, s *scenario, name string) (result, error) {
 			}
 			e.hist.record(time.Since(sent).Microseconds())
 			acks.Add(1)
+			if s.pause > 0 {
+				time.Sleep(s.pause)
+			}
 		}
 	})
 	if err := w.close(s); err != nil {

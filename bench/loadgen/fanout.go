@@ -160,8 +160,13 @@ func runFanout(ctx context.Context, s *scenario) (result, error) {
 	var msg, args []byte
 	var sent int64
 	for w.running(ctx) {
-		// Wait until every receiver has all but the last window events.
-		if want := (sent - int64(s.window)) * receivers; want > 0 {
+		// Wait until every receiver has all but the last window events;
+		// with -pause, all of them, and then the pause: one event at a
+		// time, each to an idle server.
+		if s.pause > 0 {
+			waitUntil(func() bool { return delivered.Load() >= sent*receivers }, fanoutCatchUp)
+			time.Sleep(s.pause)
+		} else if want := (sent - int64(s.window)) * receivers; want > 0 {
 			waitUntil(func() bool { return delivered.Load() >= want }, fanoutCatchUp)
 		}
 		sent++

@@ -33,6 +33,9 @@ func runHandshake(ctx context.Context, s *scenario) (result, error) {
 			}
 			hists[i].record(time.Since(start).Microseconds())
 			done.Add(1)
+			if s.pause > 0 {
+				time.Sleep(s.pause)
+			}
 		}
 	})
 	if err := w.close(s); err != nil {

@@ -74,8 +74,8 @@ func main() {
 type options struct {
 	scenario, endpoint, endpoint2, namespace, transport, label, variant, sources string
 	pprof, pprof2, pprofOut                                                      string
-	proto, n, c, rate, pid, pid2, pad, window, events, offered                   int
-	duration, hold                                                               time.Duration
+	proto, n, c, rate, pid, pid2, pad, window, events, offered, ops              int
+	duration, hold, pause                                                        time.Duration
 	idlePoll, stalledWS                                                          bool
 	emitVia, apiURL, apiKeyEnv, redisAddr, room                                  string
 	hookBackend                                                                  string
@@ -95,6 +95,8 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.n, "n", 1000, "connections (conns) or receivers (fanout)")
 	fs.IntVar(&o.c, "c", 50, "concurrent clients (echo, handshake, polling)")
 	fs.DurationVar(&o.duration, "d", 10*time.Second, "measured duration (echo, fanout, handshake, polling)")
+	fs.DurationVar(&o.pause, "pause", 0, "echo, fanout, handshake, polling: after each operation (a fanout's event: once every receiver has it) wait this long before the next, so that the server is idle when each one comes; with -ops, for instruction counts that do not depend on timing")
+	fs.IntVar(&o.ops, "ops", 0, "echo, fanout, handshake, polling: end the measured window after this many operations (acks, events sent, handshakes), or at -d if that comes first; 0: at -d")
 	fs.DurationVar(&o.hold, "hold", 0, "conns: how long to hold the connections after the ramp; 0 is 5 s, 4 ping intervals (the heartbeat window) and 5 s more: 110 s at a 25 s interval")
 	fs.IntVar(&o.rate, "ramp", 2000, "connections opened per second")
 	fs.IntVar(&o.offered, "offered", 0, "openloop: events per second offered, over all -c clients, whether or not the acks keep up")
@@ -134,6 +136,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.transport != "websocket" && o.transport != "polling" {
 		return o, fmt.Errorf("-transport %q: use websocket or polling", o.transport)
+	}
+	if o.ops < 0 {
+		return o, errors.New("-ops must not be negative")
 	}
 	if o.n < 1 || o.c < 1 || o.window < 1 {
 		return o, errors.New("-n, -c and -window must be at least 1")
@@ -193,6 +198,8 @@ func run(ctx context.Context, args []string) (result, error) {
 		n:         o.n,
 		c:         o.c,
 		duration:  o.duration,
+		ops:       int64(o.ops),
+		pause:     o.pause,
 		hold:      o.hold,
 		rate:      o.rate,
 		offered:   o.offered,

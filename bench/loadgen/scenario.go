@@ -17,6 +17,8 @@ type scenario struct {
 	n         int           // connections (conns, fanout receivers)
 	c         int           // concurrent clients (echo, handshake, polling)
 	duration  time.Duration // measured window of echo, fanout, handshake, polling
+	ops       int64         // if > 0: the window ends after this many operations (-ops)
+	pause     time.Duration // -pause: the wait after each operation
 	hold      time.Duration // conns: how long to hold; 0 is the settle, 4 ping intervals and 5 s
 	rate      int           // connections opened per second during a ramp
 	offered   int           // openloop: events per second offered, over all clients

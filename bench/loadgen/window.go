@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,6 +17,8 @@ type window struct {
 	before   *serverSample // nil without -pid
 	after    *serverSample
 	profiled []func() error // wait for the CPU profiles to be saved, one per node
+	limit    int64          // -ops: how many times running may say yes; 0: no limit
+	started  atomic.Int64   // how many times it did
 }
 
 // openWindow samples the server, starts the CPU profiles and the clock.
@@ -25,15 +28,21 @@ func (s *scenario) openWindow(ctx context.Context) (*window, error) {
 		return nil, err
 	}
 	w := &window{before: before, profiled: []func() error{s.profile.cpu(ctx, s.duration), s.profile2.cpu(ctx, s.duration)}}
+	w.limit = s.ops
 	w.begin = time.Now()
 	w.deadline = w.begin.Add(s.duration)
 	return w, nil
 }
 
 // running reports whether workers should go on: the deadline is ahead and
-// the run was not interrupted.
+// the run was not interrupted. Each worker calls it before each operation,
+// so with -ops (a fixed number of operations, for instruction counts that
+// must not depend on how fast the machine is) a yes is one operation more.
 func (w *window) running(ctx context.Context) bool {
-	return time.Now().Before(w.deadline) && ctx.Err() == nil
+	if !time.Now().Before(w.deadline) || ctx.Err() != nil {
+		return false
+	}
+	return w.limit == 0 || w.started.Add(1) <= w.limit
 }
 
 // each runs worker(0) to worker(n-1), each on its own goroutine, and returns
