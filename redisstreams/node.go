@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/caddy-socketio/caddy-socketio/engine"
 	"github.com/caddy-socketio/caddy-socketio/internal/rediscluster"
 	"github.com/caddy-socketio/caddy-socketio/socketio"
 )
@@ -392,7 +393,10 @@ func (n *Node) write(batch []outgoing) {
 // and delivers each entry in order.
 func (n *Node) readLoop() {
 	defer n.wg.Done()
-	var b rediscluster.Backoff
+	var (
+		b     rediscluster.Backoff
+		batch engine.Batch
+	)
 	for {
 		select {
 		case <-n.stop:
@@ -435,11 +439,15 @@ func (n *Node) readLoop() {
 		}
 		n.outage.Up()
 		b.Reset()
+		// The broadcasts of one read are queued on their receivers
+		// first and written after: one write per receiver for the
+		// whole read, not one per entry.
 		for _, s := range res {
 			for _, x := range s.Messages {
-				n.deliver(x)
+				n.deliver(&batch, x)
 			}
 		}
+		batch.Flush()
 	}
 }
 
@@ -465,8 +473,9 @@ func (n *Node) streamEnd() (streamID, error) {
 	return id, nil
 }
 
-// deliver hands one entry to the adapter of its namespace.
-func (n *Node) deliver(x redis.XMessage) {
+// deliver hands one entry to the adapter of its namespace; the writes of
+// a broadcast start at batch's Flush.
+func (n *Node) deliver(batch *engine.Batch, x redis.XMessage) {
 	id, ok := parseID(x.ID)
 	m, err := decodeEntry(x.Values)
 	n.deliverMu.Lock()
@@ -480,7 +489,7 @@ func (n *Node) deliver(x redis.XMessage) {
 		return
 	}
 	if a := n.adapterOf(m.Nsp); a != nil {
-		a.onEntry(m, x.ID)
+		a.onEntry(batch, m, x.ID)
 	}
 }
 
