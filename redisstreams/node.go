@@ -391,12 +391,28 @@ func (n *Node) write(batch []outgoing) {
 
 // readLoop reads the stream from where it stood when the node started,
 // and delivers each entry in order.
+//
+// The broadcasts it reads are queued on their receivers in one
+// engine.Batch and written after, one write per receiver for all of them
+// instead of one per entry. The batch is written as soon as a read finds
+// nothing new, without waiting: after a read that returned entries comes
+// one that does not block, and only what that finds joins the batch
+// (capped at ReadCount entries). The look costs one round trip to Redis;
+// it is there because a pipeline of XADDs (another node's, or this node's
+// own writeLoop's) wakes a blocked XREAD with its first entry alone, and
+// the rest would otherwise go out in a second write to every receiver.
 func (n *Node) readLoop() {
 	defer n.wg.Done()
 	var (
 		b     rediscluster.Backoff
 		batch engine.Batch
+		held  int64 // entries delivered in batch, not yet flushed
 	)
+	defer batch.Flush()
+	flush := func() {
+		batch.Flush()
+		held = 0
+	}
 	for {
 		select {
 		case <-n.stop:
@@ -420,14 +436,20 @@ func (n *Node) readLoop() {
 		n.deliverMu.Lock()
 		from := n.last
 		n.deliverMu.Unlock()
+		block := n.cfg.BlockTime
+		if held > 0 {
+			block = -1 // no BLOCK: answered at once
+		}
 		res, err := n.cfg.Client.XRead(n.readCtx, &redis.XReadArgs{
-			Streams: []string{n.cfg.StreamName, from.String()}, Count: n.cfg.ReadCount, Block: n.cfg.BlockTime,
+			Streams: []string{n.cfg.StreamName, from.String()}, Count: n.cfg.ReadCount - held, Block: block,
 		}).Result()
 		if errors.Is(err, redis.Nil) {
 			n.outage.Up()
+			flush()
 			continue
 		}
 		if err != nil {
+			flush()
 			if n.readCtx.Err() != nil {
 				return
 			}
@@ -439,15 +461,16 @@ func (n *Node) readLoop() {
 		}
 		n.outage.Up()
 		b.Reset()
-		// The broadcasts of one read are queued on their receivers
-		// first and written after: one write per receiver for the
-		// whole read, not one per entry.
+		got := held
 		for _, s := range res {
 			for _, x := range s.Messages {
 				n.deliver(&batch, x)
+				held++
 			}
 		}
-		batch.Flush()
+		if held == got || held >= n.cfg.ReadCount {
+			flush()
+		}
 	}
 }
 
