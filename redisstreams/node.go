@@ -394,19 +394,19 @@ func (n *Node) write(batch []outgoing) {
 //
 // The broadcasts it reads are queued on their receivers in one
 // engine.Batch and written after, one write per receiver for all of them
-// instead of one per entry. The batch is written as soon as a read finds
-// nothing new, without waiting: after a read that returned entries comes
-// one that does not block, and only what that finds joins the batch
-// (capped at ReadCount entries). The look costs one round trip to Redis;
-// it is there because a pipeline of XADDs (another node's, or this node's
-// own writeLoop's) wakes a blocked XREAD with its first entry alone, and
-// the rest would otherwise go out in a second write to every receiver.
+// instead of one per entry. A batch is what one read returns plus what one
+// more read, right after and without blocking, finds (ReadCount entries
+// at most): a pipeline of XADDs (another node's, or this node's own
+// writeLoop's) wakes a blocked XREAD with its first entry alone, and the
+// rest would otherwise go out in a second write to every receiver. The
+// second look costs one round trip to Redis, and is the only delay a
+// batch adds: its writes start after that read, whatever it returned.
 func (n *Node) readLoop() {
 	defer n.wg.Done()
 	var (
 		b     rediscluster.Backoff
 		batch engine.Batch
-		held  int64 // entries delivered in batch, not yet flushed
+		held  int64 // entries queued in batch, not yet flushed
 	)
 	defer batch.Flush()
 	flush := func() {
@@ -461,14 +461,14 @@ func (n *Node) readLoop() {
 		}
 		n.outage.Up()
 		b.Reset()
-		got := held
+		second := held > 0
 		for _, s := range res {
 			for _, x := range s.Messages {
 				n.deliver(&batch, x)
 				held++
 			}
 		}
-		if held == got || held >= n.cfg.ReadCount {
+		if second || held >= n.cfg.ReadCount {
 			flush()
 		}
 	}
