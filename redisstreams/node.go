@@ -394,13 +394,14 @@ func (n *Node) write(batch []outgoing) {
 //
 // The broadcasts it reads are queued on their receivers in one
 // engine.Batch and written after, one write per receiver for all of them
-// instead of one per entry. A batch is what one read returns plus what one
-// more read, right after and without blocking, finds (ReadCount entries
-// at most): a pipeline of XADDs (another node's, or this node's own
-// writeLoop's) wakes a blocked XREAD with its first entry alone, and the
-// rest would otherwise go out in a second write to every receiver. The
-// second look costs one round trip to Redis, and is the only delay a
-// batch adds: its writes start after that read, whatever it returned.
+// instead of one per entry. After a read that returned entries comes one
+// that does not block, whose entries join the batch; the batch is written
+// at the first read that finds nothing new, or once it holds ReadCount
+// entries. This is for a pipeline of XADDs (another node's, or this node's
+// own writeLoop's), which wakes a blocked XREAD with its first entry
+// alone: the rest would otherwise go out in a second write to every
+// receiver. A batch thus holds back no more entries than one full read
+// can return, and each look costs one round trip to Redis.
 func (n *Node) readLoop() {
 	defer n.wg.Done()
 	var (
@@ -461,14 +462,13 @@ func (n *Node) readLoop() {
 		}
 		n.outage.Up()
 		b.Reset()
-		second := held > 0
 		for _, s := range res {
 			for _, x := range s.Messages {
 				n.deliver(&batch, x)
 				held++
 			}
 		}
-		if second || held >= n.cfg.ReadCount {
+		if held >= n.cfg.ReadCount {
 			flush()
 		}
 	}
