@@ -462,13 +462,14 @@ func (n *Node) readLoop() {
 		}
 		n.outage.Up()
 		b.Reset()
+		before := held
 		for _, s := range res {
 			for _, x := range s.Messages {
 				n.deliver(&batch, x)
 				held++
 			}
 		}
-		if held >= n.cfg.ReadCount {
+		if held == before || held >= n.cfg.ReadCount {
 			flush()
 		}
 	}
