@@ -113,6 +113,9 @@ type Session struct {
 	// readerFlushes: the reader is handling a message and writes what is
 	// queued meanwhile when it is done; flushDeferred: something was.
 	readerFlushes, flushDeferred bool
+	// heldBy is the Batch that queued on the session and starts its
+	// write at its Flush; nil when none does.
+	heldBy *Batch
 
 	// upgrade
 	upgrading bool
@@ -271,6 +274,12 @@ func (s *Session) maxQueued() int64 { return max(16*s.opts.MaxPayload, 1<<20) }
 // transport can write them at once (writableLocked), else nothing is
 // queued and queued is false.
 func (s *Session) enqueue(pkts []packet, volatile bool) (queued bool, err error) {
+	return s.enqueueIn(nil, pkts, volatile)
+}
+
+// enqueueIn is enqueue as part of batch b (none when nil): the write is
+// then left to b.Flush, unless another batch already holds the session.
+func (s *Session) enqueueIn(b *Batch, pkts []packet, volatile bool) (queued bool, err error) {
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()
@@ -299,7 +308,14 @@ func (s *Session) enqueue(pkts []packet, volatile bool) (queued bool, err error)
 		go s.terminate("transport error")
 		return false, ErrSlowClient
 	}
-	s.flushLocked()
+	switch {
+	case b != nil && s.heldBy == b: // b starts the write
+	case b != nil && s.heldBy == nil:
+		s.heldBy = b
+		b.held = append(b.held, s)
+	default:
+		s.flushLocked()
+	}
 	s.mu.Unlock()
 	s.server.overBudget(total)
 	return true, nil

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-socketio/caddy-socketio/engine"
 	"github.com/caddy-socketio/caddy-socketio/internal/rediscluster"
 	"github.com/caddy-socketio/caddy-socketio/redisadapter"
 	"github.com/caddy-socketio/caddy-socketio/socketio"
@@ -327,8 +328,9 @@ func (a *Adapter) Close() error {
 	return nil
 }
 
-// onEntry applies a stream entry; the node's deliverMu is held.
-func (a *Adapter) onEntry(m *message, id string) {
+// onEntry applies a stream entry; the node's deliverMu is held. A
+// broadcast's writes start at batch's Flush.
+func (a *Adapter) onEntry(batch *engine.Batch, m *message, id string) {
 	var d data
 	if len(m.Data) > 0 && json.Unmarshal(m.Data, &d) != nil {
 		a.n.malformed.Log("malformed stream entry data dropped", id, nil)
@@ -350,10 +352,10 @@ func (a *Adapter) onEntry(m *message, id string) {
 		}
 		opts := d.Opts.local()
 		if _, valid := parseID(id); valid && a.nsp.Server().RecoveryOptions() != nil && !opts.Flags.Volatile {
-			_ = a.MemoryAdapter.BroadcastOffset(p, opts, id)
+			_ = a.MemoryAdapter.BroadcastOffsetIn(batch, p, opts, id)
 			return
 		}
-		_ = a.MemoryAdapter.Broadcast(p, opts)
+		_ = a.MemoryAdapter.BroadcastIn(batch, p, opts)
 	case typeSocketsJoin, typeSocketsLeave, typeDisconnectSockets:
 		if m.UID != a.n.uid {
 			a.applyRemote(ctx, m.Type, &d)

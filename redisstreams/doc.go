@@ -35,7 +35,9 @@
 // A Node (one per socketio.Server, made by a Group) owns four goroutines,
 // stopped by its close when the server's last namespace closes its
 // adapter: readLoop (XREAD of the stream, one entry delivered at a time
-// under Node.deliverMu), writeLoop (every write to Redis, in order,
+// under Node.deliverMu; the broadcasts of reads that follow each other
+// without a pause are queued in one engine.Batch, written once per
+// receiver when a read finds nothing new), writeLoop (every write to Redis, in order,
 // pipelined, from a bounded queue: a broadcast never waits on Redis),
 // receiveLoop (the pub/sub messages) and refreshLoop (the sessions of
 // connected sockets, every Config.SessionRefresh). A recovering socket

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/caddy-socketio/caddy-socketio/engine"
 	"github.com/caddy-socketio/caddy-socketio/internal/rediscluster"
 	"github.com/caddy-socketio/caddy-socketio/socketio"
 )
@@ -390,9 +391,29 @@ func (n *Node) write(batch []outgoing) {
 
 // readLoop reads the stream from where it stood when the node started,
 // and delivers each entry in order.
+//
+// The broadcasts it reads are queued on their receivers in one
+// engine.Batch and written after, one write per receiver for all of them
+// instead of one per entry. After a read that returned entries comes one
+// that does not block, whose entries join the batch; the batch is written
+// at the first read that finds nothing new, or once it holds ReadCount
+// entries. This is for a pipeline of XADDs (another node's, or this node's
+// own writeLoop's), which wakes a blocked XREAD with its first entry
+// alone: the rest would otherwise go out in a second write to every
+// receiver. A batch thus holds back no more entries than one full read
+// can return, and each look costs one round trip to Redis.
 func (n *Node) readLoop() {
 	defer n.wg.Done()
-	var b rediscluster.Backoff
+	var (
+		b     rediscluster.Backoff
+		batch engine.Batch
+		held  int64 // entries queued in batch, not yet flushed
+	)
+	defer batch.Flush()
+	flush := func() {
+		batch.Flush()
+		held = 0
+	}
 	for {
 		select {
 		case <-n.stop:
@@ -416,14 +437,20 @@ func (n *Node) readLoop() {
 		n.deliverMu.Lock()
 		from := n.last
 		n.deliverMu.Unlock()
+		block := n.cfg.BlockTime
+		if held > 0 {
+			block = -1 // no BLOCK: answered at once
+		}
 		res, err := n.cfg.Client.XRead(n.readCtx, &redis.XReadArgs{
-			Streams: []string{n.cfg.StreamName, from.String()}, Count: n.cfg.ReadCount, Block: n.cfg.BlockTime,
+			Streams: []string{n.cfg.StreamName, from.String()}, Count: n.cfg.ReadCount - held, Block: block,
 		}).Result()
 		if errors.Is(err, redis.Nil) {
 			n.outage.Up()
+			flush()
 			continue
 		}
 		if err != nil {
+			flush()
 			if n.readCtx.Err() != nil {
 				return
 			}
@@ -435,10 +462,15 @@ func (n *Node) readLoop() {
 		}
 		n.outage.Up()
 		b.Reset()
+		before := held
 		for _, s := range res {
 			for _, x := range s.Messages {
-				n.deliver(x)
+				n.deliver(&batch, x)
+				held++
 			}
+		}
+		if held == before || held >= n.cfg.ReadCount {
+			flush()
 		}
 	}
 }
@@ -465,8 +497,9 @@ func (n *Node) streamEnd() (streamID, error) {
 	return id, nil
 }
 
-// deliver hands one entry to the adapter of its namespace.
-func (n *Node) deliver(x redis.XMessage) {
+// deliver hands one entry to the adapter of its namespace; the writes of
+// a broadcast start at batch's Flush.
+func (n *Node) deliver(batch *engine.Batch, x redis.XMessage) {
 	id, ok := parseID(x.ID)
 	m, err := decodeEntry(x.Values)
 	n.deliverMu.Lock()
@@ -480,7 +513,7 @@ func (n *Node) deliver(x redis.XMessage) {
 		return
 	}
 	if a := n.adapterOf(m.Nsp); a != nil {
-		a.onEntry(m, x.ID)
+		a.onEntry(batch, m, x.ID)
 	}
 }
 

@@ -378,6 +378,13 @@ func (c *client) writeVolatile(p *Packet) bool {
 // receivers. A volatile broadcast skips this client unless its transport
 // can write at once, as Node's does.
 func (c *client) writePrepared(msgs []*engine.PreparedMessage, volatile bool) {
+	c.writePreparedIn(nil, msgs, volatile)
+}
+
+// writePreparedIn is writePrepared as part of batch b (none when nil),
+// which then starts the write. A volatile packet is never held: whether
+// it is dropped depends on the transport being writable now.
+func (c *client) writePreparedIn(b *engine.Batch, msgs []*engine.PreparedMessage, volatile bool) {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	if volatile {
@@ -385,7 +392,13 @@ func (c *client) writePrepared(msgs []*engine.PreparedMessage, volatile bool) {
 		return
 	}
 	for _, m := range msgs {
-		if c.session.SendPrepared(m) != nil {
+		var err error
+		if b != nil {
+			err = b.SendPrepared(c.session, m)
+		} else {
+			err = c.session.SendPrepared(m)
+		}
+		if err != nil {
 			return
 		}
 	}

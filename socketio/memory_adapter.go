@@ -177,9 +177,19 @@ func (a *MemoryAdapter) RoomSize(room string) int {
 // Broadcast encodes p once and queues the same messages on every local
 // socket opts selects.
 func (a *MemoryAdapter) Broadcast(p *Packet, opts *BroadcastOptions) error {
+	return a.BroadcastIn(nil, p, opts)
+}
+
+// BroadcastIn is Broadcast as part of batch b: the receivers' writes start
+// at b.Flush (see engine.Batch), so that the broadcasts a caller has in
+// hand at once (a cluster adapter's batch of remote ones) reach each
+// receiver in one write rather than one each. A nil b is Broadcast. A
+// volatile packet is written as Broadcast writes it: it is dropped unless
+// the receiver's transport can write it now.
+func (a *MemoryAdapter) BroadcastIn(b *engine.Batch, p *Packet, opts *BroadcastOptions) error {
 	p.Namespace = a.nsp.name
 	if r := a.nsp.recovery.Load(); r != nil && a.nsp.store == nil && storable(p, opts) {
-		r.broadcast(a, p, opts) // stored, with its offset
+		r.broadcast(a, b, p, opts) // stored, with its offset
 		return nil
 	}
 	// Encoded for the first receiver: a relay to a room with no one else
@@ -190,7 +200,7 @@ func (a *MemoryAdapter) Broadcast(p *Packet, opts *BroadcastOptions) error {
 		if msgs == nil {
 			msgs = preparePacket(p)
 		}
-		s.client.writePrepared(msgs, opts.Flags.Volatile)
+		s.client.writePreparedIn(b, msgs, opts.Flags.Volatile)
 		receivers++
 	})
 	a.nsp.stats.broadcast(receivers)

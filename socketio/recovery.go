@@ -260,13 +260,14 @@ func (r *recovery) withOffsetLocked(p *Packet, seq uint64) []byte {
 
 // broadcast stores p, then queues it on every local socket opts selects:
 // with its offset for revision 5 clients, without for revision 4 ones. Each
-// form is encoded once.
-func (r *recovery) broadcast(a *MemoryAdapter, p *Packet, opts *BroadcastOptions) {
+// form is encoded once. The receivers' writes start at b.Flush when b is
+// not nil.
+func (r *recovery) broadcast(a *MemoryAdapter, b *engine.Batch, p *Packet, opts *BroadcastOptions) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	seq := r.nextLocked()
 	text := r.withOffsetLocked(p, seq)
-	a.deliverStored(p, opts, prepareParts(text, p.Args.Attachments))
+	a.deliverStored(b, p, opts, prepareParts(text, p.Args.Attachments))
 	targets, nRooms := targetsOf(opts)
 	r.appendLocked(logEntry{targets: targets, nRooms: nRooms, text: text, attachments: p.Args.Attachments})
 }

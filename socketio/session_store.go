@@ -74,28 +74,36 @@ const restoreTimeout = 5 * time.Second
 // ones (they cannot recover, and would see it as an argument). Each form is
 // encoded once. The adapter calls it in the order of the offsets.
 func (a *MemoryAdapter) BroadcastOffset(p *Packet, opts *BroadcastOptions, offset string) error {
+	return a.BroadcastOffsetIn(nil, p, opts, offset)
+}
+
+// BroadcastOffsetIn is BroadcastOffset as part of batch b (see
+// BroadcastIn): a store that reads several stored packets at once queues
+// them all, in offset order, then calls b.Flush. A nil b is
+// BroadcastOffset.
+func (a *MemoryAdapter) BroadcastOffsetIn(b *engine.Batch, p *Packet, opts *BroadcastOptions, offset string) error {
 	p.Namespace = a.nsp.name
-	a.nsp.stats.broadcast(a.deliverStored(p, opts, prepareParts(withOffset(p, offset), p.Args.Attachments)))
+	a.nsp.stats.broadcast(a.deliverStored(b, p, opts, prepareParts(withOffset(p, offset), p.Args.Attachments)))
 	return nil
 }
 
 // deliverStored queues a stored packet on the local sockets opts selects:
 // msgs, its form with offset, to revision 5 clients, and p encoded without
 // to revision 4 ones (made when one is met). It returns the number of
-// receivers.
-func (a *MemoryAdapter) deliverStored(p *Packet, opts *BroadcastOptions, msgs []*engine.PreparedMessage) int {
+// receivers. Their writes start at b.Flush when b is not nil.
+func (a *MemoryAdapter) deliverStored(b *engine.Batch, p *Packet, opts *BroadcastOptions, msgs []*engine.PreparedMessage) int {
 	var plain []*engine.PreparedMessage
 	receivers := 0
 	a.apply(opts, func(s *Socket) {
 		receivers++
 		if s.client.protocol >= 5 {
-			s.client.writePrepared(msgs, false)
+			s.client.writePreparedIn(b, msgs, false)
 			return
 		}
 		if plain == nil {
 			plain = preparePacket(p)
 		}
-		s.client.writePrepared(plain, false)
+		s.client.writePreparedIn(b, plain, false)
 	})
 	return receivers
 }
