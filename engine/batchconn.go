@@ -45,7 +45,9 @@ type batchConn struct {
 	// raw reaches the descriptor when the poller can watch the connection
 	// (see rawConnOf).
 	raw syscall.RawConn
-	buf []byte // borrowed from batchBuffers for one batch only
+	// buf is borrowed from batchBuffers for one batch only (a pointer, as
+	// the pool holds it: a connection keeps one word for it).
+	buf *[]byte
 
 	// readDeadline is the read deadline waitInput left on a plain
 	// connection (UnixNano; 0: none), which Read clears when it meets it;
@@ -97,14 +99,14 @@ func (c *batchConn) setWriteDeadlineKey(key int64) {
 
 func (c *batchConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
-	if c.batching && (len(p) >= largeWrite || len(c.buf)+len(p) > maxBatch) {
+	if c.batching && (len(p) >= largeWrite || len(*c.buf)+len(p) > maxBatch) {
 		// What is gathered goes out first, then a large write (a
 		// broadcast's prepared frame, shared by every receiver) goes as
 		// it is, not copied: a flusher blocked on a client that stopped
 		// reading then holds at most maxBatch bytes of its own. Writes
 		// are serialized (wsConn.wmu), so buf is not appended to meanwhile.
-		buf := c.buf
-		c.buf = c.buf[:0]
+		buf := *c.buf
+		*c.buf = buf[:0]
 		c.mu.Unlock()
 		if len(buf) > 0 {
 			if _, err := c.Conn.Write(buf); err != nil {
@@ -117,7 +119,7 @@ func (c *batchConn) Write(p []byte) (int, error) {
 		c.mu.Lock()
 	}
 	if c.batching {
-		c.buf = append(c.buf, p...)
+		*c.buf = append(*c.buf, p...)
 		c.mu.Unlock()
 		return len(p), nil
 	}
@@ -160,8 +162,8 @@ func (c *batchConn) writeNow(p []byte) int {
 func (c *batchConn) writeFrame(hdr, prefix, data []byte) error {
 	n := len(hdr) + len(prefix) + len(data)
 	c.mu.Lock()
-	if c.batching && n < largeWrite && len(c.buf)+n <= maxBatch {
-		c.buf = append(append(append(c.buf, hdr...), prefix...), data...)
+	if c.batching && n < largeWrite && len(*c.buf)+n <= maxBatch {
+		*c.buf = append(append(append(*c.buf, hdr...), prefix...), data...)
 		c.mu.Unlock()
 		return nil
 	}
@@ -186,7 +188,8 @@ func (c *batchConn) begin() {
 	c.mu.Lock()
 	c.batching = true
 	if c.buf == nil {
-		c.buf = (*batchBuffers.Get().(*[]byte))[:0]
+		c.buf = batchBuffers.Get().(*[]byte)
+		*c.buf = (*c.buf)[:0]
 	}
 	c.mu.Unlock()
 }
@@ -195,25 +198,28 @@ func (c *batchConn) begin() {
 func (c *batchConn) pending() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.buf)
+	if c.buf == nil {
+		return 0
+	}
+	return len(*c.buf)
 }
 
 // flush writes what was gathered and stops gathering.
 func (c *batchConn) flush() error {
 	c.mu.Lock()
-	buf := c.buf
+	bp := c.buf
 	c.buf, c.batching = nil, false
 	c.mu.Unlock()
-	if buf == nil {
+	if bp == nil {
 		return nil
 	}
 	var err error
-	if len(buf) > 0 {
-		_, err = c.Conn.Write(buf)
+	if len(*bp) > 0 {
+		_, err = c.Conn.Write(*bp)
 	}
-	if cap(buf) <= maxBatch {
-		buf = buf[:0]
-		batchBuffers.Put(&buf)
+	if cap(*bp) <= maxBatch {
+		*bp = (*bp)[:0]
+		batchBuffers.Put(bp)
 	}
 	return err
 }

@@ -60,14 +60,14 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	s.pollActive = true
 	if len(s.queue) == 0 && s.state == stateOpen && s.transport == transportPolling {
 		wake := make(chan struct{})
-		s.pollWake = wake
+		s.polling.pollWake = wake
 		if s.probed {
 			// Mid-upgrade the client should have paused polling; end this
 			// GET with a noop soon, without letting it spin (Node checks
 			// every 100 ms).
 			time.AfterFunc(100*time.Millisecond, func() {
 				s.mu.Lock()
-				if s.pollWake == wake {
+				if s.polling.pollWake == wake {
 					s.wakePollLocked()
 				}
 				s.mu.Unlock()
@@ -87,14 +87,14 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 			// The server would cut this GET soon: end it now; with nothing
 			// queued, pollResponseLocked answers a noop.
 			s.mu.Lock()
-			if s.pollWake == wake {
-				s.pollWake = nil
+			if s.polling.pollWake == wake {
+				s.polling.pollWake = nil
 			}
 			s.mu.Unlock()
 		case <-r.Context().Done():
 			s.mu.Lock()
-			if s.pollWake == wake {
-				s.pollWake = nil
+			if s.polling.pollWake == wake {
+				s.polling.pollWake = nil
 				s.pollActive = false
 				s.mu.Unlock()
 				s.terminate("transport error") // Node: poll connection closed prematurely
@@ -147,12 +147,12 @@ func (s *Session) pollResponseLocked() (pkts []packet, closeAfter bool) {
 		return noopPayload, false // upgraded: end the old transport's GET cleanly
 	case len(s.queue) > 0:
 		pkts = s.takeQueueLocked()
-		if s.state == stateClosing && s.closeTimer == nil {
+		if s.state == stateClosing && s.polling.closeTimer == nil {
 			// The close packet rides on the next GET, not on this payload,
 			// as Node sends it: socket.io-client handles the packets of a
 			// payload a tick after the engine handles a close, so a close
 			// in the same payload would overtake a DISCONNECT before it.
-			s.closeTimer = time.AfterFunc(pollingCloseTimeout, func() { s.terminate("forced close") })
+			s.polling.closeTimer = time.AfterFunc(pollingCloseTimeout, func() { s.terminate("forced close") })
 		}
 		return pkts, false
 	case s.state == stateClosing:
@@ -166,9 +166,9 @@ func (s *Session) pollResponseLocked() (pkts []packet, closeAfter bool) {
 
 // wakePollLocked wakes the parked GET, if any.
 func (s *Session) wakePollLocked() {
-	if s.pollWake != nil {
-		close(s.pollWake)
-		s.pollWake = nil
+	if p := s.polling; p != nil && p.pollWake != nil {
+		close(p.pollWake)
+		p.pollWake = nil
 	}
 }
 
@@ -187,7 +187,7 @@ func (s *Session) writePayload(w http.ResponseWriter, r *http.Request, pkts []pa
 		body = encodePayloadV3Text(pkts)
 	}
 	if s.isJSONP {
-		body = jsonpWrap(s.jsonp, body)
+		body = jsonpWrap(s.polling.jsonp, body)
 	}
 	s.server.stats.sent(s, 0, len(pkts), len(body))
 	writeBody(w, r, s.opts, contentType, body)
@@ -247,18 +247,18 @@ func (s *Session) serveData(w http.ResponseWriter, r *http.Request) {
 		_ = rc.SetReadDeadline(time.Now().Add(bound))
 	}
 	s.posting = true
-	s.postAbort = func() { _ = rc.SetReadDeadline(time.Now()) }
+	s.polling.postAbort = func() { _ = rc.SetReadDeadline(time.Now()) }
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		s.posting = false
-		s.postAbort = nil
+		s.polling.postAbort = nil
 		s.mu.Unlock()
 	}()
 
 	body, err := readBody(r, s.opts.MaxPayload)
 	s.mu.Lock()
-	s.postAbort = nil
+	s.polling.postAbort = nil
 	closed := s.state == stateClosed
 	s.mu.Unlock()
 	if err == nil && ownDeadline {

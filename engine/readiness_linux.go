@@ -30,10 +30,17 @@ type inputPoller struct {
 	wakeR int             // read end of the wake pipe, registered under id 0
 	wakeW int
 
-	mu       sync.Mutex // guards watches, nextID and running
-	watches  map[uint64]*batchConn
-	nextID   uint64
-	running  bool // the wait goroutine exists (it alone sets running back to false)
+	// mu guards the fields below. A registered connection is in slots, at
+	// the index in the low half of its id; free are the indexes of the
+	// empty slots. A table rather than a map: 8 bytes per connection
+	// instead of the ~36 a map entry takes at this size (the table keeps
+	// its size after a crowd has left: 12 bytes per connection at most).
+	mu       sync.Mutex
+	slots    []*batchConn
+	free     []uint32
+	watched  int    // connections in slots
+	nextSeq  uint32 // the high half of the next id, so that a stale report is told apart
+	running  bool   // the wait goroutine exists (it alone sets running back to false)
 	setupErr error
 }
 
@@ -52,7 +59,6 @@ func thePoller() *inputPoller {
 }
 
 func (p *inputPoller) setup() {
-	p.watches = make(map[uint64]*batchConn)
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		p.setupErr = err
@@ -91,8 +97,10 @@ func (p *inputPoller) setup() {
 const watchEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
 
 // A registered connection is its batchConn, under the id it was given
-// (watchID): no structure or callback of its own per connection, as an
-// idle one keeps its registration.
+// (watchID: its slot's index, and a sequence number so that a report for
+// a connection stopped since does not reach the one that took its slot;
+// never 0, the wake pipe's): no structure or callback of its own per
+// connection, as an idle one keeps its registration.
 
 // watch registers c and arms it: c.onInput runs on the poller's goroutine
 // the next time the connection has input (or fails), with a scratch
@@ -100,9 +108,21 @@ const watchEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
 // block: every other report waits for it. Called with c.mu held.
 func (p *inputPoller) watch(c *batchConn) error {
 	p.mu.Lock()
-	p.nextID++
-	c.watchID = p.nextID
-	p.watches[c.watchID] = c
+	var slot uint32
+	if n := len(p.free); n > 0 {
+		slot = p.free[n-1]
+		p.free = p.free[:n-1]
+	} else {
+		slot = uint32(len(p.slots))
+		p.slots = append(p.slots, nil)
+	}
+	p.nextSeq++
+	if p.nextSeq == 0 {
+		p.nextSeq = 1 // so that no id is 0
+	}
+	c.watchID = uint64(slot) | uint64(p.nextSeq)<<32
+	p.slots[slot] = c
+	p.watched++
 	if !p.running {
 		p.running = true
 		go p.wait()
@@ -143,8 +163,14 @@ func (p *inputPoller) stop(c *batchConn) {
 		_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
 	})
 	p.mu.Lock()
-	delete(p.watches, c.watchID)
-	if len(p.watches) == 0 && p.running {
+	// A second stop finds the slot empty, or another connection's.
+	if p.lookupLocked(c.watchID) == c {
+		slot := uint32(c.watchID)
+		p.slots[slot] = nil
+		p.free = append(p.free, slot)
+		p.watched--
+	}
+	if p.watched == 0 && p.running {
 		_, _ = syscall.Write(p.wakeW, []byte{0}) // the pipe full means a wake is pending anyway
 	}
 	p.mu.Unlock()
@@ -206,13 +232,24 @@ func (p *inputPoller) dispatch(events []syscall.EpollEvent, ready []*batchConn) 
 			}
 			continue
 		}
-		if c := p.watches[id]; c != nil {
+		if c := p.lookupLocked(id); c != nil {
 			ready = append(ready, c)
 		}
 	}
-	if len(p.watches) == 0 {
+	if p.watched == 0 {
 		p.running = false
 		return ready, true
 	}
 	return ready, false
+}
+
+// lookupLocked returns the connection registered under id, or nil; p.mu
+// is held.
+func (p *inputPoller) lookupLocked(id uint64) *batchConn {
+	if slot := uint32(id); int(slot) < len(p.slots) {
+		if c := p.slots[slot]; c != nil && c.watchID == id {
+			return c
+		}
+	}
+	return nil
 }

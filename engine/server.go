@@ -176,8 +176,11 @@ func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Value
 		clientIP:  ip,
 	}
 	s.statsShard = trafficShardOf(s.id)
-	if j, ok := q["j"]; ok && transport == transportPolling {
-		s.isJSONP, s.jsonp = true, jsonpIndex(j[0])
+	if transport == transportPolling {
+		s.polling = new(pollingState)
+		if j, ok := q["j"]; ok {
+			s.isJSONP, s.polling.jsonp = true, jsonpIndex(j[0])
+		}
 	}
 	s.handshake = newHandshakeRecord(r)
 
@@ -301,8 +304,8 @@ func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request, s *Session) {
 		}
 		return
 	}
-	s.probeWS = conn
-	s.upgradeTimer = time.AfterFunc(opts.UpgradeTimeout, func() { s.abortUpgrade(conn) })
+	s.polling.probeWS = conn
+	s.polling.upgradeTimer = time.AfterFunc(opts.UpgradeTimeout, func() { s.abortUpgrade(conn) })
 	s.mu.Unlock()
 	go s.probe(conn)
 }

@@ -48,10 +48,9 @@ const closeLinger = time.Second
 // every idle WebSocket keeps one.
 type Session struct {
 	id        string
-	jsonp     string // JSONP callback index when polling over JSONP ("" otherwise)
 	server    *Server
 	opts      *settings
-	handshake *handshakeRecord
+	handshake handshakeRecord
 	clientIP  string // counted against MaxConnectionsPerIP; "" when that was off at the handshake
 	protocol  uint8
 	b64       bool // the client wants binary data as base64 text
@@ -76,17 +75,12 @@ type Session struct {
 	// behind, for MaxBufferedBytes.
 	backlogSince time.Duration
 
-	// polling (and its flags below)
-	pollWake   chan struct{} // closed to wake the parked GET; nil when none is parked
-	postAbort  func()        // cuts the body the POST is reading; nil when none is read
-	closeTimer *time.Timer   // a closing polling session waiting for its next GET
+	// polling and upgrade (and their flags below): nil for a session
+	// that began on WebSocket, which never polls nor upgrades
+	polling *pollingState
 
 	// websocket (and its flags below)
 	ws *wsConn
-
-	// upgrade (and its flags below)
-	probeWS      *wsConn
-	upgradeTimer *time.Timer
 
 	// heartbeat: the session waits on one of its server's heartbeat lists
 	// (heartbeat.go), due at hbDue; the link fields are guarded by the
@@ -97,9 +91,8 @@ type Session struct {
 	hbDue  time.Duration // on the monotonic clock, since processStart
 
 	// application callbacks (their delivery state is in the flags below)
-	onMessage func(Message)
-	onClose   func(reason string)
-	onActive  func() // until it has run
+	handler  Handler
+	onActive func() // until it has run
 
 	// The flags of the groups above.
 
@@ -128,8 +121,23 @@ type Session struct {
 	pongRefreshed bool
 
 	// delivery of the application callbacks
-	delivering    bool // a goroutine is inside onMessage
-	closeNotified bool // onClose was called, or is being called
+	delivering    bool // a goroutine is inside HandleMessage
+	closeNotified bool // HandleClose was called, or is being called
+}
+
+// pollingState is what only a session that began on polling needs, held
+// apart so that a WebSocket session, most of them and the longest-lived,
+// does not carry it (it keeps the Session in the 256-byte size class).
+// Guarded by the session's mu.
+type pollingState struct {
+	jsonp      string        // JSONP callback index when polling over JSONP ("" otherwise)
+	pollWake   chan struct{} // closed to wake the parked GET; nil when none is parked
+	postAbort  func()        // cuts the body the POST is reading; nil when none is read
+	closeTimer *time.Timer   // a closing polling session waiting for its next GET
+
+	// the upgrade under way
+	probeWS      *wsConn
+	upgradeTimer *time.Timer
 }
 
 // ID is the session id. It is a secret (it authorizes polling requests):
@@ -156,23 +164,77 @@ func (s *Session) Request() *http.Request { return s.handshake.request() }
 // handshake, as net/http's Request.RemoteAddr.
 func (s *Session) RemoteAddr() string { return s.handshake.remoteAddr() }
 
-// OnMessage sets the message handler. Set it inside the connection
-// callback: it is then in place before the first message arrives. Messages
-// of one session are delivered in order and never concurrently.
-func (s *Session) OnMessage(fn func(Message)) {
+// Handler is what an application gives a session to hear from it. Messages
+// of one session are delivered in order and never concurrently;
+// HandleClose is called once when the session ends, with Node's reason:
+// "transport close", "transport error", "ping timeout", "parse error" or
+// "forced close". It never runs concurrently with HandleMessage, and no
+// message is delivered after it.
+type Handler interface {
+	HandleMessage(Message)
+	HandleClose(reason string)
+}
+
+// SetHandler sets the session's handler. Set it inside the connection
+// callback: it is then in place before the first message arrives. A
+// long-lived application object that is its own handler costs the session
+// nothing more, where OnMessage and OnClose keep their functions in a
+// handler of their own.
+func (s *Session) SetHandler(h Handler) {
 	s.mu.Lock()
-	s.onMessage = fn
+	s.handler = h
 	s.mu.Unlock()
 }
 
-// OnClose sets the function called once when the session ends, with Node's
-// reason: "transport close", "transport error", "ping timeout",
-// "parse error" or "forced close". It never runs concurrently with the
-// message handler, and no message is delivered after it.
+// OnMessage sets the message handler: HandleMessage of a handler that
+// calls fn, keeping the function OnClose set (and replacing a Handler set
+// with SetHandler).
+func (s *Session) OnMessage(fn func(Message)) {
+	s.mu.Lock()
+	h := s.funcHandlerLocked()
+	h.message = fn
+	s.handler = h
+	s.mu.Unlock()
+}
+
+// OnClose sets the function called once when the session ends (see
+// Handler.HandleClose), keeping the function OnMessage set.
 func (s *Session) OnClose(fn func(reason string)) {
 	s.mu.Lock()
-	s.onClose = fn
+	h := s.funcHandlerLocked()
+	h.close = fn
+	s.handler = h
 	s.mu.Unlock()
+}
+
+// funcHandler is the Handler of OnMessage and OnClose. A new one is made
+// for each change, so that a delivery under way keeps calling the
+// functions it read.
+type funcHandler struct {
+	message func(Message)
+	close   func(reason string)
+}
+
+func (h *funcHandler) HandleMessage(m Message) {
+	if h.message != nil {
+		h.message(m)
+	}
+}
+
+func (h *funcHandler) HandleClose(reason string) {
+	if h.close != nil {
+		h.close(reason)
+	}
+}
+
+// funcHandlerLocked returns a copy of the session's funcHandler, or a new
+// one; s.mu is held.
+func (s *Session) funcHandlerLocked() *funcHandler {
+	h := new(funcHandler)
+	if old, ok := s.handler.(*funcHandler); ok {
+		*h = *old
+	}
+	return h
 }
 
 // OnActive sets fn to run once, when the client first comes back after
@@ -256,11 +318,11 @@ func (s *Session) Close() {
 		s.mu.Unlock()
 		return
 	}
-	if s.pollWake != nil {
+	if s.polling.pollWake != nil {
 		s.wakePollLocked()
 	} else {
 		// Node's "shouldClose": the close packet rides on the next GET.
-		s.closeTimer = time.AfterFunc(pollingCloseTimeout, func() { s.terminate("forced close") })
+		s.polling.closeTimer = time.AfterFunc(pollingCloseTimeout, func() { s.terminate("forced close") })
 	}
 	s.mu.Unlock()
 }
@@ -335,7 +397,7 @@ func (s *Session) writableLocked() bool {
 	if s.transport == transportWebSocket {
 		return s.ws != nil && !s.flushing
 	}
-	return s.pollWake != nil
+	return s.polling.pollWake != nil
 }
 
 // enqueueLocked sends a control packet (ping, pong) with mu held: written
@@ -421,10 +483,10 @@ func (s *Session) handlePacket(p packet) {
 // deliver calls the message handler, one message at a time per session.
 func (s *Session) deliver(m Message) {
 	s.mu.Lock()
-	fn := s.onMessage
+	h := s.handler
 	s.mu.Unlock()
-	if fn != nil {
-		s.serialize(func() { fn(m) })
+	if h != nil {
+		s.serialize(func() { h.HandleMessage(m) })
 	}
 }
 
@@ -457,14 +519,14 @@ func (s *Session) serialize(fn func()) {
 	if notify {
 		s.closeNotified = true
 	}
-	onClose, reason := s.onClose, s.closeReason
+	h, reason := s.handler, s.closeReason
 	if s.delivered != nil {
 		close(s.delivered)
 		s.delivered = nil
 	}
 	s.mu.Unlock()
-	if notify && onClose != nil {
-		onClose(reason)
+	if notify && h != nil {
+		h.HandleClose(reason)
 	}
 }
 
@@ -488,16 +550,18 @@ func (s *Session) end(reason string, graceful bool) {
 	s.server.releaseBytes(s.queue)
 	s.queue, s.queuedBytes = nil, 0
 	s.wakePollLocked()
-	ws, probe := s.ws, s.probeWS
-	postAbort := s.postAbort
-	s.postAbort = nil
+	ws, probe, postAbort := s.ws, (*wsConn)(nil), (func())(nil)
+	if p := s.polling; p != nil {
+		probe, postAbort = p.probeWS, p.postAbort
+		p.postAbort = nil
+	}
 	linger := reason == "transport close" && s.transport == transportPolling && !s.pollActive
 	s.lingering = linger
 	notify := !s.delivering
 	if notify {
 		s.closeNotified = true
 	}
-	onClose := s.onClose
+	h := s.handler
 	transport := s.transport
 	s.mu.Unlock()
 	s.server.stats.closed(s.protocol, transport, reason)
@@ -523,18 +587,20 @@ func (s *Session) end(reason string, graceful bool) {
 			conn.Close()
 		}
 	}
-	if notify && onClose != nil {
-		onClose(reason)
+	if notify && h != nil {
+		h.HandleClose(reason)
 	}
 }
 
 func (s *Session) stopTimersLocked() {
-	for _, t := range []*time.Timer{s.closeTimer, s.upgradeTimer} {
-		if t != nil {
-			t.Stop()
+	if p := s.polling; p != nil {
+		for _, t := range []*time.Timer{p.closeTimer, p.upgradeTimer} {
+			if t != nil {
+				t.Stop()
+			}
 		}
+		p.closeTimer, p.upgradeTimer = nil, nil
 	}
-	s.closeTimer, s.upgradeTimer = nil, nil
 	s.server.heartbeats.disarm(s)
 }
 

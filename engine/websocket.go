@@ -396,7 +396,7 @@ func (s *Session) probe(conn *wsConn) {
 			// parked GET, so that GET sees the upgrade done.
 			more := conn.inputPending()
 			s.mu.Lock()
-			if s.probeWS == conn {
+			if s.polling.probeWS == conn {
 				s.probed = true
 				if !more {
 					// The client now pauses polling; a noop ends its
@@ -423,22 +423,23 @@ func (s *Session) probe(conn *wsConn) {
 func (s *Session) completeUpgrade(conn *wsConn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.probeWS != conn || s.state == stateClosed {
+	p := s.polling
+	if p.probeWS != conn || s.state == stateClosed {
 		return false
 	}
-	if s.upgradeTimer != nil {
-		s.upgradeTimer.Stop()
-		s.upgradeTimer = nil
+	if p.upgradeTimer != nil {
+		p.upgradeTimer.Stop()
+		p.upgradeTimer = nil
 	}
-	s.probeWS = nil
+	p.probeWS = nil
 	s.upgrading, s.probed, s.upgraded = false, false, true
 	s.transport = transportWebSocket
 	s.ws = conn
 	s.server.stats.upgraded(s)
 	s.wakePollLocked() // a GET still parked gets a noop
-	if s.closeTimer != nil {
-		s.closeTimer.Stop() // the flusher closes the WebSocket instead
-		s.closeTimer = nil
+	if p.closeTimer != nil {
+		p.closeTimer.Stop() // the flusher closes the WebSocket instead
+		p.closeTimer = nil
 	}
 	if len(s.queue) > 0 || s.state == stateClosing {
 		s.startFlushLocked()
@@ -450,12 +451,12 @@ func (s *Session) completeUpgrade(conn *wsConn) bool {
 // abortUpgrade drops conn, an upgrade that did not complete.
 func (s *Session) abortUpgrade(conn *wsConn) {
 	s.mu.Lock()
-	if s.probeWS == conn {
-		s.probeWS = nil
+	if p := s.polling; p.probeWS == conn {
+		p.probeWS = nil
 		s.upgrading, s.probed = false, false
-		if s.upgradeTimer != nil {
-			s.upgradeTimer.Stop()
-			s.upgradeTimer = nil
+		if p.upgradeTimer != nil {
+			p.upgradeTimer.Stop()
+			p.upgradeTimer = nil
 		}
 	}
 	s.mu.Unlock()

@@ -454,7 +454,7 @@ func waitParked(t *testing.T, srv *Server, sid string) {
 	s := srv.lookup(sid)
 	for i := 0; i < 1000; i++ {
 		s.mu.Lock()
-		parked := s.pollWake != nil
+		parked := s.polling.pollWake != nil
 		s.mu.Unlock()
 		if parked {
 			return

@@ -81,8 +81,7 @@ func (c *client) socketLocked(name string) *Socket {
 // start wires the client to its session; called in the engine's
 // connection callback, before any message can arrive.
 func (c *client) start() {
-	c.session.OnMessage(c.onMessage)
-	c.session.OnClose(c.onClose)
+	c.session.SetHandler(c)
 	// Node's connectTimeout: a session that joins no namespace in time is
 	// closed, so that bare Engine.IO sessions do not pile up.
 	c.server.connectDeadlines.add(c)
@@ -109,8 +108,8 @@ func (c *client) neverConnected() bool {
 	return !c.joined && !c.closed
 }
 
-// onMessage is the session's message handler.
-func (c *client) onMessage(m engine.Message) {
+// HandleMessage is the session's message handler (engine.Handler).
+func (c *client) HandleMessage(m engine.Message) {
 	defer c.recoverHandler()
 	p, err := c.dec.add(m.Data, m.Binary)
 	if errors.Is(err, errIncomplete) {
@@ -443,10 +442,10 @@ func (c *client) disconnectAll() {
 	c.session.Close()
 }
 
-// onClose is the session's close handler: every socket disconnects with
-// the engine's reason.
-func (c *client) onClose(reason string) {
-	c.disarmAttachmentDeadline() // never concurrent with onMessage
+// HandleClose is the session's close handler (engine.Handler): every
+// socket disconnects with the engine's reason.
+func (c *client) HandleClose(reason string) {
+	c.disarmAttachmentDeadline() // never concurrent with HandleMessage
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
