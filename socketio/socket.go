@@ -45,8 +45,8 @@ type Socket struct {
 
 	// rare is what few sockets use (recovery, a rate limit), nil until one
 	// does, read and set with no lock: see socketRare for who owns each
-	// field. Apart, like app, so that an idle socket is 96 bytes, one of
-	// the allocator's size classes, and 112 with them.
+	// field. Apart, like app, so that a socket is 96 bytes, one of the
+	// allocator's size classes (the next is 112).
 	rare atomic.Pointer[socketRare]
 }
 
