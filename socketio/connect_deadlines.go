@@ -13,8 +13,11 @@ import (
 // every connection, so deadlines fall in the order connections arrive: a
 // queue and one timer serve the whole server, where a timer per
 // connection would cost each about 200 bytes while it waits (and the
-// runtime keeps a stopped timer a while). A queued entry is 16 bytes,
-// kept until its deadline even when its client has joined or closed.
+// runtime keeps a stopped timer a while). A queued entry is 16 bytes;
+// the entries of clients that joined or closed leave the queue as soon as
+// they reach its front, so that a queue of clients that join at once, in
+// the order they came, stays empty instead of holding an entry per
+// connection for the whole timeout.
 type connectDeadlines struct {
 	timeout time.Duration
 	base    time.Time // deadlines are durations since base (monotonic)
@@ -23,10 +26,14 @@ type connectDeadlines struct {
 	timeouts atomic.Uint64 // connections closed for joining no namespace in time
 
 	// mu guards the fields below, and the clients' deadlineSeq.
-	mu      sync.Mutex
-	queue   []pendingClient // by deadline
-	head    uint32          // sequence number of queue[0]; wraps around, as deadlineSeq does
-	timer   *time.Timer     // armed for queue[0] while armed is set
+	mu sync.Mutex
+	// queue[first:] are the entries by deadline, the first one's client
+	// still waiting; queue[:first] are spent, zeroed, reused when the
+	// array is full (see add).
+	queue   []pendingClient
+	first   int
+	head    uint32      // sequence number of queue[first]; wraps around, as deadlineSeq does
+	timer   *time.Timer // armed, while armed is set, for no later than the first deadline
 	armed   bool
 	stopped bool
 }
@@ -48,7 +55,25 @@ func (d *connectDeadlines) add(c *client) {
 	if d.stopped {
 		return
 	}
-	c.deadlineSeq = d.head + uint32(len(d.queue))
+	live := len(d.queue) - d.first
+	if len(d.queue) == cap(d.queue) && d.first > 0 {
+		// Full, with spent entries in front: moving the live ones down
+		// rather than growing keeps the array sized by the clients still
+		// waiting, not by all those since the queue was last empty. Only
+		// when half of it is spent, so that each entry is moved at most
+		// once per halving, and into a smaller array if it is mostly
+		// spent and large.
+		if live <= len(d.queue)/2 {
+			q := d.queue
+			if live < len(q)/4 && len(q) > keptDeadlines {
+				q = make([]pendingClient, live, 2*live)
+			}
+			copy(q, d.queue[d.first:])
+			clear(d.queue[live:]) // what stays of the old array must not keep clients alive
+			d.queue, d.first = q[:live], 0
+		}
+	}
+	c.deadlineSeq = d.head + uint32(live)
 	d.queue = append(d.queue, pendingClient{c: c, deadline: time.Since(d.base) + d.timeout})
 	if d.armed {
 		return
@@ -62,14 +87,43 @@ func (d *connectDeadlines) add(c *client) {
 }
 
 // remove ends c's connect timeout, when it joins a namespace or closes:
-// its place in the queue stays until the deadline, but no longer holds
-// the client (and its session) in memory.
+// its entry no longer holds the client (and its session) in memory, and
+// leaves the queue with those before it that are spent, when it is the
+// first.
 func (d *connectDeadlines) remove(c *client) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	// Past entries give a huge i (unsigned): nothing to do for them.
-	if i := c.deadlineSeq - d.head; int(i) < len(d.queue) && d.queue[i].c == c {
-		d.queue[i].c = nil
+	i := c.deadlineSeq - d.head
+	if int(i) >= len(d.queue)-d.first || d.queue[d.first+int(i)].c != c {
+		return
+	}
+	d.queue[d.first+int(i)].c = nil
+	if i == 0 {
+		n := 0
+		for d.first+n < len(d.queue) && d.queue[d.first+n].c == nil {
+			n++
+		}
+		d.drop(n)
+	}
+}
+
+// keptDeadlines is the size of queue array kept once the queue is empty
+// (4 KiB): a larger one, left by a burst of connections, is let go.
+const keptDeadlines = 256
+
+// drop takes the first n entries off the queue; d.mu is held.
+func (d *connectDeadlines) drop(n int) {
+	clear(d.queue[d.first : d.first+n]) // the array must not keep the clients alive
+	d.first += n
+	d.head += uint32(n)
+	if d.first == len(d.queue) { // empty: start again from index 0
+		if cap(d.queue) > keptDeadlines {
+			d.queue = nil
+		} else {
+			d.queue = d.queue[:0]
+		}
+		d.first = 0
 	}
 }
 
@@ -78,25 +132,22 @@ func (d *connectDeadlines) remove(c *client) {
 func (d *connectDeadlines) expire() {
 	d.mu.Lock()
 	now := time.Since(d.base)
-	n := 0
-	for n < len(d.queue) && d.queue[n].deadline <= now {
-		n++
-	}
 	var due []*client
-	for i := range n {
-		if c := d.queue[i].c; c != nil {
-			due = append(due, c)
+	n := 0
+	for ; d.first+n < len(d.queue); n++ {
+		e := d.queue[d.first+n]
+		if e.c == nil {
+			continue // spent: it leaves with the due ones before it
 		}
-		d.queue[i] = pendingClient{} // the array must not keep the client alive
+		if e.deadline > now {
+			break
+		}
+		due = append(due, e.c)
 	}
-	d.queue = d.queue[n:]
-	d.head += uint32(n)
-	if len(d.queue) == 0 {
-		d.queue = nil
-	}
-	d.armed = len(d.queue) > 0 && !d.stopped
+	d.drop(n)
+	d.armed = len(d.queue) > d.first && !d.stopped
 	if d.armed {
-		d.timer.Reset(d.queue[0].deadline - now)
+		d.timer.Reset(d.queue[d.first].deadline - now)
 	}
 	d.mu.Unlock()
 	for _, c := range due {
@@ -113,7 +164,7 @@ func (d *connectDeadlines) expire() {
 func (d *connectDeadlines) stop() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.stopped, d.armed, d.queue = true, false, nil
+	d.stopped, d.armed, d.queue, d.first = true, false, nil, 0
 	if d.timer != nil {
 		d.timer.Stop()
 	}

@@ -104,10 +104,11 @@ func (s *Socket) allowEvent() bool {
 	}
 	srv := s.nsp.server
 	now := srv.nanotime()
-	b := s.bucket
+	r := s.rareState()
+	b := r.bucket
 	if b == nil {
 		b = &eventBucket{tokens: l.burst(), last: now}
-		s.bucket = b
+		r.bucket = b
 	}
 	if b.allow(l, now) {
 		return true

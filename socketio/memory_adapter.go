@@ -54,7 +54,7 @@ func (a *MemoryAdapter) Namespace() *Namespace { return a.nsp }
 func (a *MemoryAdapter) connected(id string) *Socket {
 	a.nsp.mu.RLock()
 	defer a.nsp.mu.RUnlock()
-	return a.nsp.sockets[id]
+	return a.nsp.sockets.get(id)
 }
 
 func (a *MemoryAdapter) AddAll(id string, rooms ...string) {
@@ -266,16 +266,16 @@ func (a *MemoryAdapter) apply(opts *BroadcastOptions, fn func(*Socket)) {
 		} else if slices.Contains(except, id) {
 			return
 		}
-		if s := a.nsp.sockets[id]; s != nil {
+		if s := a.nsp.sockets.get(id); s != nil {
 			fn(s)
 		}
 	}
 	switch len(opts.Rooms) {
 	case 0:
 		// Every socket the adapter knows, as Node's iterates its sids.
-		for id, s := range a.nsp.sockets {
+		for s := range a.nsp.sockets.all() {
 			if s.inAdapter {
-				visit(id)
+				visit(s.id)
 			}
 		}
 	case 1:
@@ -300,7 +300,7 @@ func (a *MemoryAdapter) membersLocked(room string, fn func(id string)) {
 	for id := range a.rooms[room] {
 		fn(id)
 	}
-	if s := a.nsp.sockets[room]; s != nil && s.inOwnRoom {
+	if s := a.nsp.sockets.get(room); s != nil && s.inOwnRoom {
 		fn(room)
 	}
 }

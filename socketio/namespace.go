@@ -29,7 +29,7 @@ type Namespace struct {
 	// mu guards the fields below. Lock order: the adapter's lock, then
 	// this one; the adapter is never called with mu held.
 	mu                 sync.RWMutex
-	sockets            map[string]*Socket // connected sockets by id
+	sockets            socketSet // connected sockets by id
 	middlewares        []func(*Socket) error
 	connectionHandlers []func(*Socket)
 	serverSideHandlers []func(*Event)
@@ -51,7 +51,7 @@ type Namespace struct {
 }
 
 func newNamespace(srv *Server, name string) *Namespace {
-	n := &Namespace{name: name, server: srv, sockets: make(map[string]*Socket)}
+	n := &Namespace{name: name, server: srv, sockets: newSocketSet()}
 	factory := srv.opts.Adapter
 	if factory == nil {
 		factory = NewMemoryAdapter
@@ -335,8 +335,8 @@ func (n *Namespace) DisconnectSockets(ctx context.Context, close bool) error {
 func (n *Namespace) Sockets() []*Socket {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	out := make([]*Socket, 0, len(n.sockets))
-	for _, s := range n.sockets {
+	out := make([]*Socket, 0, n.sockets.n)
+	for s := range n.sockets.all() {
 		out = append(out, s)
 	}
 	return out
@@ -346,7 +346,7 @@ func (n *Namespace) Sockets() []*Socket {
 func (n *Namespace) Socket(id string) *Socket {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	return n.sockets[id]
+	return n.sockets.get(id)
 }
 
 func (n *Namespace) nextAckID() uint64 { return n.ackIDs.Add(1) - 1 }
@@ -367,14 +367,14 @@ func (n *Namespace) runMiddlewares(s *Socket) error {
 
 func (n *Namespace) add(s *Socket) {
 	n.mu.Lock()
-	n.sockets[s.id] = s
+	n.sockets.put(s)
 	n.mu.Unlock()
 	n.stats.connected()
 }
 
 func (n *Namespace) remove(s *Socket) {
 	n.mu.Lock()
-	delete(n.sockets, s.id)
+	n.sockets.delete(s.id)
 	n.mu.Unlock()
 }
 

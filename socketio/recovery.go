@@ -618,7 +618,10 @@ func (n *Namespace) setRecovery(opts *RecoveryOptions) {
 // client came back within MaxDisconnectionDuration after losing its
 // connection, and has its id, rooms, Data and Meta back, and the packets it
 // missed (see RecoveryOptions). Node's socket.recovered.
-func (s *Socket) Recovered() bool { return s.rec != nil && s.rec.recovered }
+func (s *Socket) Recovered() bool {
+	rec := s.rec()
+	return rec != nil && rec.recovered
+}
 
 // socketRecovery is a socket's share of connection state recovery.
 type socketRecovery struct {
@@ -634,10 +637,11 @@ type socketRecovery struct {
 // see them).
 func (s *Socket) restore(sess *recoverySession) {
 	s.id = sess.sid
-	s.rec = &socketRecovery{pid: sess.pid, recovered: true, restoring: sess, since: sess.since}
+	rec := &socketRecovery{pid: sess.pid, recovered: true, restoring: sess, since: sess.since}
 	if sess.stored != nil {
-		s.rec.position = sess.stored.Since
+		rec.position = sess.stored.Since
 	}
+	s.rareState().rec = rec
 	if sess.data != nil || sess.meta != nil {
 		s.mu.Lock()
 		app := s.appLocked()
@@ -653,10 +657,11 @@ func (s *Socket) restore(sess *recoverySession) {
 // reason a client comes back from, nil otherwise; called while it is still
 // in its rooms.
 func (s *Socket) session(reason string) *recoverySession {
-	if s.nsp.recovery.Load() == nil || s.rec == nil || !recoverableReason(reason) {
+	rec := s.rec()
+	if s.nsp.recovery.Load() == nil || rec == nil || !recoverableReason(reason) {
 		return nil
 	}
-	sess := &recoverySession{sid: s.id, pid: s.rec.pid, rooms: s.Rooms(), since: s.rec.since}
+	sess := &recoverySession{sid: s.id, pid: rec.pid, rooms: s.Rooms(), since: rec.since}
 	s.mu.Lock()
 	if s.app != nil {
 		sess.data, sess.meta = s.app.data, s.app.meta
@@ -710,8 +715,9 @@ func (c *client) restoreSession(nsp *Namespace, auth json.RawMessage) *recoveryS
 // connectRecovered connects a recovering socket through its namespace's
 // log; false when that is no longer possible (see recovery.connect).
 func (c *client) connectRecovered(s *Socket) bool {
-	sess := s.rec.restoring
-	s.rec.restoring = nil
+	rec := s.rec()
+	sess := rec.restoring
+	rec.restoring = nil
 	r := s.nsp.recovery.Load()
 	err := errors.New("connection state recovery was turned off")
 	switch st := s.nsp.sessionStore(); {
@@ -731,11 +737,12 @@ func (c *client) connectRecovered(s *Socket) bool {
 // abandonRecovery gives a recovering socket's session back when the socket
 // does not connect.
 func (s *Socket) abandonRecovery() {
-	if s.rec == nil || s.rec.restoring == nil {
+	rec := s.rec()
+	if rec == nil || rec.restoring == nil {
 		return
 	}
-	sess := s.rec.restoring
-	s.rec.restoring = nil
+	sess := rec.restoring
+	rec.restoring = nil
 	if sess.stored != nil {
 		if st := s.nsp.sessionStore(); st != nil {
 			st.SaveSession(sess.stored, false)
@@ -757,13 +764,14 @@ func (n *Namespace) skipsMiddlewares() bool {
 // markSince records, for a socket connecting afresh, where the log stands:
 // the packets stored from now on are those it may miss.
 func (s *Socket) markSince() {
-	if st := s.nsp.sessionStore(); st != nil && s.rec != nil {
-		s.rec.position = st.Position()
+	rec := s.rec()
+	if st := s.nsp.sessionStore(); st != nil && rec != nil {
+		rec.position = st.Position()
 		return
 	}
-	if r := s.nsp.recovery.Load(); r != nil && s.rec != nil {
+	if r := s.nsp.recovery.Load(); r != nil && rec != nil {
 		r.mu.Lock()
-		s.rec.since = r.nextLocked()
+		rec.since = r.nextLocked()
 		r.mu.Unlock()
 	}
 }

@@ -131,10 +131,11 @@ func (n *Namespace) sessionStore() SessionStore {
 // is connected, for an adapter that refreshes it; nil when the socket
 // cannot recover (recovery off, a revision 4 client).
 func (s *Socket) RecoveryState() *StoredSession {
-	if s.rec == nil || s.nsp.sessionStore() == nil {
+	rec := s.rec()
+	if rec == nil || s.nsp.sessionStore() == nil {
 		return nil
 	}
-	st := &StoredSession{ID: s.id, PID: s.rec.pid, Rooms: s.Rooms(), Since: s.rec.position}
+	st := &StoredSession{ID: s.id, PID: rec.pid, Rooms: s.Rooms(), Since: rec.position}
 	s.mu.Lock()
 	if s.app != nil {
 		st.Data, st.Meta = jsonOf(s.app.data), s.app.meta
@@ -161,7 +162,7 @@ func jsonOf(v any) json.RawMessage {
 
 // storedOf is a disconnected socket's session as its store keeps it.
 func (s *Socket) storedOf(sess *recoverySession) *StoredSession {
-	return &StoredSession{ID: sess.sid, PID: sess.pid, Rooms: sess.rooms, Data: jsonOf(sess.data), Meta: sess.meta, Since: s.rec.position}
+	return &StoredSession{ID: sess.sid, PID: sess.pid, Rooms: sess.rooms, Data: jsonOf(sess.data), Meta: sess.meta, Since: s.rec().position}
 }
 
 // restoreStored asks the namespace's store for the session a client

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 )
@@ -24,8 +25,9 @@ type Socket struct {
 	auth   json.RawMessage
 	issued int64 // milliseconds since the epoch
 
-	// mu guards the fields below but inOwnRoom. Lock order: the adapter's
-	// lock, the namespace's, then this one; nothing is called with mu held.
+	// mu guards the fields below but inAdapter, inOwnRoom and rare. Lock
+	// order: the adapter's lock, the namespace's, then this one; nothing is
+	// called with mu held.
 	mu        sync.Mutex
 	connected bool
 	closing   bool // onClose has started
@@ -39,22 +41,18 @@ type Socket struct {
 	// maps of its own per socket.
 	inAdapter bool
 	inOwnRoom bool
-	app       *socketApp // nil until the application sets a handler or data
-	acks      map[uint64]func(Args, error)
+	app       *socketApp // nil until the application sets a handler or data, or awaits an ack
 
-	// rec is the socket's connection state recovery (recovery.go), set
-	// before it is connected; nil when recovery is off or its client
-	// cannot recover, so that it costs other sockets one word.
-	rec *socketRecovery
-
-	// bucket is the event rate limit's state, nil until the socket's first
-	// event under a limit; the read loop owns it (not mu).
-	bucket *eventBucket
+	// rare is what few sockets use (recovery, a rate limit), nil until one
+	// does, read and set with no lock: see socketRare for who owns each
+	// field. Apart, like app, so that a socket is 96 bytes, one of the
+	// allocator's size classes (the next is 112).
+	rare atomic.Pointer[socketRare]
 }
 
 // socketApp is what the application sets on a socket, apart so that a
 // socket it sets nothing on (relayed, or only broadcast to) does not carry
-// room for it.
+// room for it. The socket's mu guards it.
 type socketApp struct {
 	handlers        map[string]func(*Event)
 	anyHandlers     []func(*Event)
@@ -62,6 +60,44 @@ type socketApp struct {
 	onDisconnect    []func(reason string)
 	data            any
 	meta            json.RawMessage
+	// acks are the callbacks of the socket's emits that wait for the
+	// client's acknowledgement, by packet id.
+	acks map[uint64]func(Args, error)
+}
+
+// socketRare is the part of a socket that recovery and rate limits use.
+type socketRare struct {
+	// rec is the socket's connection state recovery (recovery.go), set
+	// before it is connected; nil when recovery is off or its client
+	// cannot recover.
+	rec *socketRecovery
+
+	// bucket is the event rate limit's state, nil until the socket's first
+	// event under a limit; the read loop owns it (not mu).
+	bucket *eventBucket
+}
+
+// rareState returns s.rare, allocating it on first use, from any
+// goroutine: the pointer is atomic, as the read loop may allocate it for
+// the rate limit while others read it for recovery.
+func (s *Socket) rareState() *socketRare {
+	if r := s.rare.Load(); r != nil {
+		return r
+	}
+	r := new(socketRare)
+	if s.rare.CompareAndSwap(nil, r) {
+		return r
+	}
+	return s.rare.Load()
+}
+
+// rec is the socket's connection state recovery, nil when recovery
+// is off or its client cannot recover.
+func (s *Socket) rec() *socketRecovery {
+	if r := s.rare.Load(); r != nil {
+		return r.rec
+	}
+	return nil
 }
 
 func newSocket(nsp *Namespace, c *client, auth json.RawMessage, issued int64) *Socket {
@@ -282,7 +318,9 @@ func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Ar
 		return r.args, r.err
 	case <-ctx.Done():
 		s.mu.Lock()
-		delete(s.acks, id)
+		if s.app != nil {
+			delete(s.app.acks, id)
+		}
 		s.mu.Unlock()
 		return Args{}, fmt.Errorf("socketio: no acknowledgement of %q from socket %s: %w", event, s.id, ctx.Err())
 	}
@@ -296,10 +334,11 @@ func (s *Socket) registerAck(id uint64, fn func(Args, error)) bool {
 	if s.closed {
 		return false
 	}
-	if s.acks == nil {
-		s.acks = make(map[uint64]func(Args, error))
+	app := s.appLocked()
+	if app.acks == nil {
+		app.acks = make(map[uint64]func(Args, error))
 	}
-	s.acks[id] = fn
+	app.acks[id] = fn
 	return true
 }
 
@@ -387,8 +426,8 @@ func (s *Socket) onConnect() {
 	p := &Packet{Type: PacketConnect}
 	if s.client.protocol >= 5 {
 		p.Data = append(append([]byte(`{"sid":"`), s.id...), '"')
-		if s.rec != nil {
-			p.Data = append(append(append(p.Data, `,"pid":"`...), s.rec.pid...), '"')
+		if rec := s.rec(); rec != nil {
+			p.Data = append(append(append(p.Data, `,"pid":"`...), rec.pid...), '"')
 		}
 		p.Data = append(p.Data, '}')
 	}
@@ -405,9 +444,12 @@ func (s *Socket) onPacket(p *Packet) {
 		}
 		s.onEvent(&Event{Name: p.EventName, Args: p.Args, socket: s, id: p.ID, hasID: p.HasID})
 	case PacketAck:
+		var fn func(Args, error)
 		s.mu.Lock()
-		fn := s.acks[p.ID]
-		delete(s.acks, p.ID)
+		if s.app != nil {
+			fn = s.app.acks[p.ID]
+			delete(s.app.acks, p.ID)
+		}
 		s.mu.Unlock()
 		if fn != nil {
 			fn(p.Args, nil)
@@ -476,11 +518,11 @@ func (s *Socket) onClose(reason string) {
 	s.nsp.remove(s)
 	s.nsp.stats.disconnected(reason)
 	s.client.remove(s)
-	switch st := s.nsp.sessionStore(); {
+	switch st, rec := s.nsp.sessionStore(), s.rec(); {
 	case st != nil && kept != nil:
 		st.SaveSession(s.storedOf(kept), false)
-	case st != nil && s.rec != nil:
-		st.DropSession(s.rec.pid) // kept up to date while connected, gone now
+	case st != nil && rec != nil:
+		st.DropSession(rec.pid) // kept up to date while connected, gone now
 	case kept != nil:
 		// Only now, so that a client taking it back quickly cannot meet
 		// this socket still holding its id.
@@ -489,10 +531,10 @@ func (s *Socket) onClose(reason string) {
 	s.mu.Lock()
 	s.connected = false
 	s.closed = true
-	acks := s.acks
-	s.acks = nil
+	var acks map[uint64]func(Args, error)
 	var disconnect []func(string)
 	if s.app != nil {
+		acks, s.app.acks = s.app.acks, nil
 		disconnect = s.app.onDisconnect
 	}
 	s.mu.Unlock()
