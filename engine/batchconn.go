@@ -139,21 +139,39 @@ func (c *batchConn) writeNow(p []byte) int {
 	if c.raw == nil {
 		return 0
 	}
-	var n int
-	write := func(fd uintptr) bool {
-		n = writeFD(fd, p)
-		return true // one attempt: the caller must not wait
-	}
-	if err := c.raw.Write(write); errors.Is(err, os.ErrDeadlineExceeded) {
+	w := fdWrites.Get().(*fdWrite)
+	w.p, w.n = p, 0
+	if err := c.raw.Write(w.try); errors.Is(err, os.ErrDeadlineExceeded) {
 		// The write deadline of the last batch has passed: it bounds a
 		// batch, and an idle connection outlives it. This write does not
 		// wait, so it needs none; wsConn sets one again for each frame
 		// it writes.
 		c.setWriteDeadlineKey(0)
-		_ = c.raw.Write(write)
+		_ = c.raw.Write(w.try)
 	}
+	n := w.n
+	w.p = nil
+	fdWrites.Put(w)
 	return n
 }
+
+// fdWrite is one attempt of writeNow, with the callback RawConn.Write
+// takes made once per pooled value (a closure per call was an allocation
+// per ping).
+type fdWrite struct {
+	p   []byte
+	n   int
+	try func(fd uintptr) bool
+}
+
+var fdWrites = sync.Pool{New: func() any {
+	w := new(fdWrite)
+	w.try = func(fd uintptr) bool {
+		w.n = writeFD(fd, w.p)
+		return true // one attempt: the caller must not wait
+	}
+	return w
+}}
 
 // writeFrame writes one frame given in parts: its header, then its
 // payload in two pieces. A frame of up to smallFrame bytes goes in one

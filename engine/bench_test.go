@@ -227,3 +227,63 @@ func BenchmarkDecodeWebSocketText(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIdleHeartbeat is what keeping idle WebSocket sessions alive
+// allocates on the server: raw clients that answer each ping with a pong
+// and do nothing else, over whole ping intervals after the readers handed
+// their connections to the poller. Whatever a heartbeat allocates makes
+// the heap of a server holding many idle connections climb to its
+// collection goal, twice what is live, even when nothing else happens.
+// alloc-B/heartbeat and allocs/heartbeat are per session per ping (the
+// clients allocate nothing once connected).
+func BenchmarkIdleHeartbeat(b *testing.B) {
+	const (
+		sessions = 500
+		interval = 100 * time.Millisecond
+		rounds   = 10
+	)
+	srv := NewServer(Options{PingInterval: interval, PingTimeout: 5 * time.Second})
+	srv.OnConnection(func(s *Session) { s.OnMessage(func(Message) {}) })
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	defer srv.Shutdown(context.Background())
+	addr := hs.Listener.Addr().String()
+
+	for b.Loop() {
+		conns := make([]net.Conn, 0, sessions)
+		for range sessions {
+			c := dialRawWebSocket(b, addr)
+			conns = append(conns, c)
+			go answerPings(c)
+		}
+		time.Sleep(idleHandoff + 2*interval)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		time.Sleep(rounds * interval)
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/(sessions*rounds), "alloc-B/heartbeat")
+		b.ReportMetric(float64(after.Mallocs-before.Mallocs)/(sessions*rounds), "allocs/heartbeat")
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+}
+
+// answerPings answers each protocol 4 ping on c (an unmasked text frame
+// "2") with a pong (a masked text frame "3"), until c fails.
+func answerPings(c net.Conn) {
+	ping := []byte{0x81, 1, '2'}
+	pong := []byte{0x81, 0x80 | 1, 1, 2, 3, 4, '3' ^ 1}
+	buf := make([]byte, 64)
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			return
+		}
+		for range bytes.Count(buf[:n], ping) {
+			if _, err := c.Write(pong); err != nil {
+				return
+			}
+		}
+	}
+}

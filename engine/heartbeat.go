@@ -118,7 +118,8 @@ func (l *heartbeatList) fire() {
 	h := l.owner
 	h.mu.Lock()
 	now := sinceStart()
-	var due []*Session
+	dp := dueLists.Get().(*[]*Session)
+	due := (*dp)[:0]
 	for s := l.head; s != nil && (s.hbDue <= now || s.hbPing && s.hbDue <= now+pingSlack); s = l.head {
 		h.unlinkLocked(s)
 		due = append(due, s)
@@ -131,4 +132,11 @@ func (l *heartbeatList) fire() {
 	for _, s := range due {
 		s.heartbeat()
 	}
+	clear(due)
+	*dp = due[:0]
+	dueLists.Put(dp)
 }
+
+// dueLists are fire's lists of the sessions it takes off, reused: one
+// firing takes up to a few hundred at once.
+var dueLists = sync.Pool{New: func() any { s := make([]*Session, 0, 64); return &s }}

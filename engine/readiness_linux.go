@@ -142,18 +142,33 @@ func (p *inputPoller) arm(c *batchConn) error { return p.ctl(c, syscall.EPOLL_CT
 // ctl runs epoll_ctl while the connection holds its descriptor, so the
 // descriptor cannot be closed (and its number reused) meanwhile.
 func (p *inputPoller) ctl(c *batchConn, op int) error {
-	var opErr error
-	id := c.watchID
-	err := c.raw.Control(func(fd uintptr) {
-		ev := syscall.EpollEvent{Events: watchEvents}
-		ev.Fd, ev.Pad = int32(uint32(id)), int32(uint32(id>>32))
-		opErr = syscall.EpollCtl(p.epfd, op, int(fd), &ev)
-	})
-	if err != nil {
-		return err
+	call := epollCtls.Get().(*epollCtl)
+	call.epfd, call.op = p.epfd, op
+	call.ev = syscall.EpollEvent{Events: watchEvents, Fd: int32(uint32(c.watchID)), Pad: int32(uint32(c.watchID >> 32))}
+	err := c.raw.Control(call.do)
+	if err == nil {
+		err = call.err
 	}
-	return opErr
+	call.err = nil
+	epollCtls.Put(call)
+	return err
 }
+
+// epollCtl is one epoll_ctl call of ctl, with the callback RawConn.Control
+// takes made once per pooled value: a closure per call was an allocation
+// per heartbeat (each pong re-arms its connection).
+type epollCtl struct {
+	epfd, op int
+	ev       syscall.EpollEvent
+	err      error
+	do       func(fd uintptr)
+}
+
+var epollCtls = sync.Pool{New: func() any {
+	call := new(epollCtl)
+	call.do = func(fd uintptr) { call.err = syscall.EpollCtl(call.epfd, call.op, int(fd), &call.ev) }
+	return call
+}}
 
 // stop unregisters c; a report already on its way is dropped. Call it
 // before closing the connection: closing removes the descriptor from
@@ -185,7 +200,7 @@ const scratchSize = 128
 func (p *inputPoller) wait() {
 	events := make([]syscall.EpollEvent, 128)
 	ready := make([]*batchConn, 0, 128)
-	scratch := make([]byte, scratchSize)
+	scratch := newIdleRead(scratchSize)
 	_ = p.raw.Read(func(uintptr) bool {
 		for {
 			n, err := syscall.EpollWait(p.epfd, events, 0)

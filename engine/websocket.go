@@ -250,6 +250,15 @@ func (s *Session) idleMessage(payload []byte) bool {
 	return true
 }
 
+// controlFrames are the frames writeIdleLocked writes, one per packet type:
+// a final text frame of one byte, unmasked (from the server).
+var controlFrames = func() (f [packetNoop - packetOpen + 1][3]byte) {
+	for i := range f {
+		f[i] = [3]byte{0x81, 1, packetOpen + byte(i)}
+	}
+	return f
+}()
+
 // writeIdleLocked writes a heartbeat packet (the ping, or a protocol 3
 // pong: one type byte) straight to an idle WebSocket, from the goroutine
 // that sends it, and reports whether it did; if not, the caller queues it
@@ -273,8 +282,8 @@ func (s *Session) writeIdleLocked(p packet) bool {
 		conn.wmu.Unlock()
 		return false
 	}
-	frame := [3]byte{0x81, 1, p.typ} // a final text frame of one byte, unmasked (from the server)
-	n := conn.writeNow(frame[:])
+	frame := controlFrames[p.typ-packetOpen][:] // not on the stack: writeNow keeps it a moment
+	n := conn.writeNow(frame)
 	switch {
 	case n == 0:
 		conn.wmu.Unlock()

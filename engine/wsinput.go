@@ -223,6 +223,14 @@ func (c *batchConn) awaitInput(r idleReader) error {
 		return net.ErrClosed
 	}
 	c.handoffs++
+	if c.readDeadline != 0 {
+		// waitInput's linger deadline has passed (or will, long before
+		// the next input of an idle client): left set, it would fail the
+		// poller's read of that input, and a reader goroutine would
+		// start for every heartbeat.
+		c.readDeadline = 0
+		_ = c.Conn.SetReadDeadline(time.Time{})
+	}
 	p := thePoller()
 	if c.watchID != 0 {
 		return p.arm(c)
@@ -235,7 +243,7 @@ func (c *batchConn) awaitInput(r idleReader) error {
 }
 
 // onInput is what the poller runs when a watched connection has input.
-func (c *batchConn) onInput(scratch []byte) {
+func (c *batchConn) onInput(scratch *idleRead) {
 	// The burst that armed the watch released mu after its last read;
 	// taking it here orders this report after that burst (the poller's
 	// report, through the kernel, is invisible to the race detector).
@@ -253,25 +261,22 @@ func (c *batchConn) onInput(scratch []byte) {
 // reports true. Otherwise what it read waits in early for the reader that
 // the caller starts. Under TLS it reads nothing (the records are
 // crypto/tls's to read).
-func (c *batchConn) idleInput(r idleReader, scratch []byte) bool {
+func (c *batchConn) idleInput(r idleReader, scratch *idleRead) bool {
 	if c.isTLS || len(c.early) > 0 {
 		return false
 	}
-	var n int
-	var ready bool
-	if err := c.raw.Read(func(fd uintptr) bool {
-		n, ready = readFD(fd, scratch)
-		return true // one attempt: the poller's goroutine must not wait
-	}); err != nil {
+	scratch.n, scratch.ready = 0, false
+	if err := c.raw.Read(scratch.try); err != nil {
 		return false // closed: the reader meets it
 	}
+	n := scratch.n
 	switch {
-	case !ready: // a report with nothing to read (the input went meanwhile)
+	case !scratch.ready: // a report with nothing to read (the input went meanwhile)
 		return c.rearm()
 	case n == 0: // end of stream: the reader's next read meets it too
 		return false
 	}
-	if payload, ok := clientTextFrame(scratch[:n]); ok && r.idleMessage(payload) {
+	if payload, ok := clientTextFrame(scratch.buf[:n]); ok && r.idleMessage(payload) {
 		return c.rearm()
 	}
 	// Not a heartbeat: the bytes (clientTextFrame left them as they came)
@@ -279,8 +284,27 @@ func (c *batchConn) idleInput(r idleReader, scratch []byte) bool {
 	if c.inbuf == nil {
 		c.inbuf = inputBuffers.Get().(*readAhead)
 	}
-	c.early = append(c.inbuf.buf[:0], scratch[:n]...)
+	c.early = append(c.inbuf.buf[:0], scratch.buf[:n]...)
 	return false
+}
+
+// idleRead is the poller goroutine's read of a report's input: a scratch
+// buffer, what one attempt read, and the callback RawConn.Read takes, made
+// once (a closure per report was two allocations per heartbeat).
+type idleRead struct {
+	buf   []byte
+	n     int
+	ready bool
+	try   func(fd uintptr) bool
+}
+
+func newIdleRead(size int) *idleRead {
+	r := &idleRead{buf: make([]byte, size)}
+	r.try = func(fd uintptr) bool {
+		r.n, r.ready = readFD(fd, r.buf)
+		return true // one attempt: the poller's goroutine must not wait
+	}
+	return r
 }
 
 // rearm asks the poller for the next report, after idleInput drained the
