@@ -28,7 +28,7 @@ import (
 
 // loadCaddyfile adapts a Caddyfile and loads it into the in-process Caddy,
 // replacing the running config as `caddy reload` does.
-func loadCaddyfile(t *testing.T, caddyfile string) {
+func loadCaddyfile(t testing.TB, caddyfile string) {
 	t.Helper()
 	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), nil)
 	if err != nil {
