@@ -1,15 +1,12 @@
 package caddysocketio
 
 import (
-	"bytes"
 	"net"
-	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddy-socketio/caddy-socketio/internal/testpeer"
 )
 
 // BenchmarkIdleWebSocketThroughCaddy is the conns phase of bench/compare.sh
@@ -25,17 +22,8 @@ import (
 // go tool pprof -sample_index=alloc_space tells them apart.
 func BenchmarkIdleWebSocketThroughCaddy(b *testing.B) {
 	const conns = 1000
-	dir := b.TempDir()
-	b.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
-	b.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
-	b.Cleanup(func() { _ = caddy.Stop() })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	caddyfile := inProcessCaddyfile(addr, `
+	addr := inProcessCaddy(b)
+	loadCaddyfile(b, inProcessCaddyfile(addr, `
 	log {
 		level WARN
 	}`, `	socketio {
@@ -44,14 +32,7 @@ func BenchmarkIdleWebSocketThroughCaddy(b *testing.B) {
 			relay
 			join {query.room}
 		}
-	}`)
-	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := caddy.Load(cfg, true); err != nil {
-		b.Fatal(err)
-	}
+	}`))
 	// A first round allocates what is made once (the poller, its tables at
 	// this size, pools) so that the measured ones do not count it.
 	closeAll(openIdle(b, addr, conns))
@@ -91,45 +72,13 @@ func closeAll(conns []net.Conn) {
 }
 
 // openIdle opens n Engine.IO WebSocket sessions at addr, each connected to
-// "/", with a hand-written handshake and a fixed read buffer, so that the
-// client side allocates little and keeps only its net.Conn.
+// "/", as testpeer.IdleWebSocketDialer does, so that the client side
+// allocates little and keeps only its net.Conn.
 func openIdle(b *testing.B, addr string, n int) []net.Conn {
-	upgrade := []byte("GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: " + addr +
-		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-	// A masked text frame holding "40", as a client must send it.
-	connect := []byte{0x81, 0x80 | 2, 1, 2, 3, 4, '4' ^ 1, '0' ^ 2}
-	var buf [1024]byte
+	d := testpeer.NewIdleWebSocketDialer(addr)
 	out := make([]net.Conn, 0, n)
 	for range n {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			b.Fatal(err)
-		}
-		out = append(out, c)
-		if _, err := c.Write(upgrade); err != nil {
-			b.Fatal(err)
-		}
-		readUntil(b, c, buf[:], `"maxPayload"`)
-		if _, err := c.Write(connect); err != nil {
-			b.Fatal(err)
-		}
-		readUntil(b, c, buf[:], `40{"sid":"`)
+		out = append(out, d.Dial(b, true))
 	}
 	return out
-}
-
-// readUntil reads from c into buf until what was read holds want (the
-// answers are short: they fit).
-func readUntil(b *testing.B, c net.Conn, buf []byte, want string) {
-	n := 0
-	for !bytes.Contains(buf[:n], []byte(want)) {
-		if n == len(buf) {
-			b.Fatalf("no %q in %q", want, buf[:n])
-		}
-		m, err := c.Read(buf[n:])
-		if err != nil {
-			b.Fatalf("waiting for %q: %v (read %q)", want, err, buf[:n])
-		}
-		n += m
-	}
 }

@@ -2,7 +2,6 @@ package caddysocketio
 
 import (
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -77,31 +76,7 @@ func TestJoinTemplatesBeyondMaxRoomsPerSocketAreNotJoined(t *testing.T) {
 			join lobby room-{query.room} team-{query.team}
 		}
 	}`))
-	conn, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/socket.io/?EIO=4&transport=websocket&room=a&team=red", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if err := conn.WriteMessage(websocket.TextMessage, []byte("40/chat,")); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		_, msg, err := conn.ReadMessage()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.HasPrefix(string(msg), "40/chat,") {
-			break
-		}
-	}
-	sockets := liveServerNamed(t, "/socket.io/").io.Of("/chat").Sockets()
-	if len(sockets) != 1 {
-		t.Fatalf("%d sockets in /chat, want 1", len(sockets))
-	}
-	rooms := slices.DeleteFunc(sockets[0].Rooms(), func(r string) bool { return r == sockets[0].ID() })
-	slices.Sort(rooms)
-	if strings.Join(rooms, ",") != "lobby,room-a" {
+	if rooms := joinedChatRooms(t, addr, "room=a&team=red"); strings.Join(rooms, ",") != "lobby,room-a" {
 		t.Errorf("the socket is in %v (its id room aside), want the first two join rooms only", rooms)
 	}
 }

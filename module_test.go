@@ -11,12 +11,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/gorilla/websocket"
 
 	"github.com/caddy-socketio/caddy-socketio/internal/testpeer"
 )
@@ -26,7 +28,7 @@ import (
 
 // loadCaddyfile adapts a Caddyfile and loads it into the in-process Caddy,
 // replacing the running config as `caddy reload` does.
-func loadCaddyfile(t *testing.T, caddyfile string) {
+func loadCaddyfile(t testing.TB, caddyfile string) {
 	t.Helper()
 	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), nil)
 	if err != nil {
@@ -39,7 +41,7 @@ func loadCaddyfile(t *testing.T, caddyfile string) {
 
 // inProcessCaddy prepares a directory for Caddy's data and stops Caddy at
 // the end of the test; it returns a free loopback address.
-func inProcessCaddy(t *testing.T) string {
+func inProcessCaddy(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	t.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
@@ -222,6 +224,40 @@ func liveServerNamed(t *testing.T, name string) *liveServer {
 		t.Fatalf("no live server named %q", name)
 	}
 	return found
+}
+
+// joinedChatRooms connects one WebSocket client to /chat of the in-process
+// Caddy at addr, with query in its handshake URL, and returns the rooms its
+// socket was put in, sorted, its own id room aside. It fails the test
+// unless that socket is the only one in /chat of the live server
+// "/socket.io/".
+func joinedChatRooms(t *testing.T, addr, query string) []string {
+	t.Helper()
+	conn, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/socket.io/?EIO=4&transport=websocket&"+query, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if err := conn.WriteMessage(websocket.TextMessage, []byte("40/chat,")); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, msg, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(string(msg), "40/chat,") {
+			break
+		}
+	}
+	sockets := liveServerNamed(t, "/socket.io/").io.Of("/chat").Sockets()
+	if len(sockets) != 1 {
+		t.Fatalf("%d sockets in /chat, want 1", len(sockets))
+	}
+	rooms := slices.DeleteFunc(sockets[0].Rooms(), func(r string) bool { return r == sockets[0].ID() })
+	slices.Sort(rooms)
+	return rooms
 }
 
 func TestHandlersSharingANameMustAgree(t *testing.T) {

@@ -3,12 +3,8 @@ package caddysocketio
 import (
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 func TestRoomTemplates(t *testing.T) {
@@ -84,31 +80,7 @@ func TestJoinRoomsWithoutPlaceholdersAreJoined(t *testing.T) {
 			join lobby news
 		}
 	}`))
-	conn, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/socket.io/?EIO=4&transport=websocket&room=a", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if err := conn.WriteMessage(websocket.TextMessage, []byte("40/chat,")); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		_, msg, err := conn.ReadMessage()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.HasPrefix(string(msg), "40/chat,") {
-			break
-		}
-	}
-	sockets := liveServerNamed(t, "/socket.io/").io.Of("/chat").Sockets()
-	if len(sockets) != 1 {
-		t.Fatalf("%d sockets in /chat, want 1", len(sockets))
-	}
-	rooms := slices.DeleteFunc(sockets[0].Rooms(), func(r string) bool { return r == sockets[0].ID() })
-	slices.Sort(rooms)
-	if strings.Join(rooms, ",") != "lobby,news" {
+	if rooms := joinedChatRooms(t, addr, "room=a"); strings.Join(rooms, ",") != "lobby,news" {
 		t.Errorf("the socket is in %v (its id room aside), want lobby and news", rooms)
 	}
 }

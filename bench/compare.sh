@@ -87,10 +87,8 @@
 # at EIO 4; not --quick), into the results directory otherwise, or into
 # the directory --charts names.
 set -euo pipefail
-
-self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0") # before the cd below: --help reads it
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 runs=3 quick=0 profile=0
 eios="4 3"
@@ -102,26 +100,20 @@ offered="" # openloop's events per second; empty: half of Node's echo acks/s
 caddy_env="" # NAME=value words for the Caddy process only (--caddy-env)
 ping_interval_ms=25000
 conns_ping_interval_ms="" # the conns phases' interval; empty: --ping-interval's
-while (($#)); do
-  case $1 in
-  --quick) quick=1 runs=1 ;;
-  --runs) runs=$2; shift ;;
-  --eio) eios=$2; shift ;;
-  --servers) servers=$2; shift ;;
-  --scenarios) scenarios=$2; shift ;;
-  --skip) skip=$2; shift ;;
-  --out) out=$2; shift ;;
-  --conns-ping-interval) conns_ping_interval_ms=$2; shift ;;
-  --offered) offered=$2; shift ;;
-  --caddy-env) caddy_env=$2; shift ;;
-  --profile) profile=1 ;;
-  --ping-interval) ping_interval_ms=$2; shift ;;
-  --charts) charts=$2; shift ;;
-  -h | --help) sed -n '2,/^set -euo/p' "$self" | sed '$d'; exit 0 ;;
-  *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
-  esac
-  shift
-done
+parse_args '
+--quick               quick=1 runs=1
+--runs                runs
+--eio                 eios
+--servers             servers
+--scenarios           scenarios
+--skip                skip
+--out                 out
+--conns-ping-interval conns_ping_interval_ms
+--offered             offered
+--caddy-env           caddy_env
+--profile             profile=1
+--ping-interval       ping_interval_ms
+--charts              charts' "$@"
 
 if ! [[ $ping_interval_ms =~ ^[1-9][0-9]*$ ]]; then
   echo "compare.sh: --ping-interval $ping_interval_ms: want milliseconds, a whole number such as 25000" >&2
@@ -132,16 +124,7 @@ if [[ -n $conns_ping_interval_ms && ! $conns_ping_interval_ms =~ ^[1-9][0-9]*$ ]
   exit 2
 fi
 
-out=${out:-bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
-mkdir -p "$out"
-tmp=$(mktemp -d)
-server_pid="" server2_pid="" redis_pid="" backend_pid=""
-cleanup() {
-  local pid
-  for pid in $server_pid $server2_pid $redis_pid $backend_pid; do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+start_run "bench/results/$(date -u +%Y%m%dT%H%M%SZ)"
 
 # The key of the api phase's socketio_api, for Caddy and the load generator.
 export SOCKETIO_API_KEY=${SOCKETIO_API_KEY:-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')}
@@ -149,9 +132,6 @@ export SOCKETIO_API_KEY=${SOCKETIO_API_KEY:-$(od -An -tx1 -N16 /dev/urandom | tr
 # checks every signature.
 export SOCKETIO_HOOK_SECRET=${SOCKETIO_HOOK_SECRET:-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')}
 hook_max_concurrent=64 hook_connect_delay=20ms
-
-# The servers and the load generator hold up to ~19,000 sockets each.
-ulimit -n "$(ulimit -Hn)"
 
 # The cluster phase runs its two nodes on a redis-server of its own.
 redis_bin=${REDIS_SERVER:-$(command -v redis-server || true)}
@@ -164,9 +144,7 @@ if [[ " $scenarios " =~ " "(cluster|api|recovery-streams)" " && ! -x $redis_bin 
   scenarios=$(echo " $scenarios " | sed 's/ cluster / /; s/ api / /; s/ recovery-streams / /')
 fi
 
-echo "== building ./caddy-build and bench/loadgen"
-go build -o "$tmp/caddy" ./caddy-build
-go build -o "$tmp/loadgen" ./bench/loadgen
+build_caddy_and_loadgen
 go build -o "$tmp/charts" ./bench/charts
 
 # The module list is read whole before it is searched: with pipefail, a grep
@@ -190,24 +168,6 @@ node_bin=$(command -v node)
   echo "open files hard limit: $(ulimit -Hn)"
   if [[ -n $caddy_env ]]; then echo "caddy environment: $caddy_env"; fi
 } | tee "$out/machine.txt"
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_port() { # port pid log
-  for _ in $(seq 1 150); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    if ! kill -0 "$2" 2>/dev/null; then
-      echo "compare.sh: the server exited before listening; its log ($3):" >&2
-      tail -20 "$3" >&2
-      return 1
-    fi
-    sleep 0.1
-  done
-  echo "compare.sh: nothing listens on 127.0.0.1:$1 after 15 s; log $3" >&2
-  return 1
-}
 
 # caddy_config <port> <admin port> [redis address]: the Caddyfile of the
 # measured Caddy; with a Redis address, a node of a cluster; with with_api
@@ -271,25 +231,8 @@ caddy_config() {
 			address $streams_redis
 		}"
   fi
-  cat <<CADDY
-{
-	admin 127.0.0.1:$2
-	auto_https off
-	persist_config off
-	log {
-		level WARN
-	}
-}
-
-http://127.0.0.1:$1 {
-	socketio {
-		allow_eio3
-		ping_interval ${ping_interval_ms}ms$adapter$recovery
-		namespace / {$namespace$join
-		}
-	}$api
-}
-CADDY
+  caddyfile "$1" "$2" "
+		ping_interval ${ping_interval_ms}ms$adapter$recovery" "$namespace$join" "" "$api"
 }
 
 # caddy_json_config <port> <admin port> [redis address]: the same
@@ -327,7 +270,7 @@ start_server() {
     fi
     env PORT="$port" PING_INTERVAL="$ping_interval_ms" NODE_PATH="$root/node_modules" REDIS_URL="${redis:+redis://$redis}" \
       REDIS_STREAMS_URL="${streams_redis:+redis://$streams_redis}" \
-      RECOVERY="$recovery_env" "${hook_env[@]}" taskset -c 0 "$node_bin" bench/node/server.js >"$2" 2>&1 &
+      RECOVERY="$recovery_env" "${hook_env[@]}" "${server_cpu[@]}" "$node_bin" bench/node/server.js >"$2" 2>&1 &
     ;;
   caddy)
     admin_port=$(free_port)
@@ -342,7 +285,7 @@ start_server() {
     fi
     cp "${config[0]}" "$out/$name"
     # shellcheck disable=SC2086 # caddy_env is NAME=value words on purpose
-    env $caddy_env taskset -c 0 "$tmp/caddy" run --config "${config[@]}" >"$2" 2>&1 &
+    env $caddy_env "${server_cpu[@]}" "$tmp/caddy" run --config "${config[@]}" >"$2" 2>&1 &
     ;;
   esac
   server_pid=$!
@@ -353,7 +296,7 @@ start_server() {
 # persistence; sets redis_pid and rport (declared local by the caller).
 start_redis() {
   rport=$(free_port)
-  taskset -c 1 "$redis_bin" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
+  "${load_cpu[@]}" "$redis_bin" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
     --loglevel warning >"$1.redis.log" 2>&1 &
   redis_pid=$!
   wait_port "$rport" "$redis_pid" "$1.redis.log"
@@ -409,20 +352,11 @@ streams_usage() {
 start_hook_backend() {
   local port
   port=$(free_port)
-  taskset -c 1 "$tmp/loadgen" hookbackend -listen "127.0.0.1:$port" -connect-delay "$hook_connect_delay" \
+  "${load_cpu[@]}" "$tmp/loadgen" hookbackend -listen "127.0.0.1:$port" -connect-delay "$hook_connect_delay" \
     -secret-env SOCKETIO_HOOK_SECRET >"$1" 2>&1 &
   backend_pid=$!
   hook_backend=127.0.0.1:$port
   wait_port "$port" "$backend_pid" "$1"
-}
-
-stop_server() {
-  local pid
-  for pid in $server_pid $server2_pid $redis_pid $backend_pid; do
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  server_pid="" server2_pid="" redis_pid="" backend_pid=""
 }
 
 # Sizes from issue 5, or tiny ones for --quick. One phase per line:
@@ -602,14 +536,14 @@ for run in $(seq 1 "$runs"); do
           if [[ $name == cluster ]]; then pprof+=(-pprof2 "http://127.0.0.1:$admin2_port"); fi
         fi
         # shellcheck disable=SC2086 # flags are words on purpose
-        if ! taskset -c 1 "$tmp/loadgen" -url "$server_url" -eio "$eio" -pid "$server_pid" "${second[@]}" \
+        if ! "${load_cpu[@]}" "$tmp/loadgen" -url "$server_url" -eio "$eio" -pid "$server_pid" "${second[@]}" \
           -label "$server" "${pprof[@]}" $flags >>"$results" 2>>"$out/loadgen.log"; then
           echo "compare.sh: loadgen failed for $name EIO$eio on $server; see $out/loadgen.log" >&2
           failures=$((failures + 1))
         fi
         tail -n1 "$results" | cut -c1-240
         if [[ $name == recovery-streams-* ]]; then streams_usage "$name" "$server"; fi
-        stop_server
+        stop_servers
       done
     done
   done < <(phases)

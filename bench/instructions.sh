@@ -50,27 +50,19 @@
 # the goroutines' stack switches. Needs valgrind (callgrind_control
 # included), go, python3.
 set -euo pipefail
-
-self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 base="" new="" rounds=2 ops="" scale=1 out=""
 scenarios="echo polling handshake fanout fanout-idle fanout-stalled"
-while (($#)); do
-  case $1 in
-  --base) base=$2; shift ;;
-  --new) new=$2; shift ;;
-  --rounds) rounds=$2; shift ;;
-  --ops) ops=$2; shift ;;
-  --scale) scale=$2; shift ;;
-  --scenarios) scenarios=$2; shift ;;
-  --out) out=$2; shift ;;
-  -h | --help) sed -n '2,/^set -euo/p' "$self" | sed '$d'; exit 0 ;;
-  *) echo "instructions.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
-  esac
-  shift
-done
+parse_args '
+--base      base
+--new       new
+--rounds    rounds
+--ops       ops
+--scale     scale
+--scenarios scenarios
+--out       out' "$@"
 if ! [[ $scale =~ ^[1-9][0-9]*$ && $rounds =~ ^[1-9][0-9]*$ ]]; then
   echo "instructions.sh: --scale and --rounds take a whole number from 1" >&2
   exit 2
@@ -86,17 +78,8 @@ for tool in valgrind callgrind_control go python3; do
   fi
 done
 
-out=${out:-bench/results/instructions-$(date -u +%Y%m%dT%H%M%SZ)}
-mkdir -p "$out"
+start_run "bench/results/instructions-$(date -u +%Y%m%dT%H%M%SZ)"
 out=$(cd "$out" && pwd)
-tmp=$(mktemp -d)
-server_pid=""
-cleanup() {
-  if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-ulimit -n "$(ulimit -Hn)"
 
 # The two builds: A is the reference, B the one measured against it.
 # Refs are resolved once, before the builds, so that a commit made
@@ -129,10 +112,6 @@ go build -o "$tmp/loadgen" ./bench/loadgen
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$out/machine.txt"
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # config <port> <admin port> <group>: the Caddyfile of a group, as
 # compare.sh's (relay, join but for the fanouts), with the group's ping
 # interval.
@@ -140,26 +119,9 @@ config() {
   local join="
 			join {query.room}" ping=10m
   if [[ $3 == fanout ]]; then join=""; fi
-  cat <<CADDY
-{
-	admin 127.0.0.1:$2
-	auto_https off
-	persist_config off
-	log {
-		level WARN
-	}
-}
-
-http://127.0.0.1:$1 {
-	socketio {
-		allow_eio3
-		ping_interval $ping
-		namespace / {
-			relay$join
-		}
-	}
-}
-CADDY
+  caddyfile "$1" "$2" "
+		ping_interval $ping" "
+			relay$join"
 }
 
 # start <side> <group> <round>: Caddy of that side under callgrind; sets
@@ -171,29 +133,14 @@ start() {
   config "$port" "$admin" "$2" >"$tmp/Caddyfile-$2"
   cgout=$out/callgrind-$1-$2-round$3
   rm -f "$cgout".*
-  GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1 GOGC=off taskset -c 0 valgrind --tool=callgrind --separate-threads=yes \
+  GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1 GOGC=off "${server_cpu[@]}" valgrind --tool=callgrind --separate-threads=yes \
     --callgrind-out-file="$cgout.%p" "$tmp/caddy-$1" run --config "$tmp/Caddyfile-$2" --adapter caddyfile \
     >"$log" 2>&1 &
   server_pid=$!
   url=http://127.0.0.1:$port/socket.io/
   echo 0 >"$tmp/dumps"
-  for _ in $(seq 1 600); do # Caddy takes a minute to start under callgrind on a loaded machine
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    if ! kill -0 "$server_pid" 2>/dev/null; then
-      echo "instructions.sh: Caddy exited under callgrind; $log:" >&2
-      tail -20 "$log" >&2
-      exit 1
-    fi
-    sleep 0.5
-  done
-  echo "instructions.sh: Caddy did not listen within 300 s; $log" >&2
-  exit 1
-}
-
-stop() {
-  kill -INT "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=""
+  # Caddy takes a minute to start under callgrind on a loaded machine.
+  wait_port "$port" "$server_pid" "$log" 300 0.5
 }
 
 # dump: the instructions since the previous dump (or the start), summed
@@ -239,7 +186,7 @@ measure() {
   fanout-stalled) flags=(-scenario fanout -n 50 -stalled-websocket) ;;
   *) echo "instructions.sh: unknown scenario $1" >&2; exit 2 ;;
   esac
-  if ! line=$(taskset -c 1 "$tmp/loadgen" -url "$url" -d 10m -ops "$n" -pause 2ms "${flags[@]}" 2>>"$out/loadgen.log"); then
+  if ! line=$("${load_cpu[@]}" "$tmp/loadgen" -url "$url" -d 10m -ops "$n" -pause 2ms "${flags[@]}" 2>>"$out/loadgen.log"); then
     echo "instructions.sh: loadgen failed on $1; see $out/loadgen.log" >&2
     exit 1
   fi
@@ -303,7 +250,7 @@ for round in $(seq 1 "$rounds"); do
           echo "$s $side round$round pass$pass $per Ir/op ($ir1 Ir/$ops1 ops, $ir2 Ir/$ops2 ops)" | tee -a "$results"
         done
       done
-      stop
+      stop_servers INT
     done
   done
 done

@@ -33,73 +33,31 @@
 #            wrapper: what a reload loses without it
 # Results: bench/results/stress-<time>/results.jsonl, with each Caddy's log.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 scenarios="stalled cycles slow reload" out="" events=300 extra=""
-while [[ $# -gt 0 ]]; do
-  case $1 in
-  --scenarios) scenarios=$2; shift ;;
-  --out) out=$2; shift ;;
-  --events) events=$2; shift ;;
-  --args) extra=$2; shift ;;
-  -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
-  *) echo "stress.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
-  esac
-  shift
-done
-out=${out:-bench/results/stress-$(date -u +%Y%m%dT%H%M%SZ)}
-mkdir -p "$out"
-tmp=$(mktemp -d)
-server_pid=""
-cleanup() {
-  if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-ulimit -n "$(ulimit -Hn)"
-
-echo "== building ./caddy-build and bench/loadgen"
-go build -o "$tmp/caddy" ./caddy-build
-go build -o "$tmp/loadgen" ./bench/loadgen
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+parse_args '
+--scenarios scenarios
+--out       out
+--events    events
+--args      extra' "$@"
+start_run "bench/results/stress-$(date -u +%Y%m%dT%H%M%SZ)"
+build_caddy_and_loadgen
 
 # start_caddy <log> [server options]: sets server_pid, server_url, admin_port.
 start_caddy() {
   local port servers=${2:-}
   port=$(free_port) admin_port=$(free_port)
   server_url="http://127.0.0.1:$port/socket.io/"
-  cat >"$tmp/Caddyfile" <<CADDY
-{
-	admin 127.0.0.1:$admin_port
-	auto_https off
-	persist_config off
-	log {
-		level WARN
-	}$servers
-}
-
-http://127.0.0.1:$port {
-	socketio {
-		allow_eio3
+  caddyfile "$port" "$admin_port" "
 		max_payload 10MB
-		max_buffered_bytes 64MiB
-		namespace / {
-			relay
-		}
-	}
-}
-CADDY
+		max_buffered_bytes 64MiB" "
+			relay" "$servers" >"$tmp/Caddyfile"
   cp "$tmp/Caddyfile" "$out/Caddyfile"
-  taskset -c 0 "$tmp/caddy" run --config "$tmp/Caddyfile" --adapter caddyfile >"$1" 2>&1 &
+  "${server_cpu[@]}" "$tmp/caddy" run --config "$tmp/Caddyfile" --adapter caddyfile >"$1" 2>&1 &
   server_pid=$!
-  for _ in $(seq 150); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "stress.sh: Caddy did not listen on $port; log $1" >&2
-  exit 1
+  wait_port "$port" "$server_pid" "$1"
 }
 
 for scenario in $scenarios; do
@@ -128,7 +86,7 @@ for scenario in $scenarios; do
     args+=(-admin "http://127.0.0.1:$admin_port") # the scenario loads its own configs there
   fi
   base=${scenario%-timeouts}
-  taskset -c 1 "$tmp/loadgen" -url "$server_url" -pid "$server_pid" -label caddy -pprof "http://127.0.0.1:$admin_port" \
+  "${load_cpu[@]}" "$tmp/loadgen" -url "$server_url" -pid "$server_pid" -label caddy -pprof "http://127.0.0.1:$admin_port" \
     -scenario "${base%-nohandover}" -variant "$scenario" "${args[@]}" $extra | tee -a "$out/results.jsonl"
   kill "$server_pid"
   wait "$server_pid" 2>/dev/null || true

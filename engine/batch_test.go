@@ -203,10 +203,7 @@ func TestBatchAnswersTheWaitingGetWithTheWholeBatch(t *testing.T) {
 	ws := newWireServer(t, Options{})
 	sid := ws.open(t)
 	s := <-ws.session
-	poll := ws.url("EIO=4&transport=polling&sid=" + sid)
-	got := make(chan response)
-	go func() { got <- ws.do(t, "GET", poll, "", "") }()
-	waitParked(t, ws.srv, sid)
+	got := ws.parkGet(t, sid)
 	var b Batch
 	for _, pm := range prepared("a", "b") {
 		if err := b.SendPrepared(s, pm); err != nil {

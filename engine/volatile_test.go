@@ -37,9 +37,7 @@ func TestVolatileSendRidesTheWaitingGet(t *testing.T) {
 	s := <-ws.session
 	poll := ws.url("EIO=4&transport=polling&sid=" + sid)
 
-	got := make(chan response)
-	go func() { got <- ws.do(t, "GET", poll, "", "") }()
-	waitParked(t, ws.srv, sid)
+	got := ws.parkGet(t, sid)
 	// A text part and its binary attachment go together, or not at all.
 	if !s.SendVolatile(Message{Data: []byte("a")}, Message{Data: []byte{1, 2}, Binary: true}) {
 		t.Fatal("SendVolatile dropped a message while a GET was waiting")
@@ -59,8 +57,7 @@ func TestVolatileSendRidesTheWaitingGet(t *testing.T) {
 	}
 
 	// Prepared (broadcast) messages follow the same rule.
-	go func() { got <- ws.do(t, "GET", poll, "", "") }()
-	waitParked(t, ws.srv, sid)
+	got = ws.parkGet(t, sid)
 	if !s.SendPreparedVolatile(NewPreparedMessage(Message{Data: []byte("d")})) {
 		t.Fatal("SendPreparedVolatile dropped a message while a GET was waiting")
 	}

@@ -394,9 +394,7 @@ func TestSecondConcurrentGetClosesTheSession(t *testing.T) {
 	ws := newWireServer(t, Options{})
 	sid := ws.open(t)
 	poll := ws.url("EIO=4&transport=polling&sid=" + sid)
-	first := make(chan response)
-	go func() { first <- ws.do(t, "GET", poll, "", "") }()
-	waitParked(t, ws.srv, sid)
+	first := ws.parkGet(t, sid)
 	if res := ws.do(t, "GET", poll, "", ""); res.status != 400 {
 		t.Fatalf("second GET: %d", res.status)
 	}
@@ -464,6 +462,17 @@ func waitParked(t *testing.T, srv *Server, sid string) {
 	t.Fatal("the GET never parked")
 }
 
+// parkGet sends a polling GET for session sid and returns once the server
+// holds it, waiting for something to send; its response comes on the
+// channel.
+func (ws *wireServer) parkGet(t *testing.T, sid string) <-chan response {
+	t.Helper()
+	got := make(chan response, 1)
+	go func() { got <- ws.do(t, "GET", ws.url("EIO=4&transport=polling&sid="+sid), "", "") }()
+	waitParked(t, ws.srv, sid)
+	return got
+}
+
 func TestUpgradeTimeoutDropsTheWebSocketAndKeepsPolling(t *testing.T) {
 	ws := newWireServer(t, Options{UpgradeTimeout: 100 * time.Millisecond})
 	sid := ws.open(t)
@@ -487,9 +496,7 @@ func TestUpgradeSwitchesAndRefusesPollingAfterwards(t *testing.T) {
 	ws := newWireServer(t, Options{})
 	sid := ws.open(t)
 	poll := ws.url("EIO=4&transport=polling&sid=" + sid)
-	parked := make(chan response)
-	go func() { parked <- ws.do(t, "GET", poll, "", "") }()
-	waitParked(t, ws.srv, sid)
+	parked := ws.parkGet(t, sid)
 
 	conn, _, err := websocket.DefaultDialer.Dial(ws.wsURL("EIO=4&transport=websocket&sid="+sid), nil)
 	if err != nil {
@@ -587,9 +594,7 @@ func TestPerMessageDeflate(t *testing.T) {
 func TestShutdownTellsEveryClient(t *testing.T) {
 	ws := newWireServer(t, Options{})
 	sid := ws.open(t)
-	parked := make(chan response)
-	go func() { parked <- ws.do(t, "GET", ws.url("EIO=4&transport=polling&sid="+sid), "", "") }()
-	waitParked(t, ws.srv, sid)
+	parked := ws.parkGet(t, sid)
 	conn := dialOpen(t, ws, "EIO=4&transport=websocket")
 	defer conn.Close()
 

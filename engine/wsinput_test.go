@@ -187,9 +187,7 @@ func TestWebSocketOverTLSReadsRecordsBufferedAhead(t *testing.T) {
 func TestGetRacingAnEagerUpgradeIsRefused(t *testing.T) {
 	ws := newWireServer(t, Options{})
 	sid := ws.open(t)
-	got := make(chan response, 1)
-	go func() { got <- ws.do(t, "GET", ws.url("EIO=4&transport=polling&sid="+sid), "", "") }()
-	waitParked(t, ws.srv, sid)
+	got := ws.parkGet(t, sid)
 
 	addr := strings.TrimPrefix(ws.http.URL, "http://")
 	c, err := net.Dial("tcp", addr)

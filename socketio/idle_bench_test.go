@@ -1,18 +1,17 @@
 package socketio
 
 import (
-	"bufio"
 	"context"
 	"net"
 	"net/http/httptest"
 	"os"
 	"runtime"
 	"runtime/pprof"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddy-socketio/caddy-socketio/engine"
+	"github.com/caddy-socketio/caddy-socketio/internal/testpeer"
 )
 
 // BenchmarkIdleSocket reports the memory an idle connected Socket.IO socket
@@ -74,8 +73,9 @@ func idleCost(b *testing.B, eng *engine.Server, n int, connect bool, idle int) f
 			c.Close()
 		}
 	}()
+	d := testpeer.NewIdleWebSocketDialer(addr)
 	for range n {
-		conns = append(conns, dialIdleSocket(b, addr, connect))
+		conns = append(conns, d.Dial(b, connect))
 	}
 	// Let the handshake goroutines end and the readers hand their idle
 	// connections to the engine's poller (after 250 ms without input, later
@@ -103,44 +103,4 @@ func liveHeap() uint64 {
 	runtime.GC()
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
-}
-
-// dialIdleSocket opens an Engine.IO WebSocket session with a hand-written
-// handshake, so that the client side holds a net.Conn and nothing else,
-// and with connect sends CONNECT for "/" and waits for its answer.
-func dialIdleSocket(b *testing.B, addr string, connect bool) net.Conn {
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	_, err = c.Write([]byte("GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: " + addr +
-		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	r := bufio.NewReaderSize(c, 256)
-	readUntil(b, r, `"maxPayload"`)
-	if !connect {
-		return c
-	}
-	// A masked text frame holding "40", as a client must send it.
-	mask := [4]byte{1, 2, 3, 4}
-	frame := []byte{0x81, 0x80 | 2, mask[0], mask[1], mask[2], mask[3], '4' ^ mask[0], '0' ^ mask[1]}
-	if _, err := c.Write(frame); err != nil {
-		b.Fatal(err)
-	}
-	readUntil(b, r, `40{"sid":"`)
-	readUntil(b, r, `"}`)
-	return c
-}
-
-func readUntil(b *testing.B, r *bufio.Reader, want string) {
-	var seen strings.Builder
-	for !strings.Contains(seen.String(), want) {
-		c, err := r.ReadByte()
-		if err != nil {
-			b.Fatalf("waiting for %q: %v (read %q)", want, err, seen.String())
-		}
-		seen.WriteByte(c)
-	}
 }

@@ -2,7 +2,9 @@
 // npm packages from the repository's package.json, headless Chromium, and
 // redis-server, php-fpm and python3. A missing peer skips the test on a developer's machine, but
 // fails it under CI=true, where .ci/run is expected to have installed it: a
-// skipped test must never be counted as a pass there.
+// skipped test must never be counted as a pass there. It also plays a few
+// peers itself: CutProxy (a network that is lost), IdleWebSocketDialer
+// (idle clients that cost next to nothing on their side).
 package testpeer
 
 import (
