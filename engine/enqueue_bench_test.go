@@ -7,7 +7,7 @@ import "testing"
 // accounting of max_buffered_bytes included.
 func BenchmarkEnqueue(b *testing.B) {
 	srv := NewServer(Options{MaxPayload: 1 << 30})
-	s := &Session{id: "bench", server: srv, opts: srv.opts.Load(), transport: transportPolling, polling: new(pollingState)}
+	s := &Session{id: "bench", server: srv, opts: srv.opts.Load(), polling: new(pollingState)}
 	pm := NewPreparedMessage(Message{Data: []byte(`2["chat message","hello, world"]`)})
 	msg := Message{Data: []byte(`2["chat message","hello, world"]`)}
 	for _, prepared := range []bool{false, true} {

@@ -58,7 +58,7 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.pollActive = true
-	if len(s.queue) == 0 && s.state == stateOpen && s.transport == transportPolling {
+	if len(s.queue) == 0 && s.state == stateOpen && !s.webSocket {
 		wake := make(chan struct{})
 		s.polling.pollWake = wake
 		if s.probed {
@@ -103,7 +103,7 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 			s.mu.Unlock()
 		}
 		s.mu.Lock()
-		if s.state != stateClosed && s.transport != transportPolling {
+		if s.state != stateClosed && s.webSocket {
 			// Upgraded while this GET waited. engine.io-client finishes
 			// its GET before it sends the upgrade packet, so this GET
 			// raced the "5" of a client that did not: answer it as any
@@ -139,11 +139,11 @@ var (
 func (s *Session) pollResponseLocked() (pkts []packet, closeAfter bool) {
 	switch {
 	case s.state == stateClosed:
-		if s.closeReason == "transport close" {
+		if CloseReasons[s.closeReason] == "transport close" {
 			return noopPayload, false // the client closed; just end its GET
 		}
 		return closePayload, false
-	case s.transport != transportPolling:
+	case s.webSocket:
 		return noopPayload, false // upgraded: end the old transport's GET cleanly
 	case len(s.queue) > 0:
 		pkts = s.takeQueueLocked()

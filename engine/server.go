@@ -172,7 +172,7 @@ func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Value
 		b64:       q.Get("b64") != "", // JavaScript truthiness: "b64=" means no
 		server:    srv,
 		opts:      opts,
-		transport: transport,
+		webSocket: transport == transportWebSocket,
 		clientIP:  ip,
 	}
 	s.statsShard = trafficShardOf(s.id)
@@ -283,7 +283,7 @@ func sessionCookie(tmpl *http.Cookie, id string) *http.Cookie {
 func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request, s *Session) {
 	opts := s.opts
 	s.mu.Lock()
-	if opts.DisableUpgrades || s.state != stateOpen || s.upgrading || s.upgraded || s.transport != transportPolling {
+	if opts.DisableUpgrades || s.state != stateOpen || s.upgrading || s.upgraded || s.webSocket {
 		s.mu.Unlock()
 		// Node accepts the WebSocket, then closes it.
 		if conn, err := acceptWebSocket(w, r, opts, ""); err == nil {

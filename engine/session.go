@@ -62,12 +62,15 @@ type Session struct {
 
 	mu    sync.Mutex
 	state sessionState
+	// webSocket: the transport is WebSocket (polling before an upgrade).
+	webSocket bool
+	// closeReason is the index in CloseReasons of why the session ended,
+	// once it has.
+	closeReason uint8
 	// delivered is made by a deliver that must wait for another and closed
 	// when the delivery under way ends (rare: only a POST and a WebSocket
 	// overlapping during an upgrade); nil otherwise.
 	delivered   chan struct{}
-	closeReason string
-	transport   string
 	queue       []packet
 	queuedBytes int64
 	// backlogSince is when the queue last went from empty to holding
@@ -147,11 +150,20 @@ func (s *Session) ID() string { return s.id }
 // Protocol is the Engine.IO protocol revision, 3 or 4.
 func (s *Session) Protocol() int { return int(s.protocol) }
 
+// transportName is the current transport's name; mu is held, or the
+// transport cannot change meanwhile.
+func (s *Session) transportName() string {
+	if s.webSocket {
+		return transportWebSocket
+	}
+	return transportPolling
+}
+
 // Transport is the current transport, "polling" or "websocket".
 func (s *Session) Transport() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.transport
+	return s.transportName()
 }
 
 // Request is the handshake request, rebuilt from what the session keeps
@@ -313,7 +325,7 @@ func (s *Session) Close() {
 		return
 	}
 	s.state = stateClosing
-	if s.transport == transportWebSocket {
+	if s.webSocket {
 		s.startFlushLocked()
 		s.mu.Unlock()
 		return
@@ -394,7 +406,7 @@ func (s *Session) writableLocked() bool {
 	if len(s.queue) > 0 {
 		return false
 	}
-	if s.transport == transportWebSocket {
+	if s.webSocket {
 		return s.ws != nil && !s.flushing
 	}
 	return s.polling.pollWake != nil
@@ -420,7 +432,7 @@ func (s *Session) takeQueueLocked() []packet {
 
 // flushLocked gets the queue moving on the current transport.
 func (s *Session) flushLocked() {
-	if s.transport == transportWebSocket {
+	if s.webSocket {
 		s.startFlushLocked()
 	} else {
 		s.wakePollLocked()
@@ -519,7 +531,7 @@ func (s *Session) serialize(fn func()) {
 	if notify {
 		s.closeNotified = true
 	}
-	h, reason := s.handler, s.closeReason
+	h, reason := s.handler, CloseReasons[s.closeReason]
 	if s.delivered != nil {
 		close(s.delivered)
 		s.delivered = nil
@@ -545,7 +557,7 @@ func (s *Session) end(reason string, graceful bool) {
 		return
 	}
 	s.state = stateClosed
-	s.closeReason = reason
+	s.closeReason = uint8(closeReasonIndex(reason))
 	s.stopTimersLocked()
 	s.server.releaseBytes(s.queue)
 	s.queue, s.queuedBytes = nil, 0
@@ -555,14 +567,14 @@ func (s *Session) end(reason string, graceful bool) {
 		probe, postAbort = p.probeWS, p.postAbort
 		p.postAbort = nil
 	}
-	linger := reason == "transport close" && s.transport == transportPolling && !s.pollActive
+	linger := reason == "transport close" && !s.webSocket && !s.pollActive
 	s.lingering = linger
 	notify := !s.delivering
 	if notify {
 		s.closeNotified = true
 	}
 	h := s.handler
-	transport := s.transport
+	transport := s.transportName()
 	s.mu.Unlock()
 	s.server.stats.closed(s.protocol, transport, reason)
 

@@ -218,7 +218,7 @@ func (st *Stats) opened(s *Session) {
 	if !counting {
 		return
 	}
-	st.sessions[s.protocol-3][transportIndex(s.transport)].Add(1)
+	st.sessions[s.protocol-3][transportIndex(s.transportName())].Add(1)
 	st.handshakes[HandshakeAccepted].Add(1)
 }
 

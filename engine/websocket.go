@@ -271,7 +271,7 @@ var controlFrames = func() (f [packetNoop - packetOpen + 1][3]byte) {
 // wait). Plain TCP only: under TLS the frame goes through crypto/tls.
 // Called with mu held.
 func (s *Session) writeIdleLocked(p packet) bool {
-	if s.transport != transportWebSocket || s.ws == nil || s.flushing || len(s.queue) > 0 || len(p.data) > 0 || s.state != stateOpen {
+	if !s.webSocket || s.ws == nil || s.flushing || len(s.queue) > 0 || len(p.data) > 0 || s.state != stateOpen {
 		return false
 	}
 	conn := s.ws
@@ -442,7 +442,7 @@ func (s *Session) completeUpgrade(conn *wsConn) bool {
 	}
 	p.probeWS = nil
 	s.upgrading, s.probed, s.upgraded = false, false, true
-	s.transport = transportWebSocket
+	s.webSocket = true
 	s.ws = conn
 	s.server.stats.upgraded(s)
 	s.wakePollLocked() // a GET still parked gets a noop
