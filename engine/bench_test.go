@@ -76,12 +76,7 @@ func BenchmarkDecodePayloadV3Binary(b *testing.B) {
 // a net.Conn each, is included).
 func BenchmarkIdleWebSocketSession(b *testing.B) {
 	const sessions = 500
-	srv := NewServer(Options{})
-	srv.OnConnection(func(s *Session) { s.OnMessage(func(Message) {}) })
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
-	defer srv.Shutdown(context.Background())
-	addr := hs.Listener.Addr().String()
+	srv, addr := idleBenchServer(b, Options{})
 
 	for b.Loop() {
 		before := memInUse()
@@ -101,7 +96,7 @@ func BenchmarkIdleWebSocketSession(b *testing.B) {
 		}
 		for range 200 {
 			srv.mu.Lock()
-			n := len(srv.sessions)
+			n := srv.sessions.Len()
 			srv.mu.Unlock()
 			if n == 0 {
 				break
@@ -109,6 +104,19 @@ func BenchmarkIdleWebSocketSession(b *testing.B) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+}
+
+// idleBenchServer serves an engine with opts whose sessions ignore their
+// messages, until the benchmark ends, at the address it returns.
+func idleBenchServer(b *testing.B, opts Options) (*Server, string) {
+	srv := NewServer(opts)
+	srv.OnConnection(func(s *Session) { s.OnMessage(func(Message) {}) })
+	hs := httptest.NewServer(srv)
+	b.Cleanup(func() {
+		srv.Shutdown(context.Background())
+		hs.Close()
+	})
+	return srv, hs.Listener.Addr().String()
 }
 
 func memInUse() uint64 {
@@ -242,12 +250,7 @@ func BenchmarkIdleHeartbeat(b *testing.B) {
 		interval = 100 * time.Millisecond
 		rounds   = 10
 	)
-	srv := NewServer(Options{PingInterval: interval, PingTimeout: 5 * time.Second})
-	srv.OnConnection(func(s *Session) { s.OnMessage(func(Message) {}) })
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
-	defer srv.Shutdown(context.Background())
-	addr := hs.Listener.Addr().String()
+	_, addr := idleBenchServer(b, Options{PingInterval: interval, PingTimeout: 5 * time.Second})
 
 	for b.Loop() {
 		conns := make([]net.Conn, 0, sessions)

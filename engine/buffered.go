@@ -116,8 +116,8 @@ func (srv *Server) evict(budget int64) {
 	}
 	now := sinceStart()
 	srv.mu.Lock()
-	sessions := make([]*Session, 0, len(srv.sessions))
-	for _, s := range srv.sessions {
+	sessions := make([]*Session, 0, srv.sessions.Len())
+	for s := range srv.sessions.All() {
 		sessions = append(sessions, s)
 	}
 	srv.mu.Unlock()

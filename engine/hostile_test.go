@@ -104,7 +104,7 @@ func TestJSONPIsOffByDefault(t *testing.T) {
 		}
 	}
 	ws.srv.mu.Lock()
-	n := len(ws.srv.sessions)
+	n := ws.srv.sessions.Len()
 	ws.srv.mu.Unlock()
 	if n != 0 {
 		t.Fatalf("%d sessions after refused JSONP handshakes", n)

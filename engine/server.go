@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/caddy-socketio/caddy-socketio/internal/idset"
 )
 
 // Server is an Engine.IO endpoint; mount it where the clients' path points
@@ -29,16 +31,16 @@ type Server struct {
 	stats Stats
 
 	mu       sync.Mutex
-	sessions map[string]*Session // guarded by mu
-	shutdown bool                // guarded by mu: refuse new handshakes
-	drained  chan struct{}       // closed when sessions empties after shutdown
-	admitted int                 // guarded by mu: sessions counted against MaxConnections
-	perIP    map[string]int32    // guarded by mu: sessions by client IP, while MaxConnectionsPerIP is set
+	sessions idset.Set[Session] // guarded by mu
+	shutdown bool               // guarded by mu: refuse new handshakes
+	drained  chan struct{}      // closed when sessions empties after shutdown
+	admitted int                // guarded by mu: sessions counted against MaxConnections
+	perIP    map[string]int32   // guarded by mu: sessions by client IP, while MaxConnectionsPerIP is set
 }
 
 // NewServer returns a server with the given options.
 func NewServer(o Options) *Server {
-	srv := &Server{sessions: make(map[string]*Session)}
+	srv := &Server{sessions: idset.New(sessionID)}
 	srv.opts.Store(newSettings(o))
 	return srv
 }
@@ -207,7 +209,7 @@ func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Value
 	// Registered only now: no request can reach the session before its
 	// handlers are in place.
 	srv.mu.Lock()
-	srv.sessions[s.id] = s
+	srv.sessions.Put(s)
 	srv.mu.Unlock()
 	srv.stats.opened(s)
 	if ce := s.opts.Logger.Check(zap.DebugLevel, "engine: handshake"); ce != nil {
@@ -313,18 +315,18 @@ func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request, s *Session) {
 func (srv *Server) lookup(id string) *Session {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
-	return srv.sessions[id]
+	return srv.sessions.Get(id)
 }
 
 // remove forgets a closed session.
 func (srv *Server) remove(s *Session) {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
-	if srv.sessions[s.id] == s {
-		delete(srv.sessions, s.id)
+	if srv.sessions.Get(s.id) == s {
+		srv.sessions.Delete(s.id)
 		srv.unadmitLocked(s.clientIP)
 	}
-	if srv.shutdown && len(srv.sessions) == 0 && srv.drained != nil {
+	if srv.shutdown && srv.sessions.Len() == 0 && srv.drained != nil {
 		close(srv.drained)
 		srv.drained = nil
 	}
@@ -336,12 +338,12 @@ func (srv *Server) remove(s *Session) {
 func (srv *Server) Shutdown(ctx context.Context) error {
 	srv.mu.Lock()
 	srv.shutdown = true
-	sessions := make([]*Session, 0, len(srv.sessions))
-	for _, s := range srv.sessions {
+	sessions := make([]*Session, 0, srv.sessions.Len())
+	for s := range srv.sessions.All() {
 		sessions = append(sessions, s)
 	}
 	var drained chan struct{}
-	if len(srv.sessions) > 0 {
+	if srv.sessions.Len() > 0 {
 		if srv.drained == nil {
 			srv.drained = make(chan struct{})
 		}
@@ -364,3 +366,6 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
+
+// sessionID is the id of s, by which the server keeps it.
+func sessionID(s *Session) string { return s.id }

@@ -54,7 +54,7 @@ func (a *MemoryAdapter) Namespace() *Namespace { return a.nsp }
 func (a *MemoryAdapter) connected(id string) *Socket {
 	a.nsp.mu.RLock()
 	defer a.nsp.mu.RUnlock()
-	return a.nsp.sockets.get(id)
+	return a.nsp.sockets.Get(id)
 }
 
 func (a *MemoryAdapter) AddAll(id string, rooms ...string) {
@@ -266,14 +266,14 @@ func (a *MemoryAdapter) apply(opts *BroadcastOptions, fn func(*Socket)) {
 		} else if slices.Contains(except, id) {
 			return
 		}
-		if s := a.nsp.sockets.get(id); s != nil {
+		if s := a.nsp.sockets.Get(id); s != nil {
 			fn(s)
 		}
 	}
 	switch len(opts.Rooms) {
 	case 0:
 		// Every socket the adapter knows, as Node's iterates its sids.
-		for s := range a.nsp.sockets.all() {
+		for s := range a.nsp.sockets.All() {
 			if s.inAdapter {
 				visit(s.id)
 			}
@@ -300,7 +300,7 @@ func (a *MemoryAdapter) membersLocked(room string, fn func(id string)) {
 	for id := range a.rooms[room] {
 		fn(id)
 	}
-	if s := a.nsp.sockets.get(room); s != nil && s.inOwnRoom {
+	if s := a.nsp.sockets.Get(room); s != nil && s.inOwnRoom {
 		fn(room)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+
+	"github.com/caddy-socketio/caddy-socketio/internal/idset"
 )
 
 // Namespace is a communication channel multiplexed over the clients'
@@ -29,7 +31,7 @@ type Namespace struct {
 	// mu guards the fields below. Lock order: the adapter's lock, then
 	// this one; the adapter is never called with mu held.
 	mu                 sync.RWMutex
-	sockets            socketSet // connected sockets by id
+	sockets            idset.Set[Socket] // connected sockets by id
 	middlewares        []func(*Socket) error
 	connectionHandlers []func(*Socket)
 	serverSideHandlers []func(*Event)
@@ -51,7 +53,7 @@ type Namespace struct {
 }
 
 func newNamespace(srv *Server, name string) *Namespace {
-	n := &Namespace{name: name, server: srv, sockets: newSocketSet()}
+	n := &Namespace{name: name, server: srv, sockets: idset.New(socketID)}
 	factory := srv.opts.Adapter
 	if factory == nil {
 		factory = NewMemoryAdapter
@@ -335,8 +337,8 @@ func (n *Namespace) DisconnectSockets(ctx context.Context, close bool) error {
 func (n *Namespace) Sockets() []*Socket {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	out := make([]*Socket, 0, n.sockets.n)
-	for s := range n.sockets.all() {
+	out := make([]*Socket, 0, n.sockets.Len())
+	for s := range n.sockets.All() {
 		out = append(out, s)
 	}
 	return out
@@ -346,7 +348,7 @@ func (n *Namespace) Sockets() []*Socket {
 func (n *Namespace) Socket(id string) *Socket {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	return n.sockets.get(id)
+	return n.sockets.Get(id)
 }
 
 func (n *Namespace) nextAckID() uint64 { return n.ackIDs.Add(1) - 1 }
@@ -367,14 +369,14 @@ func (n *Namespace) runMiddlewares(s *Socket) error {
 
 func (n *Namespace) add(s *Socket) {
 	n.mu.Lock()
-	n.sockets.put(s)
+	n.sockets.Put(s)
 	n.mu.Unlock()
 	n.stats.connected()
 }
 
 func (n *Namespace) remove(s *Socket) {
 	n.mu.Lock()
-	n.sockets.delete(s.id)
+	n.sockets.Delete(s.id)
 	n.mu.Unlock()
 }
 
@@ -386,3 +388,6 @@ func (n *Namespace) connected(s *Socket) {
 		h(s)
 	}
 }
+
+// socketID is the id of s, by which a namespace keeps it.
+func socketID(s *Socket) string { return s.id }

@@ -91,7 +91,7 @@ func (srv *Server) Stats() ServerStats {
 	out := ServerStats{Namespaces: make([]NamespaceStats, 0, len(nsps)), ConnectTimeouts: srv.connectDeadlines.timeouts.Load()}
 	for _, n := range nsps {
 		n.mu.RLock()
-		sockets := n.sockets.n
+		sockets := n.sockets.Len()
 		n.mu.RUnlock()
 		ns := NamespaceStats{
 			Name:       n.name,
