@@ -371,3 +371,41 @@ func TestIdleWebSocketWithItsBufferGivenBackReadsWhatComes(t *testing.T) {
 		t.Fatalf("after the close frame: %v, want the server's close frame", err)
 	}
 }
+
+// Lone heartbeats of an idle WebSocket are read by the poller: no reader
+// starts for them, so the reader's hand-overs do not grow. (The reader's
+// linger deadline, once left set at the hand-over, failed the poller's read
+// of every pong that came after it: each heartbeat started a reader.)
+func TestIdleHeartbeatsStartNoReader(t *testing.T) {
+	if thePoller() == nil {
+		t.Skip("no epoll on this platform: every WebSocket has a reader goroutine by design")
+	}
+	// A ping interval longer than the linger, as every real one is.
+	ws := newWireServer(t, Options{PingInterval: 2 * idleHandoff, PingTimeout: 5 * time.Second})
+	conn := dialOpen(t, ws, "EIO=4&transport=websocket")
+	defer conn.Close()
+	s := <-ws.session
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+
+	idle := idleAfter(t, s, 0)
+	for i := range 5 {
+		if _, data, err := conn.ReadMessage(); err != nil || string(data) != "2" {
+			t.Fatalf("waiting for ping %d: %q, %v (%s)", i, data, err, closeReason(ws))
+		}
+		if i == 4 {
+			break // the fifth ping: the four pongs before it were taken
+		}
+		if err := conn.WriteMessage(websocket.TextMessage, []byte("3")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.mu.Lock()
+	bc := &s.ws.batchConn
+	s.mu.Unlock()
+	bc.mu.Lock()
+	handoffs := bc.handoffs
+	bc.mu.Unlock()
+	if handoffs != idle {
+		t.Errorf("the connection was handed to the poller %d times more for 4 lone pongs: a reader started for them", handoffs-idle)
+	}
+}
