@@ -69,7 +69,18 @@ func dialBatch(t *testing.T, url string, sessions chan *Session) (*websocket.Con
 	if _, data, err := conn.ReadMessage(); err != nil || data[0] != '0' {
 		t.Fatalf("open packet: %q %v", data, err)
 	}
-	return conn, <-sessions
+	s := <-sessions
+	waitWritesDone(t, s)
+	return conn, s
+}
+
+// waitWritesDone waits for the flusher that wrote the open packet to
+// exit: it leaves the lock a moment after the client has the packet, and
+// while it runs it would take what a batch queues and write it before
+// Flush.
+func waitWritesDone(t *testing.T, s *Session) {
+	t.Helper()
+	waitSession(t, s, "the open packet's flusher to exit", func(s *Session) bool { return !s.flushing && len(s.queue) == 0 })
 }
 
 // expect reads the next messages of conn and compares them with want.
@@ -182,19 +193,7 @@ func TestBatchDelaysNothingButItsOwnFlush(t *testing.T) {
 
 func waitClosed(t *testing.T, s *Session) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		s.mu.Lock()
-		closed := s.state == stateClosed
-		s.mu.Unlock()
-		if closed {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the session did not close")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitSession(t, s, "the session to close", func(s *Session) bool { return s.state == stateClosed })
 }
 
 // On polling, the waiting GET is answered at Flush with the whole batch,

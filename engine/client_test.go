@@ -297,3 +297,23 @@ func checkLeaks(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 }
+
+// waitSession waits, up to 5 s, until cond holds for s under its lock:
+// for a state another goroutine of the session reaches a moment after
+// what the test can see from outside.
+func waitSession(t *testing.T, s *Session, what string, cond func(*Session) bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		ok := cond(s)
+		s.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 5 s for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -202,17 +202,5 @@ func TestATrickledPostIsCutWithinTheHeartbeat(t *testing.T) {
 
 func waitPosting(t *testing.T, s *Session) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		s.mu.Lock()
-		posting := s.posting
-		s.mu.Unlock()
-		if posting {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the POST never started reading its body")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitSession(t, s, "the POST to start reading its body", func(s *Session) bool { return s.posting })
 }

@@ -449,17 +449,7 @@ func TestSecondConcurrentPostClosesTheSession(t *testing.T) {
 
 func waitParked(t *testing.T, srv *Server, sid string) {
 	t.Helper()
-	s := srv.lookup(sid)
-	for i := 0; i < 1000; i++ {
-		s.mu.Lock()
-		parked := s.polling.pollWake != nil
-		s.mu.Unlock()
-		if parked {
-			return
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	t.Fatal("the GET never parked")
+	waitSession(t, srv.lookup(sid), "the GET to park", func(s *Session) bool { return s.polling.pollWake != nil })
 }
 
 // parkGet sends a polling GET for session sid and returns once the server
