@@ -6,7 +6,6 @@ package engine
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -15,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-socketio/caddy-socketio/internal/idset"
+	"github.com/caddy-socketio/caddy-socketio/internal/urlquery"
 )
 
 // Server is an Engine.IO endpoint; mount it where the clients' path points
@@ -58,12 +58,12 @@ func (srv *Server) SetOptions(o Options) { srv.opts.Store(newSettings(o)) }
 // WebSocket upgrades.
 func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	opts := srv.opts.Load()
-	q := r.URL.Query()
-	// The constant, not q's value: that is a slice of the request's
-	// target, which a session keeping it would keep whole.
-	transport := internTransport(q.Get("transport"))
+	q := r.URL.RawQuery
+	// The constant, not the query's value: that is a slice of the
+	// request's target, which a session keeping it would keep whole.
+	transport := internTransport(urlquery.Get(q, "transport"))
 	isUpgrade := isWebSocketUpgrade(r)
-	sid := q.Get("sid")
+	sid := urlquery.Get(q, "sid")
 	fail := func(code int, message string) {
 		if sid == "" {
 			srv.stats.handshake(handshakeOutcome(code))
@@ -90,7 +90,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	protocol := 3
-	if q.Get("EIO") == "4" {
+	if urlquery.Get(q, "EIO") == "4" {
 		protocol = 4
 	}
 
@@ -139,7 +139,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(codeUnsupportedProtocol, "")
 		return
 	}
-	if _, jsonp := q["j"]; jsonp && transport == transportPolling {
+	if _, jsonp := urlquery.Lookup(q, "j"); jsonp && transport == transportPolling {
 		if !opts.JSONP {
 			fail(codeBadRequest, errJSONPOff)
 			return
@@ -167,11 +167,11 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // handshake opens a session.
-func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Values, opts *settings, protocol int, transport, ip string) {
+func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, q string, opts *settings, protocol int, transport, ip string) {
 	s := &Session{
 		id:        newID(),
 		protocol:  uint8(protocol),
-		b64:       q.Get("b64") != "", // JavaScript truthiness: "b64=" means no
+		b64:       urlquery.Get(q, "b64") != "", // JavaScript truthiness: "b64=" means no
 		server:    srv,
 		opts:      opts,
 		webSocket: transport == transportWebSocket,
@@ -180,8 +180,8 @@ func (srv *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Value
 	s.statsShard = trafficShardOf(s.id)
 	if transport == transportPolling {
 		s.polling = new(pollingState)
-		if j, ok := q["j"]; ok {
-			s.isJSONP, s.polling.jsonp = true, jsonpIndex(j[0])
+		if j, ok := urlquery.Lookup(q, "j"); ok {
+			s.isJSONP, s.polling.jsonp = true, jsonpIndex(j)
 		}
 	}
 	s.handshake = newHandshakeRecord(r)

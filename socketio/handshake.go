@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/caddy-socketio/caddy-socketio/internal/urlquery"
 )
 
 // Handshake describes how a socket connected, like socket.handshake in Node.
@@ -104,27 +106,10 @@ func (h Handshake) Query() url.Values {
 // QueryValue is Query().Get(key) without building the map: the first value
 // of key in the query, "" when there is none.
 func (h Handshake) QueryValue(key string) string {
-	// A query of many pairs goes through url.ParseQuery, which refuses
-	// more than GODEBUG's urlmaxqueryparams (10,000 unless set) and then
-	// has no value at all; a short one is scanned with the same rules.
-	if h.reported != nil || strings.Count(h.rawQuery, "&") >= 64 {
-		return h.Query().Get(key)
+	if h.reported != nil {
+		return h.reported.query.Get(key)
 	}
-	for rest := h.rawQuery; rest != ""; {
-		var pair string
-		pair, rest, _ = strings.Cut(rest, "&")
-		if pair == "" || strings.Contains(pair, ";") {
-			continue // url.ParseQuery skips both
-		}
-		k, v, _ := strings.Cut(pair, "=")
-		if k, err := url.QueryUnescape(k); err != nil || k != key {
-			continue
-		}
-		if v, err := url.QueryUnescape(v); err == nil {
-			return v
-		}
-	}
-	return ""
+	return urlquery.Get(h.rawQuery, key)
 }
 
 // URL is the request target of the Engine.IO handshake request, path and

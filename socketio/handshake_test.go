@@ -66,20 +66,13 @@ func TestHandshakeDescribesTheConnection(t *testing.T) {
 	}
 }
 
-// QueryValue answers what Query().Get answers, for queries a client may
-// send: repeated keys (the first wins), escapes, '+', malformed pairs
-// (skipped, as url.ParseQuery skips them), and a query of more pairs than
-// the scan handles itself.
+// QueryValue answers what Query().Get answers (internal/urlquery's tests
+// hold the malformed queries), for a handshake of this server and for one
+// another server reported.
 func TestQueryValueIsQueryGet(t *testing.T) {
-	many := strings.Repeat("x=1&", 70) + "room=last"
-	for _, raw := range []string{
-		"", "room=a", "room=a&room=b", "EIO=4&transport=websocket&room=blue",
-		"room", "room=", "=a&room=b", "&&room=c&", "ro%6Fm=d", "room=a%20b+c",
-		"room=%zz&room=e", "ro%zzom=f&room=g", "room=h;x=1&room=i", "room;=j",
-		"other=1", many,
-	} {
+	for _, raw := range []string{"", "room=a&room=b", "EIO=4&transport=websocket&room=a%20b+c", "room=%zz&room=e"} {
 		h := Handshake{rawQuery: raw}
-		for _, key := range []string{"room", "x", "other", ""} {
+		for _, key := range []string{"room", "EIO", ""} {
 			if got, want := h.QueryValue(key), h.Query().Get(key); got != want {
 				t.Errorf("query %q: QueryValue(%q) = %q, Query().Get = %q", raw, key, got, want)
 			}
